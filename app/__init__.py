@@ -1,0 +1,3 @@
+"""convlens: see and measure convolutions."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,100 @@
+"""2-D convolution of one (C, H, W) tensor, vectorised with NumPy.
+
+Two paths, both ending in one batched matmul per chunk:
+- 1×1 kernels are already a matrix product, (C_out×C_in)·(C_in×H·W); no windows are built.
+- k×k kernels go through im2col: a strided *view* of every window, copied chunk by chunk (a band of
+  output rows at a time) so the temporary never exceeds ``chunk_bytes``.
+Groups are the batch axis of the matmul, so depthwise and grouped layers need no Python loop.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from app.engine.errors import GeometryError
+from app.engine.geometry import ConvGeometry, PaddingArg, Pair, conv_geometry
+
+DEFAULT_CHUNK_BYTES = 32 * 2**20
+
+
+def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, stride: int | Pair = 1,
+           padding: PaddingArg = 0, dilation: int | Pair = 1, groups: int = 1, flip: bool = False,
+           chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> np.ndarray:
+    """Cross-correlation exactly as ``torch.nn.functional.conv2d`` (unbatched); ``flip=True`` rotates
+    the kernel 180° first, which is the textbook convolution."""
+    x = np.asarray(x, dtype=np.float32)
+    weight = np.asarray(weight, dtype=np.float32)
+    if x.ndim != 3 or weight.ndim != 4:
+        raise GeometryError(f"expected x of shape (C, H, W) and weight of shape (C_out, C_in/groups, kH, kW), "
+                            f"got {list(x.shape)} and {list(weight.shape)}")
+    geom = conv_geometry(x.shape, weight.shape[0], weight.shape[2:], stride, padding, dilation, groups)
+    check_weight_shape(geom, weight.shape, bias)
+    if flip:
+        weight = weight[:, :, ::-1, ::-1]
+    xp = pad_input(x, geom)
+    out = _pointwise(xp, weight, geom) if geom.is_pointwise else _im2col(xp, weight, geom, chunk_bytes)
+    if bias is not None:
+        out += np.asarray(bias, dtype=np.float32)[:, None, None]
+    return out
+
+
+def conv1x1(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+    """A 1×1 convolution as the matrix product it is: W (C_out×C_in) · X (C_in×H·W)."""
+    weight = np.asarray(weight, dtype=np.float32)
+    return conv2d(x, weight.reshape(weight.shape[0], weight.shape[1], 1, 1), bias)
+
+
+def check_weight_shape(geom: ConvGeometry, weight_shape: tuple[int, ...], bias: np.ndarray | None) -> None:
+    if tuple(weight_shape) != geom.weight_shape:
+        raise GeometryError(f"weight shape {list(weight_shape)} does not match [C_out, C_in/groups, kH, kW] = "
+                            f"{list(geom.weight_shape)}")
+    if bias is not None and np.shape(bias) != (geom.out_channels,):
+        raise GeometryError(f"bias must have shape [{geom.out_channels}], got {list(np.shape(bias))}")
+
+
+def pad_input(x: np.ndarray, geom: ConvGeometry) -> np.ndarray:
+    if geom.pad_h == (0, 0) and geom.pad_w == (0, 0):
+        return x
+    return np.pad(x, ((0, 0), geom.pad_h, geom.pad_w))
+
+
+def window_view(xp: np.ndarray, geom: ConvGeometry) -> np.ndarray:
+    """A read-only view (G, C_in/G, kH, kW, H_out, W_out) of every (dilated, strided) window; no copy."""
+    xp = np.ascontiguousarray(xp)
+    sc, sh, sw = xp.strides
+    (kh, kw), (dh, dw), (s_h, s_w) = geom.kernel, geom.dilation, geom.stride
+    shape = (geom.groups, geom.in_per_group, kh, kw, geom.out_height, geom.out_width)
+    strides = (sc * geom.in_per_group, sc, sh * dh, sw * dw, sh * s_h, sw * s_w)
+    return as_strided(xp, shape=shape, strides=strides, writeable=False)
+
+
+def _pointwise(xp: np.ndarray, weight: np.ndarray, geom: ConvGeometry) -> np.ndarray:
+    s_h, s_w = geom.stride
+    xs = xp[:, ::s_h, ::s_w][:, :geom.out_height, :geom.out_width]  # (C_in, H_out, W_out)
+    cols = xs.reshape(geom.groups, geom.in_per_group, -1)  # a view when stride is 1 and there is no padding
+    w = weight.reshape(geom.groups, geom.out_per_group, geom.in_per_group)
+    return np.matmul(w, cols).reshape(geom.output_shape)
+
+
+def _im2col(xp: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_bytes: int) -> np.ndarray:
+    windows = window_view(xp, geom)  # (G, Cg, kH, kW, H_out, W_out)
+    g, k = geom.groups, geom.in_per_group * geom.kernel[0] * geom.kernel[1]
+    w = weight.reshape(g, geom.out_per_group, k)
+    out = np.empty((g, geom.out_per_group, geom.out_height, geom.out_width), dtype=np.float32)
+    row_bytes = g * k * geom.out_width * 4
+    rows = max(1, chunk_bytes // row_bytes)
+    for r0 in range(0, geom.out_height, rows):
+        r1 = min(r0 + rows, geom.out_height)
+        cols = windows[..., r0:r1, :].reshape(g, k, (r1 - r0) * geom.out_width)  # the im2col copy
+        out[:, :, r0:r1, :] = np.matmul(w, cols).reshape(g, geom.out_per_group, r1 - r0, geom.out_width)
+    return out.reshape(geom.output_shape)
+
+
+def im2col_peak_bytes(geom: ConvGeometry, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> int:
+    """Bytes of the largest im2col temporary conv2d allocates for this geometry (0 on the 1×1 path)."""
+    if geom.is_pointwise:
+        return 0
+    k = geom.in_per_group * geom.kernel[0] * geom.kernel[1]
+    row_bytes = geom.groups * k * geom.out_width * 4
+    rows = min(geom.out_height, max(1, chunk_bytes // row_bytes))
+    return rows * row_bytes

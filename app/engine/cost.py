@@ -1,0 +1,72 @@
+"""Parameters, MACs, FLOPs and bytes: the only place in convlens that multiplies shapes into costs.
+
+Conventions (stated once, used everywhere):
+- A MAC is one multiply-accumulate of a weight with an input value. Bias adds are *not* MACs; they are
+  counted separately as ``bias_adds`` (one per output element when the layer has a bias).
+- FLOPs = 2 · MACs. Bias adds and activations are not included in FLOPs.
+- Bytes assume float32 (4 bytes per value) and count each tensor once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.engine.geometry import ConvGeometry, PoolGeometry
+
+BYTES_PER_VALUE = 4  # float32
+
+
+def flops_from_macs(macs: int) -> int:
+    return 2 * macs
+
+
+@dataclass(frozen=True)
+class ConvCost:
+    params: int
+    params_without_bias: int
+    macs: int
+    flops: int
+    bias_adds: int
+    bytes_input: int
+    bytes_weights: int
+    bytes_output: int
+
+    @property
+    def arithmetic_intensity(self) -> float:
+        """MACs per byte moved, reading input and weights and writing output once."""
+        return self.macs / (self.bytes_input + self.bytes_weights + self.bytes_output)
+
+
+def conv_cost(g: ConvGeometry, bias: bool) -> ConvCost:
+    weights = g.out_channels * g.in_per_group * g.kernel[0] * g.kernel[1]
+    outputs = g.out_channels * g.out_height * g.out_width
+    macs = outputs * g.in_per_group * g.kernel[0] * g.kernel[1]
+    params = weights + (g.out_channels if bias else 0)
+    return ConvCost(
+        params=params,
+        params_without_bias=weights,
+        macs=macs,
+        flops=flops_from_macs(macs),
+        bias_adds=outputs if bias else 0,
+        bytes_input=g.in_channels * g.in_height * g.in_width * BYTES_PER_VALUE,
+        bytes_weights=params * BYTES_PER_VALUE,
+        bytes_output=outputs * BYTES_PER_VALUE,
+    )
+
+
+@dataclass(frozen=True)
+class PoolCost:
+    """Pooling has no parameters; ``comparisons_or_adds`` is one per window element per output."""
+    params: int
+    comparisons_or_adds: int
+    bytes_input: int
+    bytes_output: int
+
+
+def pool_cost(g: PoolGeometry) -> PoolCost:
+    outputs = g.channels * g.out_height * g.out_width
+    return PoolCost(
+        params=0,
+        comparisons_or_adds=outputs * g.kernel[0] * g.kernel[1],
+        bytes_input=g.channels * g.in_height * g.in_width * BYTES_PER_VALUE,
+        bytes_output=outputs * BYTES_PER_VALUE,
+    )

@@ -1,0 +1,155 @@
+"""Output size and padding: the single home of ⌊(i + p_lo + p_hi − d·(k−1) − 1)/s⌋ + 1.
+
+Padding is kept per side because PyTorch's ``padding="same"`` with an even effective kernel pads one
+more on the bottom/right than on the top/left; a symmetric ``2p`` could not express that.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from app.engine.errors import GeometryError
+
+Pair = tuple[int, int]
+PaddingArg = Union[int, Pair, str]
+
+
+def pair(value: int | Pair | list[int], name: str) -> Pair:
+    """Accept 3 or (3, 5) the way torch does."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise GeometryError(f"{name} must be an int or a pair of ints, got {list(value)}")
+        return int(value[0]), int(value[1])
+    return int(value), int(value)
+
+
+def output_size(size_in: int, kernel: int, stride: int = 1, pad_lo: int = 0, pad_hi: int = 0,
+                dilation: int = 1) -> int:
+    """Output length along one axis; ≤ 0 means the kernel does not fit."""
+    span = dilation * (kernel - 1) + 1  # the kernel's extent once dilated
+    return (size_in + pad_lo + pad_hi - span) // stride + 1
+
+
+def resolve_padding(padding: PaddingArg, kernel: Pair, stride: Pair, dilation: Pair
+                    ) -> tuple[Pair, Pair]:
+    """Padding as ((top, bottom), (left, right)), with torch's rules for "same" and "valid"."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0), (0, 0)
+        if padding == "same":
+            if stride != (1, 1):
+                raise GeometryError(f'padding="same" needs stride 1 (as in PyTorch), got stride={list(stride)}')
+            sides = []
+            for k, d in zip(kernel, dilation):
+                total = d * (k - 1)
+                sides.append((total // 2, total - total // 2))
+            return sides[0], sides[1]
+        raise GeometryError(f'padding must be an int, a pair, "same" or "valid", got "{padding}"')
+    ph, pw = pair(padding, "padding")
+    if ph < 0 or pw < 0:
+        raise GeometryError(f"padding must be ≥ 0, got {[ph, pw]}")
+    return (ph, ph), (pw, pw)
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """Everything about a conv layer's shapes, resolved and checked, before any array exists."""
+    in_channels: int
+    out_channels: int
+    in_height: int
+    in_width: int
+    kernel: Pair
+    stride: Pair
+    dilation: Pair
+    pad_h: Pair  # (top, bottom)
+    pad_w: Pair  # (left, right)
+    groups: int
+    out_height: int
+    out_width: int
+
+    @property
+    def in_per_group(self) -> int:
+        return self.in_channels // self.groups
+
+    @property
+    def out_per_group(self) -> int:
+        return self.out_channels // self.groups
+
+    @property
+    def weight_shape(self) -> tuple[int, int, int, int]:
+        return (self.out_channels, self.in_per_group, *self.kernel)
+
+    @property
+    def output_shape(self) -> tuple[int, int, int]:
+        return (self.out_channels, self.out_height, self.out_width)
+
+    @property
+    def is_pointwise(self) -> bool:
+        return self.kernel == (1, 1)
+
+
+def _positive(name: str, value: Pair) -> None:
+    if min(value) < 1:
+        raise GeometryError(f"{name} must be ≥ 1, got {list(value)}")
+
+
+def conv_geometry(in_shape: tuple[int, int, int], out_channels: int, kernel_size: int | Pair,
+                  stride: int | Pair = 1, padding: PaddingArg = 0, dilation: int | Pair = 1,
+                  groups: int = 1) -> ConvGeometry:
+    """Validate a layer against an input shape (C, H, W); raise GeometryError saying what is allowed."""
+    c_in, h, w = (int(v) for v in in_shape)
+    kernel, stride_, dilation_ = pair(kernel_size, "kernel_size"), pair(stride, "stride"), pair(dilation, "dilation")
+    for name, value in (("kernel_size", kernel), ("stride", stride_), ("dilation", dilation_)):
+        _positive(name, value)
+    if min(c_in, h, w) < 1:
+        raise GeometryError(f"input shape must be positive (C, H, W), got {[c_in, h, w]}")
+    if out_channels < 1:
+        raise GeometryError(f"out_channels must be ≥ 1, got {out_channels}")
+    if groups < 1 or c_in % groups:
+        raise GeometryError(f"groups={groups} must divide in_channels={c_in}")
+    if out_channels % groups:
+        raise GeometryError(f"groups={groups} must divide out_channels={out_channels}")
+    pad_h, pad_w = resolve_padding(padding, kernel, stride_, dilation_)
+    out_h = output_size(h, kernel[0], stride_[0], *pad_h, dilation_[0])
+    out_w = output_size(w, kernel[1], stride_[1], *pad_w, dilation_[1])
+    if out_h < 1 or out_w < 1:
+        span = [d * (k - 1) + 1 for k, d in zip(kernel, dilation_)]
+        raise GeometryError(
+            f"kernel {list(kernel)} with dilation {list(dilation_)} spans {span}, larger than the padded "
+            f"input {[h + sum(pad_h), w + sum(pad_w)]}; use a smaller kernel or dilation, or more padding")
+    return ConvGeometry(c_in, out_channels, h, w, kernel, stride_, dilation_, pad_h, pad_w, groups, out_h, out_w)
+
+
+@dataclass(frozen=True)
+class PoolGeometry:
+    channels: int
+    in_height: int
+    in_width: int
+    kernel: Pair
+    stride: Pair
+    padding: Pair
+    out_height: int
+    out_width: int
+
+    @property
+    def output_shape(self) -> tuple[int, int, int]:
+        return (self.channels, self.out_height, self.out_width)
+
+
+def pool_geometry(in_shape: tuple[int, int, int], kernel_size: int | Pair, stride: int | Pair | None = None,
+                  padding: int | Pair = 0) -> PoolGeometry:
+    """Pooling shapes with PyTorch's rules: stride defaults to the kernel, padding ≤ kernel/2, floor mode."""
+    c, h, w = (int(v) for v in in_shape)
+    kernel = pair(kernel_size, "kernel_size")
+    stride_ = kernel if stride is None else pair(stride, "stride")
+    pad = pair(padding, "padding")
+    _positive("kernel_size", kernel)
+    _positive("stride", stride_)
+    if min(pad) < 0 or pad[0] > kernel[0] // 2 or pad[1] > kernel[1] // 2:
+        raise GeometryError(f"pool padding must be between 0 and half the kernel {list(kernel)}, got {list(pad)}")
+    out_h = output_size(h, kernel[0], stride_[0], pad[0], pad[0])
+    out_w = output_size(w, kernel[1], stride_[1], pad[1], pad[1])
+    if out_h < 1 or out_w < 1:
+        raise GeometryError(f"pool kernel {list(kernel)} is larger than the padded input "
+                            f"{[h + 2 * pad[0], w + 2 * pad[1]]}")
+    return PoolGeometry(c, h, w, kernel, stride_, pad, out_h, out_w)

@@ -1,0 +1,69 @@
+"""Every limit and server knob in one place.
+
+Each field can be overridden by an environment variable named ``CONVLENS_<FIELD>`` in upper case,
+e.g. ``CONVLENS_MAX_MACS=1e10``. Limits exist so that a stranger's request is refused *before* it
+allocates memory or holds a worker; the error message names the limit and its environment variable.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+
+def _default_data_dir() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "convlens"
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    # BLAS threads per worker. 0 means "cores // workers" (at least 1): several workers that each
+    # use every core oversubscribe the CPU and make every request slower.
+    blas_threads: int = 0
+    cors_origins: str = ""  # comma-separated; empty means CORS is off
+
+    data_dir: Path = field(default_factory=_default_data_dir)
+    store_quota_bytes: int = 512 * 2**20
+
+    max_request_bytes: int = 32 * 2**20
+    max_upload_bytes: int = 20 * 2**20
+    max_image_pixels: int = 4096 * 4096
+    max_channels: int = 1024
+    max_height: int = 4096
+    max_width: int = 4096
+    max_input_elements: int = 16 * 2**20
+    max_kernel: int = 64
+    max_weight_count: int = 4 * 2**20
+    max_output_elements: int = 32 * 2**20
+    max_macs: int = 4 * 10**9
+    max_trace_positions: int = 4096
+    im2col_chunk_bytes: int = 32 * 2**20
+
+    def env_name(self, name: str) -> str:
+        return f"CONVLENS_{name.upper()}"
+
+
+def _coerce(raw: str, kind: type):
+    if kind is int:
+        return int(float(raw))  # accepts "4e9"
+    if kind is Path:
+        return Path(raw).expanduser()
+    return raw
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings from the environment, read once per process."""
+    overrides = {}
+    hints = {"int": int, "str": str, "Path": Path}
+    for f in dataclasses.fields(Settings):
+        raw = os.environ.get(f"CONVLENS_{f.name.upper()}")
+        if raw is not None:
+            overrides[f.name] = _coerce(raw, hints[str(f.type)])
+    return Settings(**overrides)

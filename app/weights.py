@@ -1,0 +1,107 @@
+"""Where a layer's weights come from: a seeded random draw, a named preset, or the user's numbers.
+
+Presets are small, well-known filters, each with a one-line description for the UI. k×k presets are
+written as cross-correlation kernels (PyTorch's convention); with ``flip=True`` the engine rotates them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from app.engine import GeometryError
+
+
+def random_weights(shape: tuple[int, int, int, int], seed: int, with_bias: bool
+                   ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Kaiming-normal scale, std = √(2 / fan_in), fan_in = C_in/groups · kH · kW; seeded, so every
+    worker and every run draws the same numbers."""
+    rng = np.random.default_rng(seed)
+    fan_in = shape[1] * shape[2] * shape[3]
+    w = (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
+    b = (rng.standard_normal(shape[0]) * 0.1).astype(np.float32) if with_bias else None
+    return w, b
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    kind: str            # "kxk" (spatial, per channel) or "1x1" (channel mixing)
+    description: str
+    build: Callable[[int], tuple[np.ndarray, np.ndarray | None, int]]  # C_in -> (weight, bias, groups)
+    needs_channels: int | None = None
+
+
+def _spatial(kernel: list[list[float]], mode: str) -> Callable[[int], tuple[np.ndarray, None, int]]:
+    """Apply one 2-D kernel to every channel separately.
+
+    "depthwise": groups = C_in, weight (C_in, 1, k, k). "per_channel": groups = 1, weight
+    (C_in, C_in, k, k) that is zero off the diagonal, the same output computed as a dense layer.
+    """
+    k = np.asarray(kernel, dtype=np.float32)
+
+    def build(c_in: int):
+        if mode == "depthwise":
+            return np.broadcast_to(k, (c_in, 1, *k.shape)).copy(), None, c_in
+        w = np.zeros((c_in, c_in, *k.shape), dtype=np.float32)
+        w[np.arange(c_in), np.arange(c_in)] = k
+        return w, None, 1
+    return build
+
+
+_G = np.outer([1, 2, 1], [1, 2, 1]) / 16.0
+SPATIAL_KERNELS: dict[str, tuple[str, list[list[float]]]] = {
+    "identity": ("Copies each channel: a 1 in the centre, 0 elsewhere.", [[0, 0, 0], [0, 1, 0], [0, 0, 0]]),
+    "box_blur": ("Averages each 3×3 neighbourhood equally (each weight 1/9).", (np.ones((3, 3)) / 9).tolist()),
+    "gaussian": ("Weighted 3×3 blur, [1 2 1]ᵀ[1 2 1]/16: nearer pixels count more.", _G.tolist()),
+    "sharpen": ("Centre ×5 minus its 4 neighbours: boosts local contrast.", [[0, -1, 0], [-1, 5, -1], [0, -1, 0]]),
+    "sobel_x": ("Horizontal gradient: responds to vertical edges (right minus left).",
+                [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]),
+    "sobel_y": ("Vertical gradient: responds to horizontal edges (bottom minus top).",
+                [[-1, -2, -1], [0, 0, 0], [1, 2, 1]]),
+    "laplacian": ("Sum of second derivatives: zero on flat areas and ramps, strong on edges.",
+                  [[0, 1, 0], [1, -4, 1], [0, 1, 0]]),
+    "emboss": ("Diagonal relief: light from the top-left.", [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]]),
+}
+
+_LUMA = [0.299, 0.587, 0.114]  # ITU-R BT.601
+_YCBCR = ([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], [0.0, 0.5, 0.5])
+
+
+def _pointwise(matrix_for: Callable[[int], np.ndarray], bias: list[float] | None = None):
+    def build(c_in: int):
+        m = np.asarray(matrix_for(c_in), dtype=np.float32)
+        b = None if bias is None else np.asarray(bias, dtype=np.float32)
+        return m[:, :, None, None], b, 1
+    return build
+
+
+POINTWISE: list[Preset] = [
+    Preset("greyscale", "1x1", "RGB → 1 channel of BT.601 luma: 0.299 R + 0.587 G + 0.114 B.",
+           _pointwise(lambda c: [_LUMA]), needs_channels=3),
+    Preset("channel_swap", "1x1", "Reverses the channel order (RGB → BGR): a permutation matrix.",
+           _pointwise(lambda c: np.eye(c)[::-1])),
+    Preset("ycbcr", "1x1", "RGB → YCbCr (JPEG's colour space): luma plus two colour differences, bias 0.5.",
+           _pointwise(lambda c: _YCBCR[0], _YCBCR[1]), needs_channels=3),
+    Preset("channel_average", "1x1", "All channels → 1: each weight is 1/C_in.",
+           _pointwise(lambda c: np.full((1, c), 1.0 / c))),
+    Preset("identity_1x1", "1x1", "C_in → C_in unchanged: the identity matrix.", _pointwise(np.eye)),
+]
+
+PRESETS: dict[str, Preset] = {p.name: p for p in POINTWISE}
+for _name, (_desc, _kernel) in SPATIAL_KERNELS.items():
+    PRESETS[_name] = Preset(_name, "kxk", _desc, _spatial(_kernel, "depthwise"))
+
+
+def preset_weights(name: str, c_in: int, mode: str = "depthwise") -> tuple[np.ndarray, np.ndarray | None, int]:
+    """Weights, bias and groups of a preset for an input with ``c_in`` channels."""
+    preset = PRESETS.get(name)
+    if preset is None:
+        raise GeometryError(f"unknown preset '{name}'; known presets: {', '.join(sorted(PRESETS))}")
+    if preset.needs_channels is not None and c_in != preset.needs_channels:
+        raise GeometryError(f"preset '{name}' needs an input with {preset.needs_channels} channels, "
+                            f"this input has {c_in}")
+    if preset.kind == "kxk":
+        return _spatial(SPATIAL_KERNELS[name][1], mode)(c_in)
+    return preset.build(c_in)
