@@ -43,6 +43,7 @@ class Settings:
     max_output_elements: int = 32 * 2**20
     max_macs: int = 4 * 10**9
     max_trace_positions: int = 4096
+    max_trace_values: int = 2_000_000  # positions × (C_in/groups · kH · kW) products returned
     im2col_chunk_bytes: int = 32 * 2**20
 
     def env_name(self, name: str) -> str:

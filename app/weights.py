@@ -27,27 +27,18 @@ def random_weights(shape: tuple[int, int, int, int], seed: int, with_bias: bool
 @dataclass(frozen=True)
 class Preset:
     name: str
-    kind: str            # "kxk" (spatial, per channel) or "1x1" (channel mixing)
+    kind: str            # "kxk" (spatial, one kernel per channel) or "1x1" (channel mixing)
     description: str
-    build: Callable[[int], tuple[np.ndarray, np.ndarray | None, int]]  # C_in -> (weight, bias, groups)
     needs_channels: int | None = None
 
 
-def _spatial(kernel: list[list[float]], mode: str) -> Callable[[int], tuple[np.ndarray, None, int]]:
-    """Apply one 2-D kernel to every channel separately.
-
-    "depthwise": groups = C_in, weight (C_in, 1, k, k). "per_channel": groups = 1, weight
-    (C_in, C_in, k, k) that is zero off the diagonal, the same output computed as a dense layer.
-    """
-    k = np.asarray(kernel, dtype=np.float32)
-
-    def build(c_in: int):
-        if mode == "depthwise":
-            return np.broadcast_to(k, (c_in, 1, *k.shape)).copy(), None, c_in
-        w = np.zeros((c_in, c_in, *k.shape), dtype=np.float32)
-        w[np.arange(c_in), np.arange(c_in)] = k
-        return w, None, 1
-    return build
+@dataclass(frozen=True)
+class PresetLayout:
+    """A preset's layer shape for a given input, known before any weight is allocated."""
+    out_channels: int
+    kernel: tuple[int, int]
+    groups: int
+    has_bias: bool
 
 
 _G = np.outer([1, 2, 1], [1, 2, 1]) / 16.0
@@ -66,42 +57,57 @@ SPATIAL_KERNELS: dict[str, tuple[str, list[list[float]]]] = {
 }
 
 _LUMA = [0.299, 0.587, 0.114]  # ITU-R BT.601
-_YCBCR = ([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], [0.0, 0.5, 0.5])
+_YCBCR = [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]]
+_YCBCR_BIAS = [0.0, 0.5, 0.5]
+
+# 1×1 presets: (C_in -> C_out × C_in matrix, bias or None)
+_MATRICES: dict[str, Callable[[int], tuple[np.ndarray, list[float] | None]]] = {
+    "greyscale": lambda c: (np.asarray([_LUMA]), None),
+    "channel_swap": lambda c: (np.eye(c)[::-1], None),
+    "ycbcr": lambda c: (np.asarray(_YCBCR), _YCBCR_BIAS),
+    "channel_average": lambda c: (np.full((1, c), 1.0 / c), None),
+    "identity_1x1": lambda c: (np.eye(c), None),
+}
+_OUT_CHANNELS = {"greyscale": lambda c: 1, "channel_swap": lambda c: c, "ycbcr": lambda c: 3,
+                 "channel_average": lambda c: 1, "identity_1x1": lambda c: c}
+
+PRESETS: dict[str, Preset] = {p.name: p for p in [
+    Preset("greyscale", "1x1", "RGB → 1 channel of BT.601 luma: 0.299 R + 0.587 G + 0.114 B.", 3),
+    Preset("channel_swap", "1x1", "Reverses the channel order (RGB → BGR): a permutation matrix."),
+    Preset("ycbcr", "1x1", "RGB → YCbCr (JPEG's colour space): luma plus two colour differences, bias 0.5.", 3),
+    Preset("channel_average", "1x1", "All channels → 1: each weight is 1/C_in."),
+    Preset("identity_1x1", "1x1", "C_in → C_in unchanged: the identity matrix."),
+    *[Preset(name, "kxk", desc) for name, (desc, _) in SPATIAL_KERNELS.items()],
+]}
 
 
-def _pointwise(matrix_for: Callable[[int], np.ndarray], bias: list[float] | None = None):
-    def build(c_in: int):
-        m = np.asarray(matrix_for(c_in), dtype=np.float32)
-        b = None if bias is None else np.asarray(bias, dtype=np.float32)
-        return m[:, :, None, None], b, 1
-    return build
-
-
-POINTWISE: list[Preset] = [
-    Preset("greyscale", "1x1", "RGB → 1 channel of BT.601 luma: 0.299 R + 0.587 G + 0.114 B.",
-           _pointwise(lambda c: [_LUMA]), needs_channels=3),
-    Preset("channel_swap", "1x1", "Reverses the channel order (RGB → BGR): a permutation matrix.",
-           _pointwise(lambda c: np.eye(c)[::-1])),
-    Preset("ycbcr", "1x1", "RGB → YCbCr (JPEG's colour space): luma plus two colour differences, bias 0.5.",
-           _pointwise(lambda c: _YCBCR[0], _YCBCR[1]), needs_channels=3),
-    Preset("channel_average", "1x1", "All channels → 1: each weight is 1/C_in.",
-           _pointwise(lambda c: np.full((1, c), 1.0 / c))),
-    Preset("identity_1x1", "1x1", "C_in → C_in unchanged: the identity matrix.", _pointwise(np.eye)),
-]
-
-PRESETS: dict[str, Preset] = {p.name: p for p in POINTWISE}
-for _name, (_desc, _kernel) in SPATIAL_KERNELS.items():
-    PRESETS[_name] = Preset(_name, "kxk", _desc, _spatial(_kernel, "depthwise"))
-
-
-def preset_weights(name: str, c_in: int, mode: str = "depthwise") -> tuple[np.ndarray, np.ndarray | None, int]:
-    """Weights, bias and groups of a preset for an input with ``c_in`` channels."""
+def preset_layout(name: str, c_in: int, mode: str = "depthwise") -> PresetLayout:
     preset = PRESETS.get(name)
     if preset is None:
         raise GeometryError(f"unknown preset '{name}'; known presets: {', '.join(sorted(PRESETS))}")
     if preset.needs_channels is not None and c_in != preset.needs_channels:
         raise GeometryError(f"preset '{name}' needs an input with {preset.needs_channels} channels, "
                             f"this input has {c_in}")
-    if preset.kind == "kxk":
-        return _spatial(SPATIAL_KERNELS[name][1], mode)(c_in)
-    return preset.build(c_in)
+    if preset.kind == "1x1":
+        return PresetLayout(_OUT_CHANNELS[name](c_in), (1, 1), 1, name == "ycbcr")
+    return PresetLayout(c_in, (3, 3), c_in if mode == "depthwise" else 1, False)
+
+
+def preset_weights(name: str, c_in: int, mode: str = "depthwise") -> tuple[np.ndarray, np.ndarray | None]:
+    """Weights and bias of a preset for an input with ``c_in`` channels.
+
+    k×k presets apply one kernel to every channel separately. "depthwise": groups = C_in, weight
+    (C_in, 1, 3, 3). "per_channel": groups = 1, weight (C_in, C_in, 3, 3), zero off the diagonal: the
+    same output, computed as a dense layer.
+    """
+    layout = preset_layout(name, c_in, mode)
+    if PRESETS[name].kind == "1x1":
+        matrix, bias = _MATRICES[name](c_in)
+        b = None if bias is None else np.asarray(bias, dtype=np.float32)
+        return np.asarray(matrix, dtype=np.float32)[:, :, None, None], b
+    k = np.asarray(SPATIAL_KERNELS[name][1], dtype=np.float32)
+    if layout.groups == c_in:
+        return np.broadcast_to(k, (c_in, 1, *k.shape)).copy(), None
+    w = np.zeros((c_in, c_in, *k.shape), dtype=np.float32)
+    w[np.arange(c_in), np.arange(c_in)] = k
+    return w, None

@@ -11,7 +11,7 @@ from typing import Union
 from app.engine.errors import GeometryError
 
 Pair = tuple[int, int]
-PaddingArg = Union[int, Pair, str]
+PaddingArg = Union[int, Pair, str, tuple[Pair, Pair]]  # the last: ((top, bottom), (left, right))
 
 
 def pair(value: int | Pair | list[int], name: str) -> Pair:
@@ -45,10 +45,14 @@ def resolve_padding(padding: PaddingArg, kernel: Pair, stride: Pair, dilation: P
                 sides.append((total // 2, total - total // 2))
             return sides[0], sides[1]
         raise GeometryError(f'padding must be an int, a pair, "same" or "valid", got "{padding}"')
-    ph, pw = pair(padding, "padding")
-    if ph < 0 or pw < 0:
-        raise GeometryError(f"padding must be ≥ 0, got {[ph, pw]}")
-    return (ph, ph), (pw, pw)
+    if isinstance(padding, (list, tuple)) and len(padding) == 2 and all(isinstance(p, (list, tuple)) for p in padding):
+        sides = (pair(padding[0], "padding"), pair(padding[1], "padding"))  # ((top, bottom), (left, right))
+    else:
+        ph, pw = pair(padding, "padding")
+        sides = ((ph, ph), (pw, pw))
+    if min(sides[0] + sides[1]) < 0:
+        raise GeometryError(f"padding must be ≥ 0, got {[list(sides[0]), list(sides[1])]}")
+    return sides
 
 
 @dataclass(frozen=True)

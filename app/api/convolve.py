@@ -1,0 +1,93 @@
+"""POST /api/convolve and POST /api/trace."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Response
+
+from app.api.deps import settings_of, store_of
+from app.compute import PreparedLayer, prepare_layer, run_layer, trace_many
+from app.encoding import encode_array, npy_bytes
+from app.engine.errors import GeometryError
+from app.errors import check_limit
+from app.inputs.resolve import resolve_input
+from app.inputs.store import InputStore
+from app.schemas import ConvolveRequest, ConvolveResponse, Cost, ResolvedLayer, TraceRequest
+from app.settings import Settings
+
+router = APIRouter(prefix="/api", tags=["convolution"])
+
+
+def resolved_layer(p: PreparedLayer) -> ResolvedLayer:
+    g = p.geometry
+    return ResolvedLayer(in_channels=g.in_channels, out_channels=g.out_channels, kernel_size=list(g.kernel),
+                         stride=list(g.stride), padding=[list(g.pad_h), list(g.pad_w)],
+                         dilation=list(g.dilation), groups=g.groups, bias=p.bias is not None, flip=p.flip,
+                         activation="relu" if p.relu else "none")
+
+
+@router.post("/convolve", response_model=ConvolveResponse, summary="Run one convolution layer",
+             responses={200: {"content": {"application/x-npy": {}},
+                              "description": "JSON, or with encoding=npy the output alone as an .npy body"}})
+def convolve(req: ConvolveRequest, s: Settings = Depends(settings_of), store: InputStore = Depends(store_of)):
+    """Input (sample, random or upload) → layer → every output channel, the weights used, and the cost.
+
+    Arrays are base64 little-endian float32 in row-major order with their shape and per-channel min/max
+    (``encoding="base64"``, the default), nested JSON lists (``"list"``), or, with ``"npy"``, the output
+    tensor alone as an ``application/x-npy`` body. The same request always gives the same numbers.
+    """
+    x, info = resolve_input(req.input, store, s)
+    layer = prepare_layer(x.shape, req.layer, req.weights, s)
+    result = run_layer(x, layer, s)
+    if req.encoding == "npy":
+        return Response(npy_bytes(result.output), media_type="application/x-npy",
+                        headers={"X-Engine-Ms": f"{result.engine_ms:.3f}"})
+    c = layer.cost
+    return ConvolveResponse(
+        input=info, layer=resolved_layer(layer), output_shape=list(result.output.shape),
+        output=encode_array(result.output, req.encoding), weight=encode_array(layer.weight, req.encoding),
+        bias=None if layer.bias is None else layer.bias.tolist(),
+        cost=Cost(params=c.params, params_without_bias=c.params_without_bias, macs=c.macs, flops=c.flops,
+                  bias_adds=c.bias_adds, bytes_input=c.bytes_input, bytes_weights=c.bytes_weights,
+                  bytes_output=c.bytes_output),
+        engine_ms=result.engine_ms)
+
+
+def _positions(req: TraceRequest, layer: PreparedLayer, s: Settings) -> list[tuple[int, int, int]]:
+    pos = [(p.channel, p.row, p.col) for p in req.positions]
+    if req.region is not None:
+        r = req.region
+        g = layer.geometry
+        if not (r.row_start < r.row_stop <= g.out_height and r.col_start < r.col_stop <= g.out_width):
+            raise GeometryError(f"region rows [{r.row_start}, {r.row_stop}) × cols [{r.col_start}, {r.col_stop}) "
+                                f"must be non-empty and inside the output {g.out_height}×{g.out_width}")
+        check_limit("trace positions", len(pos) + (r.row_stop - r.row_start) * (r.col_stop - r.col_start),
+                    s.max_trace_positions, "max_trace_positions")
+        pos += [(r.channel, i, j) for i in range(r.row_start, r.row_stop) for j in range(r.col_start, r.col_stop)]
+    if not pos:
+        raise GeometryError("give at least one output position (positions or region)")
+    check_limit("trace positions", len(pos), s.max_trace_positions, "max_trace_positions")
+    g = layer.geometry
+    check_limit("trace values (positions × C_in/groups·kH·kW)",
+                len(pos) * g.in_per_group * g.kernel[0] * g.kernel[1], s.max_trace_values, "max_trace_values")
+    return pos
+
+
+@router.post("/trace", summary="The computation behind output values, term by term")
+def trace(req: TraceRequest, s: Settings = Depends(settings_of), store: InputStore = Depends(store_of)):
+    """For each requested output position: the input window it reads (rows and columns in input
+    coordinates; outside [0, H) is padding), each input channel's window, the weights as applied (flipped
+    when ``flip``), the element-wise products, each channel's partial sum, the bias, the total before the
+    activation and the value. Its ``value`` equals /api/convolve's output at that position."""
+    x, info = resolve_input(req.input, store, s)
+    layer = prepare_layer(x.shape, req.layer, req.weights, s)
+    traces = trace_many(x, layer, _positions(req, layer, s))
+    return {
+        "input": info.model_dump(), "layer": resolved_layer(layer).model_dump(),
+        "output_shape": list(layer.geometry.output_shape),
+        "traces": [{
+            "channel": t.out_channel, "row": t.row, "col": t.col, "group": t.group,
+            "input_channels": list(t.input_channels), "input_rows": list(t.input_rows),
+            "input_cols": list(t.input_cols), "is_padding": t.is_padding.tolist(),
+            "windows": t.windows.tolist(), "weights": t.weights.tolist(), "products": t.products.tolist(),
+            "partial_sums": t.partial_sums.tolist(), "bias": t.bias, "pre_activation": t.pre_activation,
+            "value": t.value} for t in traces],
+    }

@@ -1,0 +1,56 @@
+"""Every failure becomes ``{"error": {"code", "message"}}`` with a 4xx; a bug becomes a bare 500 with no
+stack trace in the body (it is logged instead)."""
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.engine.errors import GeometryError
+from app.errors import ConvlensError
+
+log = logging.getLogger("convlens")
+
+
+def error_body(code: str, message: str, **extra) -> dict:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def _where(loc) -> str:
+    return ".".join(str(p) for p in loc if p != "body") or "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ConvlensError)
+    async def _convlens(_: Request, exc: ConvlensError):
+        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status_code)
+
+    @app.exception_handler(GeometryError)
+    async def _geometry(_: Request, exc: GeometryError):
+        return JSONResponse(error_body("invalid_layer", str(exc)), status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError):
+        errors = exc.errors()
+        parts = [f"{_where(e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in errors[:5]]
+        details = [{"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg"), "type": e.get("type")}
+                   for e in errors[:20]]
+        return JSONResponse(error_body("invalid_request", "; ".join(parts), details=details), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException):
+        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "limit_exceeded"}.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RecursionError)
+    async def _deep(_: Request, exc: RecursionError):
+        return JSONResponse(error_body("invalid_request", "the JSON body is nested too deeply"), status_code=400)
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(error_body("internal_error", "internal error; it has been logged"), status_code=500)

@@ -1,0 +1,19 @@
+"""HTML pages. Templates only lay out what the API returns; they compute nothing."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from app.inputs.samples import SAMPLES, sample_tensor
+from app.paths import TEMPLATES
+from app.weights import PRESETS
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(TEMPLATES))
+
+
+@router.get("/", response_class=HTMLResponse)
+def index(request: Request):
+    samples = [(s, list(sample_tensor(s.name).shape)) for s in SAMPLES.values()]
+    return templates.TemplateResponse(request, "index.html", {"samples": samples, "presets": PRESETS.values()})

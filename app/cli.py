@@ -1,0 +1,29 @@
+"""``convlens serve``: start uvicorn with the settings' host, port and workers."""
+from __future__ import annotations
+
+import argparse
+import os
+
+import uvicorn
+
+from app.settings import get_settings
+
+
+def main(argv: list[str] | None = None) -> None:
+    s = get_settings()
+    parser = argparse.ArgumentParser(prog="convlens", description="convlens: see and measure convolutions")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="start the web app and API")
+    serve.add_argument("--host", default=s.host, help="address to bind (default %(default)s)")
+    serve.add_argument("--port", type=int, default=s.port, help="port (default %(default)s)")
+    serve.add_argument("--workers", type=int, default=s.workers, help="uvicorn worker processes")
+    args = parser.parse_args(argv)
+    # Workers are separate processes that read settings from the environment: pass the choice on,
+    # so each one shares the cores out correctly (see app.main.blas_threads_for).
+    os.environ["CONVLENS_WORKERS"] = str(args.workers)
+    print(f"convlens on http://{args.host}:{args.port}/  (API docs at /docs)", flush=True)
+    uvicorn.run("app.asgi:app", host=args.host, port=args.port, workers=args.workers, log_level="info")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Validated spec + input tensor → the engine's result. The one place requests meet the engine.
+
+Order matters: geometry and cost are derived from shapes alone, every limit is checked, and only then
+are weights built and the convolution run, so an oversized request never allocates.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.engine import ConvCost, ConvGeometry, GeometryError, conv2d, conv_cost, conv_geometry, relu, trace_position
+from app.engine.trace import Trace
+from app.errors import check_limit
+from app.schemas import CustomWeights, LayerSpec, PresetWeights, RandomWeights
+from app.settings import Settings
+from app.weights import preset_layout, preset_weights, random_weights
+
+
+@dataclass(frozen=True)
+class PreparedLayer:
+    geometry: ConvGeometry
+    cost: ConvCost
+    weight: np.ndarray          # (C_out, C_in/groups, kH, kW)
+    bias: np.ndarray | None     # (C_out,)
+    flip: bool
+    relu: bool
+
+
+@dataclass(frozen=True)
+class ConvResult:
+    layer: PreparedLayer
+    output: np.ndarray          # (C_out, H_out, W_out)
+    engine_ms: float
+
+
+def _agree(name: str, asked, implied, source: str) -> None:
+    if asked is not None and asked != implied:
+        raise GeometryError(f"{name}={asked} conflicts with the {source}, which implies {name}={implied}; "
+                            f"omit {name} or change it")
+
+
+def _as_pair(v) -> tuple[int, int] | None:
+    if v is None:
+        return None
+    return (v, v) if isinstance(v, int) else (v[0], v[1])
+
+
+def _layout(c_in: int, layer: LayerSpec, weights) -> tuple[int, tuple[int, int], int, bool]:
+    """out_channels, kernel, groups and bias, from the layer and what the weights imply."""
+    kernel, out, groups = _as_pair(layer.kernel_size), layer.out_channels, layer.groups
+    if isinstance(weights, PresetWeights):
+        lay = preset_layout(weights.name, c_in, weights.mode)
+        for name, asked, implied in (("out_channels", out, lay.out_channels), ("kernel_size", kernel, lay.kernel),
+                                     ("groups", groups, lay.groups)):
+            _agree(name, asked, implied, f"preset '{weights.name}'")
+        return lay.out_channels, lay.kernel, lay.groups, lay.has_bias if layer.bias is None else layer.bias
+    if isinstance(weights, CustomWeights):
+        shape = _nested_shape(weights.weight)
+        _agree("out_channels", out, shape[0], "custom weight's shape")
+        _agree("kernel_size", kernel, (shape[2], shape[3]), "custom weight's shape")
+        has_bias = weights.bias is not None if layer.bias is None else layer.bias
+        return shape[0], (shape[2], shape[3]), groups or 1, has_bias
+    return out or 4, kernel or (3, 3), groups or 1, True if layer.bias is None else layer.bias
+
+
+def _nested_shape(w: list) -> tuple[int, int, int, int]:
+    shape = (len(w), len(w[0]) if w else 0, len(w[0][0]) if w and w[0] else 0,
+             len(w[0][0][0]) if w and w[0] and w[0][0] else 0)
+    if min(shape) < 1 or any(len(a) != shape[1] or any(len(r) != shape[2] or any(len(c) != shape[3] for c in r)
+                                                      for r in a) for a in w):
+        raise GeometryError("custom weight must be a non-empty, rectangular [C_out][C_in/groups][kH][kW] list")
+    return shape
+
+
+def _build_weights(geom: ConvGeometry, weights, has_bias: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    if isinstance(weights, RandomWeights):
+        return random_weights(geom.weight_shape, weights.seed, has_bias)
+    if isinstance(weights, PresetWeights):
+        w, b = preset_weights(weights.name, geom.in_channels, weights.mode)
+    else:
+        w = np.asarray(weights.weight, dtype=np.float32)
+        b = None if weights.bias is None else np.asarray(weights.bias, dtype=np.float32)
+        if not np.isfinite(w).all() or (b is not None and not np.isfinite(b).all()):
+            raise GeometryError("custom weights and bias must be finite float32 numbers")
+        if b is not None and b.shape != (geom.out_channels,):
+            raise GeometryError(f"custom bias has {b.size} values; it needs one per output channel "
+                                f"({geom.out_channels})")
+    if has_bias and b is None:
+        b = np.zeros(geom.out_channels, dtype=np.float32)
+    return w, (b if has_bias else None)
+
+
+def prepare_layer(in_shape: tuple[int, int, int], layer: LayerSpec, weights, s: Settings) -> PreparedLayer:
+    out, kernel, groups, has_bias = _layout(in_shape[0], layer, weights)
+    check_limit("kernel height", kernel[0], s.max_kernel, "max_kernel")
+    check_limit("kernel width", kernel[1], s.max_kernel, "max_kernel")
+    check_limit("output channels", out, s.max_channels, "max_channels")
+    geom = conv_geometry(in_shape, out, kernel, layer.stride, layer.padding, layer.dilation, groups)
+    cost = conv_cost(geom, has_bias)
+    check_limit("weight count", cost.params_without_bias, s.max_weight_count, "max_weight_count")
+    check_limit("output elements", geom.out_channels * geom.out_height * geom.out_width,
+                s.max_output_elements, "max_output_elements")
+    check_limit("MACs", cost.macs, s.max_macs, "max_macs")
+    w, b = _build_weights(geom, weights, has_bias)
+    return PreparedLayer(geom, cost, w, b, layer.flip, layer.activation == "relu")
+
+
+def run_layer(x: np.ndarray, p: PreparedLayer, s: Settings) -> ConvResult:
+    g = p.geometry
+    t0 = time.perf_counter()
+    out = conv2d(x, p.weight, p.bias, g.stride, (g.pad_h, g.pad_w), g.dilation, g.groups, p.flip,
+                 chunk_bytes=s.im2col_chunk_bytes)
+    if p.relu:
+        out = relu(out)
+    return ConvResult(p, out, (time.perf_counter() - t0) * 1e3)
+
+
+def trace_many(x: np.ndarray, p: PreparedLayer, positions: list[tuple[int, int, int]]) -> list[Trace]:
+    return [trace_position(x, p.weight, p.bias, p.geometry, c, r, col, p.flip, p.relu) for c, r, col in positions]

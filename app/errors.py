@@ -1,0 +1,42 @@
+"""Errors a user can cause, each with an HTTP status and a stable machine-readable code.
+
+Raised anywhere below the routers; one exception handler turns them into
+``{"error": {"code": ..., "message": ...}}``. The message says what was wrong and what is allowed.
+"""
+from __future__ import annotations
+
+
+class ConvlensError(Exception):
+    status_code = 422
+    code = "invalid_request"
+
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+
+
+class LimitExceeded(ConvlensError):
+    """A request larger than a configured limit; the message names the limit's environment variable."""
+    status_code = 413
+    code = "limit_exceeded"
+
+    def __init__(self, what: str, asked: int | float, limit: int, setting: str):
+        super().__init__(f"{what} is {asked:,}, over the limit of {limit:,} "
+                         f"(set by CONVLENS_{setting.upper()})")
+
+
+class BadUpload(ConvlensError):
+    status_code = 422
+    code = "bad_upload"
+
+
+class NotFound(ConvlensError):
+    status_code = 404
+    code = "not_found"
+
+
+def check_limit(what: str, asked: int, limit: int, setting: str) -> None:
+    if asked > limit:
+        raise LimitExceeded(what, asked, limit, setting)

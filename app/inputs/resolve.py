@@ -1,0 +1,27 @@
+"""An input spec from a request → (tensor, info). Shapes are checked before anything is generated."""
+from __future__ import annotations
+
+import numpy as np
+
+from app.errors import NotFound
+from app.inputs.limits import check_input_shape
+from app.inputs.samples import SAMPLES, random_tensor, sample_tensor
+from app.inputs.store import InputStore
+from app.schemas import InputInfo, RandomInput, SampleInput, UploadInput
+from app.settings import Settings
+
+
+def resolve_input(spec: SampleInput | RandomInput | UploadInput, store: InputStore, s: Settings
+                  ) -> tuple[np.ndarray, InputInfo]:
+    if isinstance(spec, SampleInput):
+        if spec.name not in SAMPLES:
+            raise NotFound(f"unknown sample '{spec.name}'; known samples: {', '.join(SAMPLES)}")
+        arr = sample_tensor(spec.name)
+        return arr, InputInfo(shape=list(arr.shape), source=f"sample:{spec.name}")
+    if isinstance(spec, RandomInput):
+        shape = tuple(spec.shape)
+        check_input_shape(shape, s)
+        arr = random_tensor(shape, spec.seed, spec.distribution)
+        return arr, InputInfo(shape=list(shape), source=f"random:{spec.distribution}:seed={spec.seed}")
+    arr, meta = store.get(spec.id)
+    return arr, InputInfo(id=meta.id, shape=list(arr.shape), source=meta.source)

@@ -1,0 +1,58 @@
+"""The FastAPI application: routers, static files, error handlers and middleware, assembled once."""
+from __future__ import annotations
+
+import os
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+from threadpoolctl import threadpool_limits
+
+from app import __version__
+from app.api import convolve, inputs, pages
+from app.api.errors import install_error_handlers
+from app.api.middleware import BodyLimit, SecurityHeaders
+from app.inputs.store import InputStore
+from app.paths import PLOTLY_JS_DIR, STATIC
+from app.settings import Settings, get_settings
+
+DESCRIPTION = """Run real convolutions with NumPy and get every number back.
+
+* Inputs: built-in samples, seeded random tensors, or uploads (`POST /api/inputs`), referred to by id.
+* `POST /api/convolve`: one layer (stride, padding, dilation, groups, bias, flip, ReLU); every output
+  channel, the weights used and the cost. MACs count multiply-accumulates; FLOPs = 2·MACs.
+* `POST /api/trace`: the products and partial sums behind chosen output values.
+
+Errors are `{"error": {"code", "message"}}` with a 4xx status; limits are named in the message.
+"""
+
+
+def blas_threads_for(s: Settings) -> int:
+    """Threads per worker: the setting, or the cores shared out among workers so they never
+    oversubscribe the CPU (which made requests several times slower in a trial)."""
+    return s.blas_threads or max(1, (os.cpu_count() or 1) // max(1, s.workers))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    s = settings or get_settings()
+    threadpool_limits(limits=blas_threads_for(s), user_api="blas")
+    app = FastAPI(title="convlens", version=__version__, description=DESCRIPTION)
+    app.state.settings = s
+    app.state.store = InputStore(s.data_dir / "inputs", s.store_quota_bytes)
+    install_error_handlers(app)
+    app.include_router(inputs.router)
+    app.include_router(convolve.router)
+    app.include_router(pages.router)
+
+    @app.get("/healthz", tags=["meta"])
+    def healthz():
+        return {"status": "ok", "version": __version__}
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/vendor/plotly", StaticFiles(directory=PLOTLY_JS_DIR), name="plotly")
+    if s.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=[o.strip() for o in s.cors_origins.split(",")],
+                           allow_methods=["GET", "POST"], allow_headers=["*"])
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, max_bytes=s.max_request_bytes)
+    return app

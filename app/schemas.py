@@ -1,0 +1,170 @@
+"""Request and response models: the API's contract, validated before anything is computed.
+
+Numbers are strict integers where the engine needs integers ("3.5" or 3.5 is refused, not rounded).
+Upper bounds here only stop absurd values early; the real limits live in settings and are checked,
+with a message naming them, before any allocation.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
+
+Int = Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]
+Pos = Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
+Num = Union[StrictInt, StrictFloat]
+PairOrInt = Union[Pos, Annotated[list[Pos], Field(min_length=2, max_length=2)]]
+PaddingArg = Union[Int, Annotated[list[Int], Field(min_length=2, max_length=2)], Literal["same", "valid"]]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SampleInput(Strict):
+    kind: Literal["sample"] = "sample"
+    name: str = Field("colour", max_length=64, description="see GET /api/samples")
+
+
+class RandomInput(Strict):
+    kind: Literal["random"] = "random"
+    shape: Annotated[list[Pos], Field(min_length=3, max_length=3, description="[C, H, W]")] = [8, 16, 16]
+    distribution: Literal["normal", "uniform"] = "normal"
+    seed: Int = 0
+
+
+class UploadInput(Strict):
+    kind: Literal["upload"] = "upload"
+    id: str = Field(pattern=r"^[0-9a-f]{64}$", description="the id POST /api/inputs returned")
+
+
+InputSpec = Annotated[Union[SampleInput, RandomInput, UploadInput], Field(discriminator="kind")]
+
+
+class LayerSpec(Strict):
+    """Omitted fields come from the weights: a preset or custom weights fix out_channels and kernel_size."""
+    out_channels: Optional[Pos] = None
+    kernel_size: Optional[PairOrInt] = None
+    stride: PairOrInt = 1
+    padding: PaddingArg = 0
+    dilation: PairOrInt = 1
+    groups: Optional[Pos] = None
+    bias: Optional[StrictBool] = Field(None, description="default: on for random weights, the preset's own otherwise")
+    flip: StrictBool = Field(False, description="true: rotate the kernel 180° (textbook convolution); "
+                                                "false: cross-correlation, as PyTorch")
+    activation: Literal["none", "relu"] = "none"
+
+
+class RandomWeights(Strict):
+    kind: Literal["random"] = "random"
+    seed: Int = 0
+
+
+class PresetWeights(Strict):
+    kind: Literal["preset"] = "preset"
+    name: str = Field(max_length=64, description="see GET /api/presets")
+    mode: Literal["depthwise", "per_channel"] = Field(
+        "depthwise", description="k×k presets only: groups=C_in, or one dense layer that is zero off the diagonal")
+
+
+class CustomWeights(Strict):
+    kind: Literal["custom"] = "custom"
+    weight: list[list[list[list[Num]]]] = Field(description="[C_out][C_in/groups][kH][kW]")
+    bias: Optional[list[Num]] = None
+
+
+WeightSpec = Annotated[Union[RandomWeights, PresetWeights, CustomWeights], Field(discriminator="kind")]
+Encoding = Literal["base64", "list", "npy"]
+
+
+class ConvolveRequest(Strict):
+    input: InputSpec = SampleInput()
+    layer: LayerSpec = LayerSpec()
+    weights: WeightSpec = RandomWeights()
+    encoding: Encoding = Field("base64", description="base64: little-endian float32, row-major; list: nested "
+                                                      "JSON lists; npy: the output alone as an .npy body")
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"input": {"kind": "sample", "name": "edges"}, "layer": {"padding": 1},
+         "weights": {"kind": "preset", "name": "sobel_x"}},
+        {"input": {"kind": "random", "shape": [64, 28, 28], "seed": 1},
+         "layer": {"out_channels": 16, "kernel_size": 1}, "weights": {"kind": "random", "seed": 0}},
+    ]})
+
+
+class Position(Strict):
+    channel: Int = 0
+    row: Int = 0
+    col: Int = 0
+
+
+class Region(Strict):
+    """Output rows [row_start, row_stop) × cols [col_start, col_stop) of one output channel."""
+    channel: Int = 0
+    row_start: Int = 0
+    row_stop: Int = 1
+    col_start: Int = 0
+    col_stop: Int = 1
+
+
+class TraceRequest(Strict):
+    input: InputSpec = SampleInput()
+    layer: LayerSpec = LayerSpec()
+    weights: WeightSpec = RandomWeights()
+    positions: list[Position] = Field(default_factory=list, max_length=100_000)
+    region: Optional[Region] = None
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"input": {"kind": "sample", "name": "edges"}, "layer": {"padding": 1},
+         "weights": {"kind": "preset", "name": "sobel_x"}, "positions": [{"channel": 0, "row": 20, "col": 10}]},
+    ]})
+
+
+class EncodedArray(BaseModel):
+    shape: list[int]
+    dtype: str = "float32"
+    encoding: Literal["base64", "list"]
+    data: Union[str, list]
+    channel_min: list[float]
+    channel_max: list[float]
+
+
+class Cost(BaseModel):
+    params: int
+    params_without_bias: int
+    macs: int
+    flops: int = Field(description="2·MACs; bias adds are counted separately")
+    bias_adds: int
+    bytes_input: int
+    bytes_weights: int
+    bytes_output: int
+
+
+class ResolvedLayer(BaseModel):
+    in_channels: int
+    out_channels: int
+    kernel_size: list[int]
+    stride: list[int]
+    padding: list[list[int]] = Field(description="[[top, bottom], [left, right]]")
+    dilation: list[int]
+    groups: int
+    bias: bool
+    flip: bool
+    activation: str
+
+
+class InputInfo(BaseModel):
+    id: Optional[str] = None
+    shape: list[int]
+    source: str
+
+
+class ConvolveResponse(BaseModel):
+    input: InputInfo
+    layer: ResolvedLayer
+    output_shape: list[int]
+    output: EncodedArray
+    weight: EncodedArray
+    bias: Optional[list[float]]
+    cost: Cost
+    engine_ms: float = Field(description="time of the engine alone (convolution, bias, activation)")
