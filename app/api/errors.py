@@ -43,7 +43,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException):
         code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "limit_exceeded"}.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
+        message = str(exc.detail)
+        if isinstance(exc.__cause__, RecursionError):  # FastAPI wraps the JSON parser's failure
+            message = "the JSON body is nested too deeply to parse"
+        return JSONResponse(error_body(code, message), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RecursionError)

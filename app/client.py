@@ -1,0 +1,88 @@
+"""A small Python client for the convlens API, returning NumPy arrays.
+
+    from app.client import Client
+    with Client("http://127.0.0.1:8000") as c:
+        up = c.upload("cat.png")
+        res = c.convolve({"kind": "upload", "id": up["id"]}, layer={"padding": 1},
+                         weights={"kind": "preset", "name": "sobel_x"})
+        res["output"].shape   # (C_out, H_out, W_out) float32
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from app.encoding import decode_array
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message = status, code, message
+
+
+class Client:
+    def __init__(self, base_url: str = "http://127.0.0.1:8000", timeout: float = 60.0):
+        self._http = httpx.Client(base_url=base_url, timeout=timeout)
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _check(self, r: httpx.Response) -> httpx.Response:
+        if r.status_code >= 400:
+            try:
+                err = r.json()["error"]
+                raise ApiError(r.status_code, err["code"], err["message"])
+            except (ValueError, KeyError):
+                raise ApiError(r.status_code, "http_error", r.text[:500]) from None
+        return r
+
+    def health(self) -> dict:
+        return self._check(self._http.get("/healthz")).json()
+
+    def samples(self) -> list[dict]:
+        return self._check(self._http.get("/api/samples")).json()
+
+    def presets(self) -> list[dict]:
+        return self._check(self._http.get("/api/presets")).json()
+
+    def upload(self, source: str | Path | bytes | np.ndarray, filename: str | None = None,
+               keep_alpha: bool = False) -> dict:
+        """Upload an image file, raw bytes or an array (sent as .npy); returns {id, shape, source}."""
+        if isinstance(source, np.ndarray):
+            buf = io.BytesIO()
+            np.save(buf, source, allow_pickle=False)
+            data, filename = buf.getvalue(), filename or "array.npy"
+        elif isinstance(source, (str, Path)):
+            data, filename = Path(source).read_bytes(), filename or Path(source).name
+        else:
+            data, filename = source, filename or "upload"
+        r = self._http.post("/api/inputs", files={"file": (filename, data)},
+                            data={"keep_alpha": str(keep_alpha).lower()})
+        return self._check(r).json()
+
+    def convolve(self, input: dict | None = None, layer: dict | None = None, weights: dict | None = None
+                 ) -> dict[str, Any]:
+        """The API's response with ``output`` and ``weight`` decoded to float32 arrays."""
+        body = {k: v for k, v in (("input", input), ("layer", layer), ("weights", weights)) if v is not None}
+        res = self._check(self._http.post("/api/convolve", json=body)).json()
+        res["output"] = decode_array(res["output"])
+        res["weight"] = decode_array(res["weight"])
+        res["bias"] = None if res["bias"] is None else np.asarray(res["bias"], dtype=np.float32)
+        return res
+
+    def trace(self, input: dict | None = None, layer: dict | None = None, weights: dict | None = None,
+              positions: list[dict] | None = None, region: dict | None = None) -> dict[str, Any]:
+        body = {k: v for k, v in (("input", input), ("layer", layer), ("weights", weights),
+                                  ("positions", positions), ("region", region)) if v is not None}
+        return self._check(self._http.post("/api/trace", json=body)).json()

@@ -1,0 +1,139 @@
+"""Decoding uploads, seeded random tensors, built-in samples and the content-addressed store."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.errors import BadUpload, LimitExceeded, NotFound
+from app.inputs.decode import decode_upload
+from app.inputs.samples import SAMPLES, random_tensor, sample_tensor
+from app.inputs.store import InputStore, tensor_id
+from app.settings import Settings
+from tests.images import encode, npy, png_rgb, rgb_gradient
+
+S = Settings()
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "BMP", "TIFF", "WEBP"])
+def test_lossless_formats_decode_exactly(fmt):
+    pixels = rgb_gradient()
+    kw = {"lossless": True} if fmt == "WEBP" else {}
+    arr = decode_upload(encode(Image.fromarray(pixels), fmt, **kw), S)
+    assert arr.shape == (3, 12, 16) and arr.dtype == np.float32
+    assert np.array_equal(arr, pixels.transpose(2, 0, 1) / np.float32(255))
+
+
+def test_jpeg_decodes_close_to_the_original():
+    arr = decode_upload(encode(Image.fromarray(rgb_gradient()), "JPEG", quality=95), S)
+    assert arr.shape == (3, 12, 16)
+    assert np.abs(arr - rgb_gradient().transpose(2, 0, 1) / 255).max() < 0.1
+
+
+def test_gif_gives_its_first_frame():
+    frames = [Image.fromarray(np.full((4, 4), v, np.uint8)).convert("P") for v in (0, 255)]
+    data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:])
+    arr = decode_upload(data, S)
+    assert arr.max() == 0  # the black first frame, not the white second
+
+
+def test_greyscale_gives_one_channel_and_16_bit_keeps_precision():
+    assert decode_upload(encode(Image.fromarray(np.zeros((5, 7), np.uint8)), "PNG"), S).shape == (1, 5, 7)
+    deep = np.array([[0, 1, 65535]], dtype=np.uint16)
+    arr = decode_upload(encode(Image.fromarray(deep), "PNG"), S)
+    assert arr.shape == (1, 1, 3)
+    assert np.allclose(arr[0, 0], [0, 1 / 65535, 1.0])
+
+
+def test_alpha_is_dropped_unless_kept():
+    rgba = np.zeros((3, 3, 4), np.uint8)
+    rgba[..., 3] = 200
+    data = encode(Image.fromarray(rgba), "PNG")
+    assert decode_upload(data, S).shape == (3, 3, 3)
+    kept = decode_upload(data, S, keep_alpha=True)
+    assert kept.shape == (4, 3, 3) and np.allclose(kept[3], 200 / 255)
+
+
+def test_npy_shapes_and_dtypes():
+    assert decode_upload(npy(np.ones((4, 5), np.uint8)), S).shape == (1, 4, 5)
+    arr = decode_upload(npy(np.arange(24, dtype=np.float64).reshape(2, 3, 4)), S)
+    assert arr.dtype == np.float32 and arr[1, 2, 3] == 23
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", "empty"),
+    (b"\x89PNG\r\n\x1a\n" + os.urandom(64), "not a readable image"),
+    (os.urandom(256), "not a readable image"),
+    (png_rgb()[:-30], "corrupt or truncated"),
+    (npy(np.array([{"a": 1}], dtype=object)), "dtype object is not allowed"),
+    (npy(np.array([[np.nan, 1.0]])), "NaN or infinite"),
+    (npy(np.zeros((2, 2, 2, 2))), "shape must be [C, H, W] or [H, W]"),
+    (npy(np.array(["a", "b"])), "is not allowed"),
+], ids=["empty", "png-signature-then-noise", "noise", "truncated-png", "pickled-object", "nan", "4d", "strings"])
+def test_bad_uploads_are_refused_with_a_reason(data, message):
+    with pytest.raises(BadUpload) as err:
+        decode_upload(data, S)
+    assert message in err.value.message
+
+
+def test_decompression_bomb_is_refused_before_decoding():
+    small = dataclasses.replace(S, max_image_pixels=100 * 100)
+    bomb = encode(Image.new("L", (1000, 1000)), "PNG")  # a few KB that decode to a megapixel
+    assert len(bomb) < 10_000
+    with pytest.raises((BadUpload, LimitExceeded)) as err:
+        decode_upload(bomb, small)
+    assert "10,000" in str(err.value)
+
+
+def test_size_limits_name_their_setting():
+    tight = dataclasses.replace(S, max_upload_bytes=10)
+    with pytest.raises(LimitExceeded, match="CONVLENS_MAX_UPLOAD_BYTES"):
+        decode_upload(png_rgb(), tight)
+    with pytest.raises(LimitExceeded, match="input channels is 3, over the limit of 2"):
+        decode_upload(npy(np.zeros((3, 2, 2), np.float32)), dataclasses.replace(S, max_channels=2))
+
+
+def test_random_tensors_are_seeded_and_samples_are_all_there():
+    assert np.array_equal(random_tensor((2, 3, 4), 5), random_tensor((2, 3, 4), 5))
+    assert not np.array_equal(random_tensor((2, 3, 4), 5), random_tensor((2, 3, 4), 6))
+    u = random_tensor((1, 50, 50), 0, "uniform")
+    assert u.min() >= 0 and u.max() < 1
+    assert len(SAMPLES) >= 4
+    for name in SAMPLES:
+        arr = sample_tensor(name)
+        assert arr.ndim == 3 and arr.dtype == np.float32 and np.isfinite(arr).all()
+    assert sample_tensor("colour").shape[0] == 3 and sample_tensor("random8").shape[0] == 8
+
+
+def test_store_is_content_addressed_and_survives_a_new_instance(tmp_path):
+    store = InputStore(tmp_path, 10**9)
+    a = np.arange(12, dtype=np.float32).reshape(1, 3, 4)
+    m1, m2 = store.put(a, "upload:a.png"), store.put(a.copy(), "upload:again.png")
+    assert m1.id == m2.id == tensor_id(a) and len(m1.id) == 64
+    again, meta = InputStore(tmp_path, 10**9).get(m1.id)  # e.g. another worker, or after a restart
+    assert np.array_equal(again, a) and meta.source == "upload:a.png"
+    assert not list(tmp_path.glob(".tmp-*"))  # nothing half-written is left behind
+
+
+def test_store_evicts_least_recently_used(tmp_path):
+    one = np.zeros((1, 64, 64), np.float32)
+    store = InputStore(tmp_path, quota_bytes=int(2.5 * (one.nbytes + 128)))
+    ids = []
+    for k in range(3):
+        ids.append(store.put(one + k, f"upload:{k}").id)
+        time.sleep(0.02)
+        if k == 1:
+            store.get(ids[0])  # touch the first: now the second is the least recently used
+            time.sleep(0.02)
+    store.get(ids[0]), store.get(ids[2])
+    with pytest.raises(NotFound, match="upload it again"):
+        store.get(ids[1])
+
+
+def test_store_refuses_ids_that_are_not_hashes(tmp_path):
+    with pytest.raises(NotFound, match="not a valid id"):
+        InputStore(tmp_path, 10**6).get("../../etc/passwd")
