@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from app.inputs.samples import SAMPLES, sample_tensor
-from app.paths import TEMPLATES
+from app.paths import STATIC, TEMPLATES
 from app.weights import PRESETS
 
 router = APIRouter(include_in_schema=False)
@@ -17,3 +17,8 @@ templates = Jinja2Templates(directory=str(TEMPLATES))
 def index(request: Request):
     samples = [(s, list(sample_tensor(s.name).shape)) for s in SAMPLES.values()]
     return templates.TemplateResponse(request, "index.html", {"samples": samples, "presets": PRESETS.values()})
+
+
+@router.get("/favicon.ico")
+def favicon():
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")

@@ -9,8 +9,8 @@ async function demo() {
   });
   const [out] = decodeArray(res.output);
   const lim = Math.max(Math.abs(res.output.channel_min[0]), Math.abs(res.output.channel_max[0]));
-  Plotly.newPlot("demo", [{ z: out, type: "heatmap", colorscale: "RdBu", zmin: -lim, zmax: lim, reversescale: true }],
-    { margin: { t: 10, r: 10, b: 30, l: 40 }, yaxis: { autorange: "reversed", scaleanchor: "x" }, height: 360 },
+  Plotly.newPlot("demo", [{ z: out, type: "heatmap", colorscale: "RdBu", zmin: -lim, zmax: lim }],
+    { margin: { t: 10, r: 10, b: 30, l: 40 }, xaxis: { constrain: "domain" }, yaxis: { autorange: "reversed", scaleanchor: "x", constrain: "domain" }, height: 360 },
     { displaylogo: false, responsive: true });
   document.getElementById("demo-caption").textContent =
     `input [${res.input.shape.join("×")}] → output [${res.output_shape.join("×")}], ` +

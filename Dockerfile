@@ -1,0 +1,32 @@
+# convlens in a container: uvicorn on 0.0.0.0:8000 as a non-root user, inputs stored in /data.
+#   docker build -t convlens .            (ARG BASE picks another base image with python3 + venv)
+#   docker run -p 127.0.0.1:8000:8000 -v convlens-data:/data convlens
+ARG BASE=python:3.11-slim
+FROM ${BASE}
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+    CONVLENS_HOST=0.0.0.0 CONVLENS_PORT=8000 CONVLENS_WORKERS=1 CONVLENS_DATA_DIR=/data \
+    VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH
+
+WORKDIR /app
+# Dependencies first, so code edits do not reinstall them. The optional build secret "pipcert" is a CA
+# bundle for pip on networks that need one; it is mounted only for this step and never stored.
+COPY pyproject.toml README.md ./
+COPY app/__init__.py app/__init__.py
+RUN --mount=type=secret,id=pipcert \
+    python3 -m venv /opt/venv \
+    && if [ -f /run/secrets/pipcert ]; then export PIP_CERT=/run/secrets/pipcert; fi \
+    && pip install --no-cache-dir --quiet -e . \
+    && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin convlens \
+    && mkdir -p /data && chown convlens /data
+
+COPY app ./app
+COPY static ./static
+COPY templates ./templates
+
+USER 10001
+VOLUME ["/data"]
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+    CMD python3 -c "import urllib.request, sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"
+CMD ["sh", "-c", "exec convlens serve --host \"$CONVLENS_HOST\" --port \"$CONVLENS_PORT\" --workers \"$CONVLENS_WORKERS\""]

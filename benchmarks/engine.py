@@ -1,0 +1,163 @@
+"""The NumPy engine against PyTorch's CPU convolution, measured side by side in one run.
+
+    .venv/bin/python benchmarks/engine.py [--threads 2] [--quick] [--json benchmarks/results/engine.json]
+
+Prints one table: case, implementation, median time, GFLOP/s (FLOPs = 2·MACs), % of the NumPy matmul
+peak on this machine, ratio to torch, max |error| vs torch, and the engine's peak extra memory
+(tracemalloc). Absolute times are noisy on a shared machine; the ratios are the result.
+"""
+from __future__ import annotations
+
+import argparse
+import warnings
+import json
+import sys
+import tracemalloc
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from app.engine import conv2d, conv_cost, conv_geometry  # noqa: E402
+from benchmarks.common import environment, median_ms  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    c_in: int
+    c_out: int
+    size: int
+    kernel: int
+    stride: int = 1
+    padding: int | str = 0
+    dilation: int = 1
+    groups: int = 1
+
+
+CASES = [
+    Case("1x1 256->64 @56", 256, 64, 56, 1),
+    Case("1x1 64->256 @56", 64, 256, 56, 1),
+    Case("1x1 3->1 @512", 3, 1, 512, 1),
+    Case("1x1 832->128 @7", 832, 128, 7, 1),
+    Case("3x3 64->64 @56", 64, 64, 56, 3, padding=1),
+    Case("4x4 256->256 @28 (seed)", 256, 256, 28, 4, padding="same"),
+    Case("5x5 s2 d2 64->64 @56", 64, 64, 56, 5, stride=2, padding=4, dilation=2),
+    Case("3x3 3->16 @512", 3, 16, 512, 3, padding=1),
+    Case("3x3 3->3 @1024", 3, 3, 1024, 3, padding=1),
+    Case("dw 3x3 64 @112", 64, 64, 112, 3, padding=1, groups=64),
+    Case("3x3 8->8 @32", 8, 8, 32, 3, padding=1),
+]
+
+
+@dataclass(frozen=True)
+class Row:
+    case: str
+    impl: str
+    median_ms: float
+    gflops: float
+    pct_of_matmul_peak: float
+    ratio_to_torch: float
+    max_abs_err: float
+    peak_extra_mb: float
+
+
+def matmul_peak_gflops(n: int = 1024) -> float:
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    b = a.copy()
+    return 2 * n**3 / median_ms(lambda: a @ b, repeats=10) / 1e6
+
+
+def peak_extra_mb(fn) -> float:
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    out = fn()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return (peak - base - out.nbytes) / 2**20  # what the engine needed beyond its result
+
+
+def naive_loop(x, w, b, padding):
+    """The per-pixel Python loop a learner would write first, for the ≥ 500× comparison."""
+    xp = np.pad(x, ((0, 0), (padding, padding), (padding, padding)))
+    c_out, _, k, _ = w.shape
+    h, wd = xp.shape[1] - k + 1, xp.shape[2] - k + 1
+    out = np.zeros((c_out, h, wd), dtype=np.float32)
+    for o in range(c_out):
+        for i in range(h):
+            for j in range(wd):
+                out[o, i, j] = float((xp[:, i:i + k, j:j + k] * w[o]).sum()) + b[o]
+    return out
+
+
+def run_case(case: Case, peak: float, torch) -> list[Row]:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((case.c_in, case.size, case.size), dtype=np.float32)
+    w = rng.standard_normal((case.c_out, case.c_in // case.groups, case.kernel, case.kernel), dtype=np.float32)
+    b = rng.standard_normal(case.c_out, dtype=np.float32)
+    geom = conv_geometry(x.shape, case.c_out, case.kernel, case.stride, case.padding, case.dilation, case.groups)
+    flops = conv_cost(geom, bias=True).flops
+
+    def ours():
+        return conv2d(x, w, b, case.stride, case.padding, case.dilation, case.groups)
+
+    xt, wt, bt = torch.from_numpy(x)[None], torch.from_numpy(w), torch.from_numpy(b)
+
+    def theirs():
+        with torch.no_grad():
+            return torch.nn.functional.conv2d(xt, wt, bt, case.stride, case.padding, case.dilation, case.groups)
+    ref = theirs()[0].numpy()
+    err = float(np.abs(ours() - ref).max())
+    t_ours, t_torch = median_ms(ours), median_ms(theirs)
+    rows = [Row(case.name, "numpy engine", t_ours, flops / t_ours / 1e6, 100 * flops / t_ours / 1e6 / peak,
+                t_ours / t_torch, err, peak_extra_mb(ours)),
+            Row(case.name, "torch", t_torch, flops / t_torch / 1e6, 100 * flops / t_torch / 1e6 / peak, 1.0, 0.0,
+                float("nan"))]
+    if case.kernel == 1:
+        xm = x.reshape(case.c_in, -1)
+        wm = w.reshape(case.c_out, case.c_in)
+        t_mm = median_ms(lambda: wm @ xm)
+        rows.append(Row(case.name, "np.matmul same GEMM", t_mm, flops / t_mm / 1e6, 100 * flops / t_mm / 1e6 / peak,
+                        t_mm / t_torch, float(np.abs((wm @ xm).reshape(ref.shape) + b[:, None, None] - ref).max()),
+                        float("nan")))
+    if case.name.startswith("3x3 8->8"):
+        t_loop = median_ms(lambda: naive_loop(x, w, b, 1), repeats=3, warmup=1)
+        rows.append(Row(case.name, "naive Python loop", t_loop, flops / t_loop / 1e6, 100 * flops / t_loop / 1e6 / peak,
+                        t_loop / t_torch, float(np.abs(naive_loop(x, w, b, 1) - ref).max()), float("nan")))
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=2, help="BLAS and torch threads (default 2)")
+    ap.add_argument("--quick", action="store_true", help="only the two cases of the foundation issue")
+    ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "engine.json")
+    args = ap.parse_args()
+    import torch
+    from threadpoolctl import threadpool_limits
+    torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore", message="Using padding='same'")  # torch's note on even kernels
+    cases = [c for c in CASES if not args.quick or c.name in ("1x1 256->64 @56", "3x3 64->64 @56")]
+    with threadpool_limits(limits=args.threads, user_api="blas"):
+        env = environment()
+        peak = matmul_peak_gflops()
+        rows = [r for c in cases for r in run_case(c, peak, torch)]
+    print(f"numpy {env['numpy']}, torch {env['torch']}, threads {args.threads}, "
+          f"BLAS {[(b['internal_api'], b['version'], b['architecture']) for b in env['blas']]}, "
+          f"OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}, square-GEMM peak {peak:.1f} GFLOP/s")
+    head = f"{'case':26} {'implementation':20} {'median ms':>10} {'GFLOP/s':>8} {'% peak':>7} {'÷ torch':>8} " \
+           f"{'max|err|':>9} {'extra MB':>9}"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(f"{r.case:26} {r.impl:20} {r.median_ms:10.3f} {r.gflops:8.1f} {r.pct_of_matmul_peak:7.1f} "
+              f"{r.ratio_to_torch:8.2f} {r.max_abs_err:9.2e} {r.peak_extra_mb:9.2f}")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"environment": env, "matmul_peak_gflops": peak,
+                                     "rows": [asdict(r) for r in rows]}, indent=2))
+    print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

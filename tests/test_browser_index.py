@@ -1,0 +1,18 @@
+"""The home page in real Chromium: it renders a live convolution, offline, without console errors."""
+from __future__ import annotations
+
+from tests.conftest import screenshot
+
+
+def test_index_renders_demo_offline(page, live_server):
+    page.goto(live_server + "/")
+    page.wait_for_selector("body[data-demo-ready='1']", timeout=15000)
+    assert page.locator("#demo .main-svg").count() > 0  # Plotly drew the heatmap
+    assert page.locator(".sample img").count() >= 4
+    caption = page.locator("#demo-caption").inner_text()
+    assert "[1×96×96]" in caption and "82,944 MACs" in caption  # 96·96·9, from the API's cost
+    widths = page.eval_on_selector_all(".sample img", "imgs => imgs.map(i => i.naturalWidth)")
+    assert all(w > 0 for w in widths)  # every preview image really loaded
+    screenshot(page, "index")
+    assert page.watch.errors == []
+    assert page.watch.foreign == []
