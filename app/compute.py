@@ -92,7 +92,15 @@ def _build_weights(geom: ConvGeometry, weights, has_bias: bool) -> tuple[np.ndar
     return w, (b if has_bias else None)
 
 
-def prepare_layer(in_shape: tuple[int, int, int], layer: LayerSpec, weights, s: Settings) -> PreparedLayer:
+@dataclass(frozen=True)
+class LayerPlan:
+    """A layer checked against an input shape and every limit, before any weight exists."""
+    geometry: ConvGeometry
+    cost: ConvCost
+    has_bias: bool
+
+
+def plan_layer(in_shape: tuple[int, int, int], layer: LayerSpec, weights, s: Settings) -> LayerPlan:
     out, kernel, groups, has_bias = _layout(in_shape[0], layer, weights)
     check_limit("kernel height", kernel[0], s.max_kernel, "max_kernel")
     check_limit("kernel width", kernel[1], s.max_kernel, "max_kernel")
@@ -103,8 +111,13 @@ def prepare_layer(in_shape: tuple[int, int, int], layer: LayerSpec, weights, s: 
     check_limit("output elements", geom.out_channels * geom.out_height * geom.out_width,
                 s.max_output_elements, "max_output_elements")
     check_limit("MACs", cost.macs, s.max_macs, "max_macs")
-    w, b = _build_weights(geom, weights, has_bias)
-    return PreparedLayer(geom, cost, w, b, layer.flip, layer.activation == "relu")
+    return LayerPlan(geom, cost, has_bias)
+
+
+def prepare_layer(in_shape: tuple[int, int, int], layer: LayerSpec, weights, s: Settings) -> PreparedLayer:
+    plan = plan_layer(in_shape, layer, weights, s)
+    w, b = _build_weights(plan.geometry, weights, plan.has_bias)
+    return PreparedLayer(plan.geometry, plan.cost, w, b, layer.flip, layer.activation == "relu")
 
 
 def run_layer(x: np.ndarray, p: PreparedLayer, s: Settings) -> ConvResult:

@@ -74,7 +74,7 @@ class CustomWeights(Strict):
 
 
 WeightSpec = Annotated[Union[RandomWeights, PresetWeights, CustomWeights], Field(discriminator="kind")]
-Encoding = Literal["base64", "list", "npy"]
+Encoding = Literal["base64", "list", "npy", "png"]
 
 
 class ConvolveRequest(Strict):
@@ -82,7 +82,10 @@ class ConvolveRequest(Strict):
     layer: LayerSpec = LayerSpec()
     weights: WeightSpec = RandomWeights()
     encoding: Encoding = Field("base64", description="base64: little-endian float32, row-major; list: nested "
-                                                      "JSON lists; npy: the output alone as an .npy body")
+                                                      "JSON lists; npy: the output alone as an .npy body; png: "
+                                                      "one output channel as a picture (min→max stretched)")
+    channel: Int = Field(0, description="with encoding=png: which output channel")
+    include_input: StrictBool = Field(False, description="also return the input tensor (for drawing it)")
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"input": {"kind": "sample", "name": "edges"}, "layer": {"padding": 1},
@@ -159,8 +162,33 @@ class InputInfo(BaseModel):
     source: str
 
 
+class LayerCheckRequest(Strict):
+    input: InputSpec = SampleInput()
+    layer: LayerSpec = LayerSpec()
+    weights: WeightSpec = RandomWeights()
+
+
+class Formulas(BaseModel):
+    out_height: str
+    out_width: str
+    params: str
+    macs: str
+    flops: str
+    torch: str
+
+
+class LayerCheckResponse(BaseModel):
+    input: InputInfo
+    layer: ResolvedLayer
+    output_shape: list[int]
+    cost: Cost
+    formulas: Formulas
+    connectivity: list[list[int]] = Field(description="for each output channel, the input channels it reads")
+
+
 class ConvolveResponse(BaseModel):
     input: InputInfo
+    input_array: Optional[EncodedArray] = None
     layer: ResolvedLayer
     output_shape: list[int]
     output: EncodedArray

@@ -191,3 +191,33 @@ def test_cors_is_off_by_default_and_configurable(make_client):
     assert "access-control-allow-origin" not in make_client().get("/healthz", headers=origin).headers
     c = make_client(cors_origins="http://example.test")
     assert c.get("/healthz", headers=origin).headers["access-control-allow-origin"] == "http://example.test"
+
+
+def test_layer_check_explains_with_the_layers_numbers(client):
+    req = {"input": {"kind": "sample", "name": "colour"},
+           "layer": {"out_channels": 6, "kernel_size": 4, "padding": "same", "groups": 3}}
+    res = client.post("/api/layer/check", json=req).json()
+    assert res["output_shape"] == [6, 96, 128]
+    assert res["layer"]["padding"] == [[1, 2], [1, 2]]  # torch's "same": the extra row/column at the end
+    assert res["formulas"]["out_height"] == "H_out = ⌊(96 + 1 + 2 − 1·(4 − 1) − 1) / 1⌋ + 1 = 96"
+    assert res["formulas"]["params"].endswith(f"= {6 * 1 * 4 * 4 + 6}")
+    assert res["formulas"]["macs"].endswith(f"= {6 * 96 * 128 * 1 * 4 * 4:,}")
+    assert "padding='same'" in res["formulas"]["torch"] and "groups=3" in res["formulas"]["torch"]
+    assert res["connectivity"] == [[0], [0], [1], [1], [2], [2]]
+    dense = client.post("/api/layer/check", json={**req, "layer": {"out_channels": 2, "padding": 1}}).json()
+    assert dense["connectivity"] == [[0, 1, 2], [0, 1, 2]] and "padding=(1, 1)" in dense["formulas"]["torch"]
+    bad = client.post("/api/layer/check", json={**req, "layer": {"groups": 2}})
+    assert "groups=2 must divide in_channels=3" in error_of(bad, 422)["message"]
+    huge = {"input": {"kind": "random", "shape": [1024, 4096, 4096]}}
+    assert error_of(client.post("/api/layer/check", json=huge), 413)  # refused from the shape alone
+
+
+def test_convolve_png_channel_and_included_input(client):
+    r = client.post("/api/convolve", json={"encoding": "png", "channel": 3})
+    assert r.status_code == 200 and r.content[:4] == b"\x89PNG"
+    assert "channels 0..3" in error_of(client.post("/api/convolve", json={"encoding": "png", "channel": 4}),
+                                       404)["message"]
+    res = client.post("/api/convolve", json={"input": {"kind": "sample", "name": "checker"},
+                                             "include_input": True}).json()
+    from app.inputs.samples import sample_tensor
+    assert np.array_equal(decode_array(res["input_array"]), sample_tensor("checker"))

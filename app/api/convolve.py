@@ -4,24 +4,50 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Response
 
 from app.api.deps import settings_of, store_of
-from app.compute import PreparedLayer, prepare_layer, run_layer, trace_many
-from app.encoding import encode_array, npy_bytes
+from app.compute import PreparedLayer, plan_layer, prepare_layer, run_layer, trace_many
+from app.encoding import encode_array, npy_bytes, to_png
+from app.engine.cost import ConvCost
+from app.engine.explain import connectivity, explain
 from app.engine.errors import GeometryError
 from app.errors import check_limit
-from app.inputs.resolve import resolve_input
+from app.errors import NotFound
+from app.inputs.resolve import input_shape, resolve_input
 from app.inputs.store import InputStore
-from app.schemas import ConvolveRequest, ConvolveResponse, Cost, ResolvedLayer, TraceRequest
+from app.schemas import (ConvolveRequest, ConvolveResponse, Cost, Formulas, LayerCheckRequest, LayerCheckResponse,
+                         ResolvedLayer, TraceRequest)
 from app.settings import Settings
 
 router = APIRouter(prefix="/api", tags=["convolution"])
 
 
-def resolved_layer(p: PreparedLayer) -> ResolvedLayer:
-    g = p.geometry
+def resolved_layer(g, has_bias: bool, flip: bool, relu: bool) -> ResolvedLayer:
     return ResolvedLayer(in_channels=g.in_channels, out_channels=g.out_channels, kernel_size=list(g.kernel),
                          stride=list(g.stride), padding=[list(g.pad_h), list(g.pad_w)],
-                         dilation=list(g.dilation), groups=g.groups, bias=p.bias is not None, flip=p.flip,
-                         activation="relu" if p.relu else "none")
+                         dilation=list(g.dilation), groups=g.groups, bias=has_bias, flip=flip,
+                         activation="relu" if relu else "none")
+
+
+def _resolved(p: PreparedLayer) -> ResolvedLayer:
+    return resolved_layer(p.geometry, p.bias is not None, p.flip, p.relu)
+
+
+def cost_model(c: ConvCost) -> Cost:
+    return Cost(params=c.params, params_without_bias=c.params_without_bias, macs=c.macs, flops=c.flops,
+                bias_adds=c.bias_adds, bytes_input=c.bytes_input, bytes_weights=c.bytes_weights,
+                bytes_output=c.bytes_output)
+
+
+@router.post("/layer/check", response_model=LayerCheckResponse, summary="Check a layer without running it")
+def check_layer(req: LayerCheckRequest, s: Settings = Depends(settings_of), store: InputStore = Depends(store_of)):
+    """Output shape, cost, the formulas with this layer's numbers, and which input channels feed each
+    output channel; or the 4xx that /api/convolve would give. Cheap enough to call on every control change."""
+    shape, info = input_shape(req.input, store, s)
+    plan = plan_layer(shape, req.layer, req.weights, s)
+    g = plan.geometry
+    return LayerCheckResponse(input=info, layer=resolved_layer(g, plan.has_bias, req.layer.flip,
+                                                               req.layer.activation == "relu"),
+                              output_shape=list(g.output_shape), cost=cost_model(plan.cost),
+                              formulas=Formulas(**explain(g, plan.has_bias)), connectivity=connectivity(g))
 
 
 @router.post("/convolve", response_model=ConvolveResponse, summary="Run one convolution layer",
@@ -37,17 +63,19 @@ def convolve(req: ConvolveRequest, s: Settings = Depends(settings_of), store: In
     x, info = resolve_input(req.input, store, s)
     layer = prepare_layer(x.shape, req.layer, req.weights, s)
     result = run_layer(x, layer, s)
+    headers = {"X-Engine-Ms": f"{result.engine_ms:.3f}"}
     if req.encoding == "npy":
-        return Response(npy_bytes(result.output), media_type="application/x-npy",
-                        headers={"X-Engine-Ms": f"{result.engine_ms:.3f}"})
-    c = layer.cost
+        return Response(npy_bytes(result.output), media_type="application/x-npy", headers=headers)
+    if req.encoding == "png":
+        if req.channel >= result.output.shape[0]:
+            raise NotFound(f"output channel {req.channel} does not exist; the output has channels "
+                           f"0..{result.output.shape[0] - 1}")
+        return Response(to_png(result.output, req.channel), media_type="image/png", headers=headers)
     return ConvolveResponse(
-        input=info, layer=resolved_layer(layer), output_shape=list(result.output.shape),
+        input=info, input_array=encode_array(x, req.encoding) if req.include_input else None,
+        layer=_resolved(layer), output_shape=list(result.output.shape),
         output=encode_array(result.output, req.encoding), weight=encode_array(layer.weight, req.encoding),
-        bias=None if layer.bias is None else layer.bias.tolist(),
-        cost=Cost(params=c.params, params_without_bias=c.params_without_bias, macs=c.macs, flops=c.flops,
-                  bias_adds=c.bias_adds, bytes_input=c.bytes_input, bytes_weights=c.bytes_weights,
-                  bytes_output=c.bytes_output),
+        bias=None if layer.bias is None else layer.bias.tolist(), cost=cost_model(layer.cost),
         engine_ms=result.engine_ms)
 
 
@@ -81,7 +109,7 @@ def trace(req: TraceRequest, s: Settings = Depends(settings_of), store: InputSto
     layer = prepare_layer(x.shape, req.layer, req.weights, s)
     traces = trace_many(x, layer, _positions(req, layer, s))
     return {
-        "input": info.model_dump(), "layer": resolved_layer(layer).model_dump(),
+        "input": info.model_dump(), "layer": _resolved(layer).model_dump(),
         "output_shape": list(layer.geometry.output_shape),
         "traces": [{
             "channel": t.out_channel, "row": t.row, "col": t.col, "group": t.group,

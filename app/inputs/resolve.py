@@ -11,6 +11,17 @@ from app.schemas import InputInfo, RandomInput, SampleInput, UploadInput
 from app.settings import Settings
 
 
+def input_shape(spec: SampleInput | RandomInput | UploadInput, store: InputStore, s: Settings
+                ) -> tuple[tuple[int, int, int], InputInfo]:
+    """The input's shape without generating or loading it (for layer checks that run on every keystroke)."""
+    if isinstance(spec, RandomInput):
+        shape = tuple(spec.shape)
+        check_input_shape(shape, s)
+        return shape, InputInfo(shape=list(shape), source=f"random:{spec.distribution}:seed={spec.seed}")
+    arr, info = resolve_input(spec, store, s)
+    return tuple(arr.shape), info
+
+
 def resolve_input(spec: SampleInput | RandomInput | UploadInput, store: InputStore, s: Settings
                   ) -> tuple[np.ndarray, InputInfo]:
     if isinstance(spec, SampleInput):
