@@ -177,13 +177,22 @@ class Formulas(BaseModel):
     torch: str
 
 
+class CheckError(BaseModel):
+    code: str
+    message: str
+    status: int = Field(description="the status /api/convolve would answer this layer with")
+
+
 class LayerCheckResponse(BaseModel):
-    input: InputInfo
-    layer: ResolvedLayer
-    output_shape: list[int]
-    cost: Cost
-    formulas: Formulas
-    connectivity: list[list[int]] = Field(description="for each output channel, the input channels it reads")
+    valid: bool
+    error: Optional[CheckError] = None
+    input: Optional[InputInfo] = None
+    layer: Optional[ResolvedLayer] = None
+    output_shape: Optional[list[int]] = None
+    cost: Optional[Cost] = None
+    formulas: Optional[Formulas] = None
+    connectivity: Optional[list[list[int]]] = Field(None, description="for each output channel, the input "
+                                                                      "channels it reads")
 
 
 class ConvolveResponse(BaseModel):

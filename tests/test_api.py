@@ -206,10 +206,12 @@ def test_layer_check_explains_with_the_layers_numbers(client):
     assert res["connectivity"] == [[0], [0], [1], [1], [2], [2]]
     dense = client.post("/api/layer/check", json={**req, "layer": {"out_channels": 2, "padding": 1}}).json()
     assert dense["connectivity"] == [[0, 1, 2], [0, 1, 2]] and "padding=(1, 1)" in dense["formulas"]["torch"]
-    bad = client.post("/api/layer/check", json={**req, "layer": {"groups": 2}})
-    assert "groups=2 must divide in_channels=3" in error_of(bad, 422)["message"]
-    huge = {"input": {"kind": "random", "shape": [1024, 4096, 4096]}}
-    assert error_of(client.post("/api/layer/check", json=huge), 413)  # refused from the shape alone
+    bad = client.post("/api/layer/check", json={**req, "layer": {"groups": 2}}).json()
+    assert not bad["valid"] and bad["error"]["status"] == 422
+    assert "groups=2 must divide in_channels=3" in bad["error"]["message"]
+    huge = client.post("/api/layer/check", json={"input": {"kind": "random", "shape": [1024, 4096, 4096]}}).json()
+    assert huge["error"]["status"] == 413  # refused from the shape alone, nothing generated
+    assert res["valid"] and res["error"] is None
 
 
 def test_convolve_png_channel_and_included_input(client):

@@ -10,10 +10,10 @@ from app.engine.cost import ConvCost
 from app.engine.explain import connectivity, explain
 from app.engine.errors import GeometryError
 from app.errors import check_limit
-from app.errors import NotFound
+from app.errors import ConvlensError, NotFound
 from app.inputs.resolve import input_shape, resolve_input
 from app.inputs.store import InputStore
-from app.schemas import (ConvolveRequest, ConvolveResponse, Cost, Formulas, LayerCheckRequest, LayerCheckResponse,
+from app.schemas import (CheckError, ConvolveRequest, ConvolveResponse, Cost, Formulas, LayerCheckRequest, LayerCheckResponse,
                          ResolvedLayer, TraceRequest)
 from app.settings import Settings
 
@@ -40,11 +40,18 @@ def cost_model(c: ConvCost) -> Cost:
 @router.post("/layer/check", response_model=LayerCheckResponse, summary="Check a layer without running it")
 def check_layer(req: LayerCheckRequest, s: Settings = Depends(settings_of), store: InputStore = Depends(store_of)):
     """Output shape, cost, the formulas with this layer's numbers, and which input channels feed each
-    output channel; or the 4xx that /api/convolve would give. Cheap enough to call on every control change."""
-    shape, info = input_shape(req.input, store, s)
-    plan = plan_layer(shape, req.layer, req.weights, s)
+    output channel. An invalid layer is a valid answer here: ``valid: false`` with the error /api/convolve
+    would give. Nothing is allocated, so a page can call it on every control change."""
+    try:
+        shape, info = input_shape(req.input, store, s)
+        plan = plan_layer(shape, req.layer, req.weights, s)
+    except ConvlensError as exc:
+        return LayerCheckResponse(valid=False, error=CheckError(code=exc.code, message=exc.message,
+                                                                 status=exc.status_code))
+    except GeometryError as exc:
+        return LayerCheckResponse(valid=False, error=CheckError(code="invalid_layer", message=str(exc), status=422))
     g = plan.geometry
-    return LayerCheckResponse(input=info, layer=resolved_layer(g, plan.has_bias, req.layer.flip,
+    return LayerCheckResponse(valid=True, input=info, layer=resolved_layer(g, plan.has_bias, req.layer.flip,
                                                                req.layer.activation == "relu"),
                               output_shape=list(g.output_shape), cost=cost_model(plan.cost),
                               formulas=Formulas(**explain(g, plan.has_bias)), connectivity=connectivity(g))

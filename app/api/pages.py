@@ -13,10 +13,20 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(TEMPLATES))
 
 
+def _page(request: Request, name: str, **extra):
+    context = {"samples": list(SAMPLES.values()), "presets": list(PRESETS.values()), **extra}
+    return templates.TemplateResponse(request, name, context)
+
+
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request):
-    samples = [(s, list(sample_tensor(s.name).shape)) for s in SAMPLES.values()]
-    return templates.TemplateResponse(request, "index.html", {"samples": samples, "presets": PRESETS.values()})
+    return _page(request, "index.html",
+                 sample_shapes=[(s, list(sample_tensor(s.name).shape)) for s in SAMPLES.values()])
+
+
+@router.get("/conv", response_class=HTMLResponse)
+def conv_page(request: Request):
+    return _page(request, "conv.html", default_random=[3, 16, 16])
 
 
 @router.get("/favicon.ico")

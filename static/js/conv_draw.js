@@ -1,0 +1,182 @@
+// Drawing for the sliding-window view: pure functions of the API's numbers and the view state.
+import { CONFIG, axes, boxes, cellBox, fmt, place, scaleFor } from "./plots.js";
+
+const MAX_INPUT_PANELS = 8;
+const TEXT_CELLS = 900; // write values into cells only when a panel shows at most this many
+
+/** The input area the region's windows read, in input coordinates (padding lies outside [0, H)). */
+export function receptiveBounds(traces) {
+  const rows = traces.flatMap((t) => t.input_rows), cols = traces.flatMap((t) => t.input_cols);
+  return { r0: Math.min(...rows), r1: Math.max(...rows), c0: Math.min(...cols), c1: Math.max(...cols) };
+}
+
+function crop(channel, b) {
+  const h = channel.length, w = channel[0].length;
+  const z = [], pad = [];
+  for (let r = b.r0; r <= b.r1; r++) {
+    const row = [], prow = [];
+    for (let c = b.c0; c <= b.c1; c++) {
+      const inside = r >= 0 && r < h && c >= 0 && c < w;
+      row.push(inside ? channel[r][c] : 0); // padding is zeros
+      prow.push(inside ? null : 1);
+    }
+    z.push(row);
+    pad.push(prow);
+  }
+  return { z, pad };
+}
+
+/** Input channels of the animated filter's group, cropped to the receptive field, padding shaded. */
+export function drawInputs(gd, input, inputMeta, channels, b) {
+  const shown = channels.slice(0, MAX_INPUT_PANELS);
+  const cols = Math.min(shown.length, 4), rows = Math.ceil(shown.length / cols);
+  const panel = Math.min(340, (gd.clientWidth || 900) / cols);
+  const x = Array.from({ length: b.c1 - b.c0 + 1 }, (_, i) => b.c0 + i);
+  const y = Array.from({ length: b.r1 - b.r0 + 1 }, (_, i) => b.r0 + i);
+  const withText = x.length * y.length <= TEXT_CELLS;
+  const traces = [], layout = { grid: { rows, columns: cols, pattern: "independent" }, showlegend: false,
+    margin: { t: 24, r: 8, b: 24, l: 32 }, height: rows * panel + 30, annotations: [] };
+  shown.forEach((ch, i) => {
+    const a = axes(i), { z, pad } = crop(input[ch], b);
+    const scale = scaleFor(inputMeta.channel_min[ch], inputMeta.channel_max[ch]);
+    traces.push({ type: "heatmap", x, y, z, xaxis: a.x, yaxis: a.y, ...scale, showscale: false,
+      texttemplate: withText ? "%{z:.2f}" : undefined, textfont: { size: 9 },
+      hovertemplate: `x[${ch}, %{y}, %{x}] = %{z:.4f}<extra></extra>` });
+    traces.push({ type: "heatmap", x, y, z: pad, xaxis: a.x, yaxis: a.y, showscale: false, hoverinfo: "skip",
+      colorscale: [[0, "rgba(255,190,0,0.35)"], [1, "rgba(255,190,0,0.35)"]] });
+    layout[a.xName] = { constrain: "domain", showgrid: false, dtick: x.length > 16 ? undefined : 1, tickfont: { size: 9 } };
+    layout[a.yName] = { autorange: "reversed", scaleanchor: a.x, constrain: "domain", showgrid: false,
+      dtick: y.length > 16 ? undefined : 1, tickfont: { size: 9 } };
+    layout.annotations.push({ text: `input channel ${ch}`, xref: `${a.x} domain`, yref: `${a.y} domain`,
+      x: 0, y: 1.08, showarrow: false, xanchor: "left", font: { size: 11 } });
+  });
+  return Plotly.react(gd, traces, layout, { ...CONFIG, staticPlot: false });
+}
+
+/** The window's taps (dilated taps are separate cells) on every input panel; padding taps dashed. */
+export function placeWindow(gd, t, nPanels) {
+  const k = t.input_rows.length * t.input_cols.length;
+  const pool = boxes(gd, "tap", k * Math.min(nPanels, MAX_INPUT_PANELS));
+  let n = 0;
+  for (let p = 0; p < Math.min(nPanels, MAX_INPUT_PANELS); p++) {
+    const a = axes(p);
+    t.input_rows.forEach((r, i) => t.input_cols.forEach((c, j) => {
+      const el = pool[n++];
+      place(el, cellBox(gd, a.xName, a.yName, r, c));
+      el.classList.toggle("pad", t.is_padding[i][j]);
+    }));
+  }
+}
+
+/** The output region, revealed up to step `upto` (cells not yet computed stay blank). */
+export function regionZ(traces, region, upto) {
+  const rows = region.row_stop - region.row_start, cols = region.col_stop - region.col_start;
+  const z = Array.from({ length: rows }, () => Array(cols).fill(null));
+  for (let s = 0; s <= upto && s < traces.length; s++) {
+    const t = traces[s];
+    z[t.row - region.row_start][t.col - region.col_start] = t.value;
+  }
+  return z;
+}
+
+export function drawRegion(gd, traces, region, upto, outMeta, channel) {
+  const x = Array.from({ length: region.col_stop - region.col_start }, (_, i) => region.col_start + i);
+  const y = Array.from({ length: region.row_stop - region.row_start }, (_, i) => region.row_start + i);
+  const scale = scaleFor(Math.min(0, outMeta.channel_min[channel]), outMeta.channel_max[channel]);
+  return Plotly.react(gd, [{ type: "heatmap", x, y, z: regionZ(traces, region, upto), ...scale,
+    texttemplate: "%{z:.2f}", textfont: { size: 9 }, hovertemplate: `y[${channel}, %{y}, %{x}] = %{z:.4f}<extra></extra>` }],
+  { margin: { t: 10, r: 8, b: 24, l: 32 }, height: 380, xaxis: { constrain: "domain" },
+    yaxis: { autorange: "reversed", scaleanchor: "x", constrain: "domain" } }, CONFIG);
+}
+
+export function placeHit(gd, row, col) {
+  const [el] = boxes(gd, "hit", 1);
+  place(el, cellBox(gd, "xaxis", "yaxis", row, col));
+}
+
+/** The whole input (in colour when it has 3 channels), with the crop's rectangle. */
+export function drawOverview(gd, input, meta, b) {
+  const [h, w] = [input[0].length, input[0][0].length];
+  let trace;
+  if (input.length === 3 && meta.channel_min.every((v) => v >= 0) && meta.channel_max.every((v) => v <= 1)) {
+    const z = input[0].map((row, r) => row.map((_, c) => [0, 1, 2].map((k) => Math.round(input[k][r][c] * 255))));
+    trace = { type: "image", z, hovertemplate: "(%{y}, %{x}) rgb %{z}<extra></extra>" };
+  } else {
+    trace = { type: "heatmap", z: input[0], ...scaleFor(meta.channel_min[0], meta.channel_max[0]), showscale: false };
+  }
+  const rect = { type: "rect", x0: b.c0 - 0.5, x1: b.c1 + 0.5, y0: b.r0 - 0.5, y1: b.r1 + 0.5, line: { color: "#ff7a00", width: 2 } };
+  const frame = { type: "rect", x0: -0.5, x1: w - 0.5, y0: -0.5, y1: h - 0.5, line: { color: "#888", width: 1, dash: "dot" } };
+  return Plotly.react(gd, [trace], { margin: { t: 10, r: 8, b: 24, l: 32 }, height: 300, shapes: [frame, rect],
+    xaxis: { constrain: "domain", range: [Math.min(-0.5, b.c0 - 1), Math.max(w - 0.5, b.c1 + 1)] },
+    yaxis: { autorange: false, range: [Math.max(h - 0.5, b.r1 + 1), Math.min(-0.5, b.r0 - 1)], scaleanchor: "x", constrain: "domain" } }, CONFIG);
+}
+
+/** One output channel in full, with the animated region outlined. */
+export function drawOutput(gd, out, meta, channel, region) {
+  const rect = { type: "rect", x0: region.col_start - 0.5, x1: region.col_stop - 0.5, y0: region.row_start - 0.5,
+    y1: region.row_stop - 0.5, line: { color: "#ff7a00", width: 2 } };
+  return Plotly.react(gd, [{ type: "heatmap", z: out[channel], ...scaleFor(meta.channel_min[channel], meta.channel_max[channel]),
+    hovertemplate: `y[${channel}, %{y}, %{x}] = %{z:.4f}<extra></extra>` }],
+  { margin: { t: 10, r: 8, b: 24, l: 32 }, height: 300, shapes: [rect], xaxis: { constrain: "domain" },
+    yaxis: { autorange: "reversed", scaleanchor: "x", constrain: "domain" } }, CONFIG);
+}
+
+/** Every output channel as a small heatmap (the first 16), the animated one titled in bold. */
+export function drawChannels(gd, out, meta, selected) {
+  const n = Math.min(out.length, 16), cols = Math.min(n, 8), rows = Math.ceil(n / cols);
+  const traces = [], layout = { grid: { rows, columns: cols, pattern: "independent" }, height: 150 * rows + 20,
+    margin: { t: 20, r: 4, b: 4, l: 4 }, annotations: [] };
+  for (let k = 0; k < n; k++) {
+    const a = axes(k);
+    traces.push({ type: "heatmap", z: out[k], xaxis: a.x, yaxis: a.y, showscale: false,
+      ...scaleFor(meta.channel_min[k], meta.channel_max[k]), hovertemplate: `channel ${k}: %{z:.3f}<extra></extra>` });
+    layout[a.xName] = { visible: false, constrain: "domain" };
+    layout[a.yName] = { visible: false, autorange: "reversed", scaleanchor: a.x, constrain: "domain" };
+    layout.annotations.push({ text: k === selected ? `<b>ch ${k} ◀</b>` : `ch ${k}`, xref: `${a.x} domain`,
+      yref: `${a.y} domain`, x: 0.5, y: 1.12, showarrow: false, font: { size: 11 } });
+  }
+  return Plotly.react(gd, traces, layout, CONFIG);
+}
+
+/** Which input channels feed which output channels (from the API's connectivity lists). */
+export function drawConnectivity(gd, connectivity, cIn) {
+  if (connectivity.every((ins) => ins.length === cIn)) {
+    Plotly.purge(gd);
+    gd.innerHTML = `<p class="muted small">groups = 1: every output channel reads all ${cIn} input channels.</p>`;
+    return;
+  }
+  if (connectivity.length > 64 || cIn > 64) {
+    Plotly.purge(gd);
+    gd.innerHTML = `<p class="muted small">Connectivity: ${connectivity.length} × ${cIn} is too large to draw.</p>`;
+    return;
+  }
+  const z = connectivity.map((ins) => Array.from({ length: cIn }, (_, c) => (ins.includes(c) ? 1 : 0)));
+  Plotly.react(gd, [{ type: "heatmap", z, colorscale: [[0, "#f4f6fa"], [1, "#2f6fde"]], showscale: false, xgap: 1, ygap: 1,
+    hovertemplate: "output %{y} ← input %{x}: %{z}<extra></extra>" }],
+  { height: Math.max(140, 16 * connectivity.length + 60), margin: { t: 24, r: 8, b: 36, l: 48 },
+    title: { text: "which input channels (x) feed each output channel (y)", font: { size: 12 } },
+    xaxis: { title: "input channel", dtick: 1 }, yaxis: { title: "output", autorange: "reversed", dtick: 1 } }, CONFIG);
+}
+
+function table(rows, padMask, caption) {
+  const body = rows.map((r, i) => `<tr>${r.map((v, j) => `<td class="${padMask && padMask[i][j] ? "pad" : ""}">${fmt(v)}</td>`).join("")}</tr>`).join("");
+  return `<table><caption>${caption}</caption>${body}</table>`;
+}
+
+/** The numbers behind one output value: per channel window ⊙ weights = products → partial sum. */
+export function computationHTML(t, maxChannels = 8) {
+  const parts = t.input_channels.slice(0, maxChannels).map((ch, i) => {
+    const terms = t.products[i].flat().map((p, k) => `${fmt(t.windows[i].flat()[k])}×${fmt(t.weights[i].flat()[k])}`);
+    const written = terms.length <= 27 ? terms.join(" + ") : `${terms.slice(0, 27).join(" + ")} + …`;
+    return `<div class="chan"><div><b>input channel ${ch}</b></div>
+      ${table(t.windows[i], t.is_padding, "window")}<span class="op">⊙</span>${table(t.weights[i], null, "weights")}
+      <span class="op">=</span>${table(t.products[i], t.is_padding, "products")}
+      <div class="small mono">Σ = ${written} = <b>${fmt(t.partial_sums[i])}</b></div></div>`;
+  });
+  const more = t.input_channels.length > maxChannels
+    ? `<p class="small muted">… and ${t.input_channels.length - maxChannels} more input channels.</p>` : "";
+  const sums = t.partial_sums.map(fmt).join(" + ");
+  const act = t.value !== t.pre_activation ? ` → ReLU → <b>${fmt(t.value)}</b>` : "";
+  return `${parts.join("")}${more}<div class="total">y[${t.channel}, ${t.row}, ${t.col}] = ${sums} + bias ${fmt(t.bias)}
+    = <b id="total-value" data-value="${t.value}">${fmt(t.pre_activation)}</b>${act}</div>`;
+}

@@ -1,0 +1,87 @@
+// The input chooser shared by the pages: sample, seeded random tensor, or an uploaded file.
+// It turns the form into the API's input spec and back; uploads go to POST /api/inputs.
+
+const $ = (id) => document.getElementById(id);
+
+/** "sample:edges" | "random:3,16,16,0,normal" | "upload:<id>" — the compact form kept in the URL. */
+export function specToString(spec) {
+  if (spec.kind === "sample") return `sample:${spec.name}`;
+  if (spec.kind === "random") return `random:${spec.shape.join(",")},${spec.seed},${spec.distribution}`;
+  return `upload:${spec.id}`;
+}
+
+export function stringToSpec(text) {
+  const [kind, rest = ""] = text.split(/:(.*)/s);
+  if (kind === "sample") return { kind, name: rest };
+  if (kind === "upload") return { kind, id: rest };
+  const [c, h, w, seed, distribution] = rest.split(",");
+  return { kind: "random", shape: [+c, +h, +w], seed: +seed || 0, distribution: distribution || "normal" };
+}
+
+export class InputPicker {
+  /** onChange(spec) is called whenever the chosen input changes. */
+  constructor(onChange) {
+    this.onChange = onChange;
+    this.uploaded = null; // {id, shape, source}
+    $("input-kind").addEventListener("change", () => this.changed());
+    for (const id of ["rand-c", "rand-h", "rand-w", "rand-seed", "rand-dist"]) $(id).addEventListener("change", () => this.changed());
+    $("file-input").addEventListener("change", (e) => e.target.files[0] && this.upload(e.target.files[0]));
+    const zone = $("drop-zone");
+    zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
+    zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+    zone.addEventListener("drop", (e) => {
+      e.preventDefault();
+      zone.classList.remove("over");
+      if (e.dataTransfer.files[0]) this.upload(e.dataTransfer.files[0]);
+    });
+  }
+
+  spec() {
+    const kind = $("input-kind").value;
+    if (kind.startsWith("sample:")) return { kind: "sample", name: kind.slice(7) };
+    if (kind === "upload" && this.uploaded) return { kind: "upload", id: this.uploaded.id };
+    return { kind: "random", shape: [+$("rand-c").value, +$("rand-h").value, +$("rand-w").value],
+             seed: +$("rand-seed").value, distribution: $("rand-dist").value };
+  }
+
+  /** Put a spec (from the URL) into the form. */
+  set(spec) {
+    if (spec.kind === "sample") $("input-kind").value = `sample:${spec.name}`;
+    else if (spec.kind === "upload") {
+      this.uploaded = { id: spec.id };
+      $("upload-option").disabled = false;
+      $("input-kind").value = "upload";
+    } else {
+      $("input-kind").value = "random";
+      [$("rand-c").value, $("rand-h").value, $("rand-w").value] = spec.shape;
+      $("rand-seed").value = spec.seed;
+      $("rand-dist").value = spec.distribution;
+    }
+    $("random-fields").hidden = $("input-kind").value !== "random";
+  }
+
+  changed() {
+    $("random-fields").hidden = $("input-kind").value !== "random";
+    this.onChange(this.spec());
+  }
+
+  async upload(file) {
+    const status = $("input-status");
+    status.textContent = `uploading ${file.name}…`;
+    status.className = "small muted";
+    const form = new FormData();
+    form.append("file", file);
+    const res = await fetch("/api/inputs", { method: "POST", body: form });
+    const body = await res.json();
+    if (!res.ok) {
+      status.textContent = `upload refused: ${body.error?.message || res.status}`;
+      status.className = "small message error";
+      return;
+    }
+    this.uploaded = body;
+    status.textContent = `${body.source.replace("upload:", "")}: [${body.shape.join("×")}]`;
+    $("upload-option").disabled = false;
+    $("input-kind").value = "upload";
+    this.changed();
+  }
+}

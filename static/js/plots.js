@@ -1,0 +1,67 @@
+// Plotting helpers shared by the views: colour scales, heatmap traces, and cheap HTML overlays.
+// Overlays are absolutely positioned boxes over a Plotly graph: moving one costs a style change,
+// where moving a Plotly shape costs a relayout (~16 ms) and changing heatmap data ~50-70 ms.
+
+export const CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
+
+/** Grey for non-negative data, a diverging scale centred on 0 for signed data. */
+export function scaleFor(min, max) {
+  if (min >= 0) return { colorscale: [[0, "#000"], [1, "#fff"]], zmin: 0, zmax: max > 1 ? max : 1 };
+  const lim = Math.max(Math.abs(min), Math.abs(max)) || 1;
+  return { colorscale: "RdBu", zmin: -lim, zmax: lim, reversescale: true };
+}
+
+/** The overlay layer over a graph div (created once), where boxes in data coordinates are drawn. */
+export function overlayOf(gd) {
+  if (!gd._overlay) {
+    const layer = document.createElement("div");
+    layer.className = "overlay";
+    gd.appendChild(layer);
+    gd._overlay = layer;
+  }
+  if (!gd.contains(gd._overlay)) gd.appendChild(gd._overlay);
+  return gd._overlay;
+}
+
+/** Pixel box of heatmap cell (row, col) on the subplot with axes xName/yName ("xaxis", "yaxis2", …). */
+export function cellBox(gd, xName, yName, row, col) {
+  const xa = gd._fullLayout[xName], ya = gd._fullLayout[yName];
+  const x0 = xa.l2p(col - 0.5), x1 = xa.l2p(col + 0.5), y0 = ya.l2p(row - 0.5), y1 = ya.l2p(row + 0.5);
+  return { left: xa._offset + Math.min(x0, x1), top: ya._offset + Math.min(y0, y1),
+           width: Math.abs(x1 - x0), height: Math.abs(y1 - y0) };
+}
+
+/** Keep a pool of n boxes with the given class in the overlay; returns them. */
+export function boxes(gd, cls, n) {
+  const layer = overlayOf(gd);
+  let pool = Array.from(layer.getElementsByClassName(cls));
+  while (pool.length < n) {
+    const el = document.createElement("div");
+    el.className = cls;
+    layer.appendChild(el);
+    pool.push(el);
+  }
+  pool.forEach((el, i) => { el.style.display = i < n ? "block" : "none"; });
+  return pool.slice(0, n);
+}
+
+export function place(el, box) {
+  el.style.left = `${box.left}px`;
+  el.style.top = `${box.top}px`;
+  el.style.width = `${box.width}px`;
+  el.style.height = `${box.height}px`;
+}
+
+/** Axis names of subplot i (0-based) in Plotly's naming: xaxis, xaxis2, … and their trace refs. */
+export function axes(i) {
+  const n = i === 0 ? "" : String(i + 1);
+  return { x: `x${n}`, y: `y${n}`, xName: `xaxis${n}`, yName: `yaxis${n}` };
+}
+
+/** Format a number for a table cell: short, but never hiding the sign or the magnitude. */
+export function fmt(v) {
+  if (v === 0) return "0";
+  const a = Math.abs(v);
+  if (a >= 1000 || a < 0.001) return v.toExponential(2);
+  return v.toFixed(a >= 100 ? 1 : 3).replace(/\.?0+$/, "") || "0";
+}

@@ -1,0 +1,113 @@
+"""The sliding-window page in real Chromium, checked against the API's numbers."""
+from __future__ import annotations
+
+import httpx
+import numpy as np
+import pytest
+
+from app.encoding import decode_array
+from tests.conftest import screenshot
+from tests.images import png_rgb
+
+
+def ready(page, loads: int = 1):
+    page.wait_for_function(f"Number(document.body.dataset.ready || 0) >= {loads}", timeout=20000)
+
+
+def click_cell(page, plot_id: str, row: int, col: int):
+    """Click the centre of heatmap cell (row, col) as a user would, with the mouse."""
+    page.locator(f"#{plot_id}").scroll_into_view_if_needed()
+    box = page.evaluate("""([id, row, col]) => {
+        const gd = document.getElementById(id), xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        const r = gd.getBoundingClientRect();
+        return {x: r.left + gd.clientLeft + xa._offset + xa.l2p(col),
+                y: r.top + gd.clientTop + ya._offset + ya.l2p(row)}; }""", [plot_id, row, col])
+    page.mouse.click(box["x"], box["y"])
+
+
+def shown(page):
+    return page.evaluate("() => { const t = document.getElementById('total-value'); "
+                         "return {value: Number(t.dataset.value), label: document.getElementById('position-label').textContent}; }")
+
+
+def api_output(live_server, **overrides):
+    body = {"input": {"kind": "sample", "name": "colour"},
+            "layer": {"out_channels": 4, "kernel_size": [3, 3], "stride": 1, "padding": 1, "dilation": 1,
+                      "groups": 1, "bias": True, "flip": False, "activation": "none"},
+            "weights": {"kind": "random", "seed": 0}}
+    body["layer"].update(overrides)
+    return decode_array(httpx.post(live_server + "/api/convolve", json=body).json()["output"])
+
+
+def test_loads_animates_and_clicks_match_the_api(page, live_server):
+    page.goto(live_server + "/conv")
+    ready(page)
+    assert page.locator("#input-plot .main-svg").count() > 0
+    assert page.locator("#input-plot .tap").count() == 3 * 9  # a 3×3 window on each of the 3 input channels
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    assert shown(page)["label"].startswith("3/144")
+    page.keyboard.press(" ")  # play
+    page.wait_for_function("document.getElementById('position-label').textContent.split('/')[0] > 6", timeout=10000)
+    page.keyboard.press(" ")  # pause
+    out = api_output(live_server)
+    click_cell(page, "output-plot", 40, 70)  # outside the first region: the page moves its region there
+    page.wait_for_function("document.getElementById('position-label').textContent.includes('output (40, 70)')")
+    assert shown(page)["value"] == pytest.approx(float(out[0, 40, 70]), abs=1e-5)
+    assert "y[0, 40, 70]" in page.locator("#computation").inner_text()
+    click_cell(page, "region-plot", 42, 73)
+    page.wait_for_function("document.getElementById('position-label').textContent.includes('output (42, 73)')")
+    assert shown(page)["value"] == pytest.approx(float(out[0, 42, 73]), abs=1e-5)
+    screenshot(page, "conv")
+    assert page.watch.errors == [] and page.watch.foreign == []
+
+
+def test_stride_changes_the_output_shape_and_url_restores_state(page, live_server):
+    page.goto(live_server + "/conv")
+    ready(page)
+    page.fill("#stride", "2")
+    page.dispatch_event("#stride", "change")
+    page.wait_for_function("document.getElementById('layer-message').textContent.includes('[4×48×64]')")
+    ready(page, 2)
+    page.click("h1")  # leave the number field, as a user would, so the arrow keys step the window
+    page.keyboard.press("ArrowRight")
+    url = page.url
+    assert "s=2" in url and "t=1" in url
+    out = api_output(live_server, stride=2)
+    page.goto(url)
+    ready(page)
+    assert page.input_value("#stride") == "2"
+    assert shown(page)["label"].startswith("2/144")
+    assert shown(page)["value"] == pytest.approx(float(out[0, 0, 1]), abs=1e-5)
+    page.fill("#groups", "2")
+    page.dispatch_event("#groups", "change")
+    page.wait_for_function("document.getElementById('layer-message').textContent.includes('groups=2 must divide')")
+    assert page.locator("#btn-play").is_disabled()  # an invalid layer cannot be played
+    assert page.watch.errors == []
+
+
+def test_upload_a_png_and_a_bad_file(page, live_server, tmp_path):
+    good, bad = tmp_path / "grad.png", tmp_path / "bad.png"
+    good.write_bytes(png_rgb(20, 24))
+    bad.write_bytes(b"not an image at all")
+    page.goto(live_server + "/conv")
+    ready(page)
+    page.set_input_files("#file-input", str(bad))
+    page.wait_for_function("document.getElementById('input-status').textContent.includes('upload refused')")
+    assert "not a readable image" in page.inner_text("#input-status")
+    page.set_input_files("#file-input", str(good))
+    ready(page, 2)
+    assert "[3×20×24]" in page.inner_text("#input-status")
+    assert "in=upload%3A" in page.url
+    assert "[4×20×24]" in page.inner_text("#layer-message")
+    screenshot(page, "conv-upload")
+    assert [e for e in page.watch.errors if "422" not in e] == []  # the refused upload's 422 is expected
+
+
+def test_depthwise_preset_shows_one_input_channel_per_output(page, live_server):
+    page.goto(live_server + "/conv?in=sample%3Acolour&w=preset%3Asobel_x&pm=depthwise&oc=2")
+    ready(page)
+    assert "channels 2–2 feed output channel 2" in page.inner_text("#input-caption")
+    assert page.locator("#input-plot .tap").count() == 9
+    assert page.locator("#connectivity-plot .main-svg").count() > 0
+    assert page.watch.errors == []
