@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.engine import ConvCost, ConvGeometry, GeometryError, conv2d, conv_cost, conv_geometry, relu, trace_position
-from app.engine.trace import Trace
+from app.engine import ConvCost, ConvGeometry, GeometryError, conv2d, conv_cost, conv_geometry, relu
+from app.engine.trace import Trace, trace_positions
 from app.errors import check_limit
 from app.schemas import CustomWeights, LayerSpec, PresetWeights, RandomWeights
 from app.settings import Settings
@@ -131,4 +131,4 @@ def run_layer(x: np.ndarray, p: PreparedLayer, s: Settings) -> ConvResult:
 
 
 def trace_many(x: np.ndarray, p: PreparedLayer, positions: list[tuple[int, int, int]]) -> list[Trace]:
-    return [trace_position(x, p.weight, p.bias, p.geometry, c, r, col, p.flip, p.relu) for c, r, col in positions]
+    return trace_positions(x, p.weight, p.bias, p.geometry, positions, p.flip, p.relu)

@@ -152,3 +152,23 @@ def test_invalid_layers_say_what_is_wrong(shape, kernel, kwargs, message):
     with pytest.raises(GeometryError) as err:
         conv_geometry(shape, 6, kernel, **kwargs)
     assert message in str(err.value)
+
+
+@settings(max_examples=100, deadline=None)
+@given(conv_cases())
+def test_batched_trace_equals_single_traces(case):
+    from app.engine.trace import trace_positions
+    x, w, b = make_tensors(case)
+    g = conv_geometry(x.shape, w.shape[0], w.shape[2:], case["stride"], case["padding"], case["dilation"],
+                      case["groups"])
+    rng = np.random.default_rng(case["seed"])
+    positions = [(int(rng.integers(g.out_channels)), int(rng.integers(g.out_height)), int(rng.integers(g.out_width)))
+                 for _ in range(4)]
+    many = trace_positions(x, w, b, g, positions, flip=case["flip"], relu=True)
+    for (c, i, j), t in zip(positions, many):
+        one = trace_position(x, w, b, g, c, i, j, flip=case["flip"], relu=True)
+        assert (t.out_channel, t.row, t.col, t.input_channels) == (one.out_channel, one.row, one.col, one.input_channels)
+        assert t.input_rows == one.input_rows and t.input_cols == one.input_cols
+        assert np.array_equal(t.is_padding, one.is_padding) and np.array_equal(t.windows, one.windows)
+        assert np.array_equal(t.products, one.products)
+        assert t.value == pytest.approx(one.value, rel=1e-12, abs=1e-12)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
 
 from app.api.deps import settings_of, store_of
 from app.compute import PreparedLayer, plan_layer, prepare_layer, run_layer, trace_many
@@ -115,7 +116,8 @@ def trace(req: TraceRequest, s: Settings = Depends(settings_of), store: InputSto
     x, info = resolve_input(req.input, store, s)
     layer = prepare_layer(x.shape, req.layer, req.weights, s)
     traces = trace_many(x, layer, _positions(req, layer, s))
-    return {
+    # A JSONResponse straight from json.dumps: FastAPI's generic encoder walks every number and is ~10× slower.
+    return JSONResponse({
         "input": info.model_dump(), "layer": _resolved(layer).model_dump(),
         "output_shape": list(layer.geometry.output_shape),
         "traces": [{
@@ -125,4 +127,4 @@ def trace(req: TraceRequest, s: Settings = Depends(settings_of), store: InputSto
             "windows": t.windows.tolist(), "weights": t.weights.tolist(), "products": t.products.tolist(),
             "partial_sums": t.partial_sums.tolist(), "bias": t.bias, "pre_activation": t.pre_activation,
             "value": t.value} for t in traces],
-    }
+    })

@@ -4,6 +4,9 @@ import { postJSON, decodeArray } from "./api.js";
 import { InputPicker, specToString, stringToSpec } from "./inputs.js";
 import { readState, writeState } from "./urlstate.js";
 import * as draw from "./conv_draw.js";
+import { plotlyReady } from "./plots.js";
+
+plotlyReady(); // start loading plotly.js now, while the first API requests are under way
 
 const $ = (id) => document.getElementById(id);
 const DEFAULTS = { input: "sample:colour", outChannels: "4", kernelH: "3", kernelW: "3", stride: "1", padding: "1",
@@ -17,7 +20,8 @@ const REVEAL_EVERY = 6; // restyle the revealed output every N frames while play
 
 const state = { ...DEFAULTS, ...readState() };
 const data = { check: null, conv: null, input: null, output: null, weight: null, traces: [], region: null, bounds: null };
-const perf = (window.__convlens = { frameTimes: [], ready: false, loads: 0 });
+// Hooks for benchmarks/browser.py and the tests: frame times, readiness, and a step driver.
+const perf = (window.__convlens = { frameTimes: [], ready: false, loads: 0, firstPlotMs: null, step: (d) => step(d, false), marks: {} });
 let timer = null, revealedUpto = -1, generation = 0;
 const picker = new InputPicker((spec) => { state.input = specToString(spec); changed(); });
 
@@ -79,14 +83,17 @@ async function load() {
   writeState(state);
   const req = request();
   try {
-    const check = await postJSON("/api/layer/check", req);
+    perf.marks.start ??= performance.now();
+    // The check and the run go out together; a refused run is explained by the check's message.
+    const [check, conv] = await Promise.all([postJSON("/api/layer/check", req),
+      postJSON("/api/convolve", { ...req, include_input: true }).catch((err) => err)]);
+    perf.marks.convolve ??= performance.now();
     if (my !== generation) return;
     if (!check.valid) return message(check.error.message, false);
+    if (conv instanceof Error) throw conv;
     data.check = check;
     message(`output [${check.output_shape.join("×")}] · ${check.cost.params.toLocaleString()} params · ${check.cost.macs.toLocaleString()} MACs`, true);
     showWork(check);
-    const conv = await postJSON("/api/convolve", { ...req, include_input: true });
-    if (my !== generation) return;
     Object.assign(data, { conv, input: decodeArray(conv.input_array), output: decodeArray(conv.output), weight: decodeArray(conv.weight) });
     syncImpliedFields(conv.layer);
     drawWeightsEditor();
@@ -125,16 +132,22 @@ function clampRegion() {
 async function loadRegion(my = generation) {
   const region = clampRegion();
   const res = await postJSON("/api/trace", { ...request(), region });
+  perf.marks.trace ??= performance.now();
+  await plotlyReady();
   if (my !== generation) return;
   Object.assign(data, { traces: res.traces, region, bounds: draw.receptiveBounds(res.traces) });
   const channels = res.traces[0].input_channels;
   const meta = data.conv.input_array, outMeta = data.conv.output;
   await draw.drawInputs($("input-plot"), data.input, meta, channels, data.bounds);
+  perf.firstPlotMs ??= performance.now(); // ms since navigation start
   revealedUpto = -1;
   await draw.drawRegion($("region-plot"), data.traces, region, -1, outMeta, region.channel);
   await draw.drawOverview($("overview-plot"), data.input, meta, data.bounds);
   await draw.drawOutput($("output-plot"), data.output, outMeta, region.channel, region);
-  await draw.drawChannels($("channels-plot"), data.output, outMeta, region.channel);
+  draw.drawChannels($("channels-plot"), data.output, outMeta, region.channel, (k) => {
+    Object.assign(state, { channel: String(k), step: "0" });
+    loadRegion();
+  });
   draw.drawConnectivity($("connectivity-plot"), data.check.connectivity, data.check.layer.in_channels);
   $("oc-label").textContent = region.channel;
   $("input-caption").textContent = `(channels ${channels[0]}–${channels[channels.length - 1]} feed output channel ${region.channel})`;
@@ -173,11 +186,12 @@ function placeOverlays() {
   draw.placeHit($("output-plot"), tr.row, tr.col);
 }
 
-function step(delta) {
+/** Move by delta positions. While playing, the revealed output is restyled in batches, not per frame. */
+function step(delta, paused = !timer) {
   const n = data.traces.length;
   if (!n) return;
-  setStep((+state.step + delta + n) % n, !timer);
-  if (!timer) writeState(state);
+  setStep((+state.step + delta + n) % n, paused);
+  if (paused) writeState(state);
 }
 
 function play() {
@@ -252,7 +266,8 @@ function drawWeightsEditor() {
 }
 
 function decodeFlat(payload) {
-  return Float32Array.from(decodeArray({ ...payload, shape: [payload.shape[0] * payload.shape[1], payload.shape[2], payload.shape[3]] }).flat(2));
+  const channels = decodeArray({ ...payload, shape: [payload.shape[0] * payload.shape[1], payload.shape[2], payload.shape[3]] });
+  return Float32Array.from(channels.flatMap((rows) => rows.flatMap((row) => Array.from(row))));
 }
 
 function setCustom(flat, [cOut, cg, kh, kw]) {
@@ -297,11 +312,6 @@ function wirePlotClicks() {
   for (const id of ["input-plot", "region-plot", "output-plot"]) $(id).on("plotly_afterplot", placeOverlays);
   $("output-plot").on("plotly_click", (ev) => jumpTo(ev.points[0].y, ev.points[0].x));
   $("region-plot").on("plotly_click", (ev) => jumpTo(ev.points[0].y, ev.points[0].x));
-  $("channels-plot").on("plotly_click", (ev) => {
-    const k = ev.points[0].curveNumber;
-    Object.assign(state, { channel: String(k), step: "0" });
-    loadRegion();
-  });
 }
 
 async function download(kind) {

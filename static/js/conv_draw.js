@@ -1,5 +1,5 @@
 // Drawing for the sliding-window view: pure functions of the API's numbers and the view state.
-import { CONFIG, axes, boxes, cellBox, fmt, place, scaleFor } from "./plots.js";
+import { CONFIG, axes, boxes, cellBox, fmt, paintChannel, place, scaleFor } from "./plots.js";
 
 const MAX_INPUT_PANELS = 8;
 const TEXT_CELLS = 900; // write values into cells only when a panel shows at most this many
@@ -33,7 +33,7 @@ export function drawInputs(gd, input, inputMeta, channels, b) {
   const panel = Math.min(340, (gd.clientWidth || 900) / cols);
   const x = Array.from({ length: b.c1 - b.c0 + 1 }, (_, i) => b.c0 + i);
   const y = Array.from({ length: b.r1 - b.r0 + 1 }, (_, i) => b.r0 + i);
-  const withText = x.length * y.length <= TEXT_CELLS;
+  const withText = x.length * y.length <= TEXT_CELLS && panel / x.length >= 26; // only where digits fit
   const traces = [], layout = { grid: { rows, columns: cols, pattern: "independent" }, showlegend: false,
     margin: { t: 24, r: 8, b: 24, l: 32 }, height: rows * panel + 30, annotations: [] };
   shown.forEach((ch, i) => {
@@ -121,21 +121,21 @@ export function drawOutput(gd, out, meta, channel, region) {
     yaxis: { autorange: "reversed", scaleanchor: "x", constrain: "domain" } }, CONFIG);
 }
 
-/** Every output channel as a small heatmap (the first 16), the animated one titled in bold. */
-export function drawChannels(gd, out, meta, selected) {
-  const n = Math.min(out.length, 16), cols = Math.min(n, 8), rows = Math.ceil(n / cols);
-  const traces = [], layout = { grid: { rows, columns: cols, pattern: "independent" }, height: 150 * rows + 20,
-    margin: { t: 20, r: 4, b: 4, l: 4 }, annotations: [] };
-  for (let k = 0; k < n; k++) {
-    const a = axes(k);
-    traces.push({ type: "heatmap", z: out[k], xaxis: a.x, yaxis: a.y, showscale: false,
-      ...scaleFor(meta.channel_min[k], meta.channel_max[k]), hovertemplate: `channel ${k}: %{z:.3f}<extra></extra>` });
-    layout[a.xName] = { visible: false, constrain: "domain" };
-    layout[a.yName] = { visible: false, autorange: "reversed", scaleanchor: a.x, constrain: "domain" };
-    layout.annotations.push({ text: k === selected ? `<b>ch ${k} ◀</b>` : `ch ${k}`, xref: `${a.x} domain`,
-      yref: `${a.y} domain`, x: 0.5, y: 1.12, showarrow: false, font: { size: 11 } });
-  }
-  return Plotly.react(gd, traces, layout, CONFIG);
+/** Every output channel as a thumbnail (canvas); the animated one is outlined. onPick(k) selects one. */
+export function drawChannels(el, out, meta, selected, onPick) {
+  el.innerHTML = "";
+  out.forEach((rows, k) => {
+    const fig = document.createElement("figure");
+    fig.className = `thumb${k === selected ? " selected" : ""}`;
+    fig.dataset.channel = k;
+    const canvas = document.createElement("canvas");
+    paintChannel(canvas, rows, meta.channel_min[k], meta.channel_max[k]);
+    const cap = document.createElement("figcaption");
+    cap.textContent = `ch ${k}`;
+    fig.append(canvas, cap);
+    fig.addEventListener("click", () => onPick(k));
+    el.appendChild(fig);
+  });
 }
 
 /** Which input channels feed which output channels (from the API's connectivity lists). */

@@ -1,5 +1,6 @@
 // Home page: one live convolution, so a first visit shows the engine working.
 import { postJSON, decodeArray } from "./api.js";
+import { plotlyReady } from "./plots.js";
 
 async function demo() {
   const res = await postJSON("/api/convolve", {
@@ -8,6 +9,7 @@ async function demo() {
     weights: { kind: "preset", name: "sobel_x" },
   });
   const [out] = decodeArray(res.output);
+  await plotlyReady();
   const lim = Math.max(Math.abs(res.output.channel_min[0]), Math.abs(res.output.channel_max[0]));
   Plotly.newPlot("demo", [{ z: out, type: "heatmap", colorscale: "RdBu", zmin: -lim, zmax: lim }],
     { margin: { t: 10, r: 10, b: 30, l: 40 }, xaxis: { constrain: "domain" }, yaxis: { autorange: "reversed", scaleanchor: "x", constrain: "domain" }, height: 360 },

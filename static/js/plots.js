@@ -65,3 +65,43 @@ export function fmt(v) {
   if (a >= 1000 || a < 0.001) return v.toExponential(2);
   return v.toFixed(a >= 100 ? 1 : 3).replace(/\.?0+$/, "") || "0";
 }
+
+let plotlyPromise = null;
+/** Load plotly.js once, after the page has started its API requests (it takes ~1 s to parse here). */
+export function plotlyReady() {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  plotlyPromise ??= new Promise((resolve, reject) => {
+    const s = document.createElement("script");
+    s.src = "/static/vendor/plotly-cartesian.min.js";
+    s.onload = () => resolve(window.Plotly);
+    s.onerror = () => reject(new Error("could not load plotly.js from /static/vendor"));
+    document.head.appendChild(s);
+  });
+  return plotlyPromise;
+}
+
+/** Paint one channel into a canvas (one pixel per value): grey for non-negative data, blue–white–red
+ * centred on 0 for signed data. Thumbnails of many large channels this way cost milliseconds, where
+ * as many Plotly heatmaps cost seconds. */
+export function paintChannel(canvas, rows, min, max) {
+  const h = rows.length, w = rows[0].length;
+  canvas.width = w;
+  canvas.height = h;
+  const ctx = canvas.getContext("2d"), img = ctx.createImageData(w, h);
+  const signed = min < 0, lim = Math.max(Math.abs(min), Math.abs(max)) || 1, hi = max > 1 ? max : 1;
+  for (let r = 0; r < h; r++) {
+    for (let c = 0; c < w; c++) {
+      const v = rows[r][c], k = 4 * (r * w + c);
+      let R, G, B;
+      if (!signed) { R = G = B = Math.round(255 * Math.min(1, Math.max(0, v / hi))); }
+      else {
+        const t = Math.max(-1, Math.min(1, v / lim));
+        // white at 0, towards blue (positive) or red (negative), as the heatmaps' reversed RdBu
+        if (t >= 0) { R = Math.round(255 * (1 - t) + 5 * t); G = Math.round(255 * (1 - t) + 48 * t); B = Math.round(255 * (1 - t) + 97 * t); }
+        else { const u = -t; R = Math.round(255 * (1 - u) + 103 * u); G = Math.round(255 * (1 - u)); B = Math.round(255 * (1 - u) + 31 * u); }
+      }
+      img.data[k] = R; img.data[k + 1] = G; img.data[k + 2] = B; img.data[k + 3] = 255;
+    }
+  }
+  ctx.putImageData(img, 0, 0);
+}
