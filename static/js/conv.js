@@ -84,13 +84,13 @@ async function load() {
   const req = request();
   try {
     perf.marks.start ??= performance.now();
-    // The check and the run go out together; a refused run is explained by the check's message.
-    const [check, conv] = await Promise.all([postJSON("/api/layer/check", req),
-      postJSON("/api/convolve", { ...req, include_input: true }).catch((err) => err)]);
-    perf.marks.convolve ??= performance.now();
+    // Check first (it allocates nothing), so an invalid layer is explained without a failed request.
+    const check = await postJSON("/api/layer/check", req);
     if (my !== generation) return;
     if (!check.valid) return message(check.error.message, false);
-    if (conv instanceof Error) throw conv;
+    const conv = await postJSON("/api/convolve", { ...req, include_input: true });
+    perf.marks.convolve ??= performance.now();
+    if (my !== generation) return;
     data.check = check;
     message(`output [${check.output_shape.join("×")}] · ${check.cost.params.toLocaleString()} params · ${check.cost.macs.toLocaleString()} MACs`, true);
     showWork(check);
