@@ -1,0 +1,175 @@
+"""Endpoints behind the 1×1 page: the matrix view, C-vs-H,W reduction, NiN stacks and FC ≡ conv.
+Every equivalence is computed by app.engine.pointwise; these routers only shape the answers."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field, StrictInt
+
+from app.api.deps import settings_of, store_of
+from app.compute import prepare_layer
+from app.encoding import encode_array
+from app.engine import GeometryError, conv1x1, conv_cost, conv_geometry, max_pool2d, pool_cost, pool_geometry
+from app.engine.pointwise import conv_stack, fc_as_conv, max_abs, mlp_per_pixel, pointwise_as_matmul
+from app.errors import check_limit
+from app.inputs.resolve import resolve_input
+from app.inputs.samples import random_tensor
+from app.inputs.store import InputStore
+from app.schemas import EncodedArray, InputSpec, LayerSpec, RandomWeights, SampleInput, Strict, WeightSpec
+from app.settings import Settings
+from app.weights import random_weights
+
+router = APIRouter(prefix="/api/pointwise", tags=["1×1 convolution"])
+Small = Annotated[StrictInt, Field(ge=1, le=256)]
+
+
+class MatmulRequest(Strict):
+    input: InputSpec = SampleInput()
+    layer: LayerSpec = LayerSpec(kernel_size=1)
+    weights: WeightSpec = RandomWeights()
+
+
+class MatmulResponse(BaseModel):
+    x_shape: list[int] = Field(description="(H·W, C_in): one row per pixel")
+    w_shape: list[int] = Field(description="(C_in, C_out): Wᵀ")
+    y_shape: list[int] = Field(description="(H·W, C_out)")
+    output_shape: list[int]
+    max_abs_conv_vs_matmul: float
+    max_abs_conv_vs_per_pixel: float
+    x_matrix: EncodedArray
+    w_matrix: EncodedArray
+    y_matrix: EncodedArray
+
+
+@router.post("/matmul", response_model=MatmulResponse, summary="A 1×1 layer as one matrix product")
+def matmul_view(req: MatmulRequest, s: Settings = Depends(settings_of), store: InputStore = Depends(store_of)):
+    """The input reshaped to (H·W × C_in), times Wᵀ (C_in × C_out), gives (H·W × C_out); reshaped back,
+    it is the convolution's output. Both differences are computed by the engine."""
+    x, _ = resolve_input(req.input, store, s)
+    layer = prepare_layer(x.shape, req.layer, req.weights, s)
+    g = layer.geometry
+    if not (g.is_pointwise and g.stride == (1, 1) and g.groups == 1 and g.pad_h == (0, 0) and g.pad_w == (0, 0)):
+        raise GeometryError("the matrix view is for a plain 1×1 layer: kernel 1, stride 1, padding 0, groups 1")
+    v = pointwise_as_matmul(x, layer.weight, layer.bias)
+    return MatmulResponse(x_shape=list(v.x_matrix.shape), w_shape=list(v.w_matrix.shape),
+                          y_shape=list(v.y_matrix.shape), output_shape=list(v.conv.shape),
+                          max_abs_conv_vs_matmul=v.max_abs_conv_vs_matmul,
+                          max_abs_conv_vs_per_pixel=v.max_abs_conv_vs_per_pixel,
+                          x_matrix=encode_array(v.x_matrix),
+                          w_matrix=encode_array(v.w_matrix), y_matrix=encode_array(v.y_matrix))
+
+
+class ReduceRequest(Strict):
+    input: InputSpec = SampleInput(name="random8")
+    reduction: Small = Field(4, description="the 1×1 layer maps C → max(1, C // reduction)")
+    pool: Small = Field(2, description="max-pool kernel and stride")
+    seed: Annotated[StrictInt, Field(ge=0, le=2**31 - 1)] = 0
+
+
+class Reduced(BaseModel):
+    name: str
+    output_shape: list[int]
+    params: int
+    work: int = Field(description="MACs for the convolution, comparisons for the pooling")
+    output: EncodedArray
+
+
+@router.post("/reduce", response_model=list[Reduced], summary="Pooling shrinks H and W; a 1×1 conv shrinks C")
+def reduce(req: ReduceRequest, s: Settings = Depends(settings_of), store: InputStore = Depends(store_of)):
+    x, _ = resolve_input(req.input, store, s)
+    c = x.shape[0]
+    g = conv_geometry(x.shape, max(1, c // req.reduction), 1)
+    check_limit("MACs", conv_cost(g, True).macs, s.max_macs, "max_macs")
+    w, b = random_weights(g.weight_shape, req.seed, True)
+    conv_out = conv1x1(x, w, b)
+    pg = pool_geometry(x.shape, req.pool)
+    return [
+        Reduced(name=f"1×1 conv {c}→{g.out_channels}", output_shape=list(g.output_shape),
+                params=conv_cost(g, True).params, work=conv_cost(g, True).macs, output=encode_array(conv_out)),
+        Reduced(name=f"{req.pool}×{req.pool} max pool", output_shape=list(pg.output_shape), params=pool_cost(pg).params,
+                work=pool_cost(pg).comparisons_or_adds, output=encode_array(max_pool2d(x, req.pool))),
+    ]
+
+
+class NinRequest(Strict):
+    input: InputSpec = SampleInput()
+    widths: Annotated[list[Small], Field(min_length=1, max_length=3,
+                                         description="output channels of each 1×1 conv + ReLU layer")] = [8, 4]
+    seed: Annotated[StrictInt, Field(ge=0, le=2**31 - 1)] = 0
+    row: Annotated[StrictInt, Field(ge=0)] = 0
+    col: Annotated[StrictInt, Field(ge=0)] = 0
+
+
+class NinLayer(BaseModel):
+    in_channels: int
+    out_channels: int
+    params: int
+    macs: int
+    weight: list[list[float]] = Field(description="(C_out, C_in)")
+    bias: list[float]
+    activation_at_pixel: list[float] = Field(description="this layer's output vector at (row, col), after ReLU")
+
+
+class NinResponse(BaseModel):
+    input_at_pixel: list[float]
+    layers: list[NinLayer]
+    output_shape: list[int]
+    max_abs_conv_stack_vs_mlp: float
+    output: EncodedArray
+
+
+@router.post("/nin", response_model=NinResponse, summary="Stacked 1×1 conv + ReLU = an MLP at every pixel")
+def nin(req: NinRequest, s: Settings = Depends(settings_of), store: InputStore = Depends(store_of)):
+    x, _ = resolve_input(req.input, store, s)
+    if not (req.row < x.shape[1] and req.col < x.shape[2]):
+        raise GeometryError(f"pixel ({req.row}, {req.col}) is outside the input {x.shape[1]}×{x.shape[2]}")
+    layers, widths_in, costs = [], [x.shape[0], *req.widths[:-1]], []
+    for k, (c_in, c_out) in enumerate(zip(widths_in, req.widths)):
+        g = conv_geometry((c_in, *x.shape[1:]), c_out, 1)
+        costs.append(conv_cost(g, True))
+        check_limit("MACs", sum(c.macs for c in costs), s.max_macs, "max_macs")
+        layers.append(random_weights(g.weight_shape, req.seed + k, True))
+    acts = conv_stack(x, layers)
+    mlp = mlp_per_pixel(x, layers)
+    return NinResponse(
+        input_at_pixel=x[:, req.row, req.col].tolist(),
+        layers=[NinLayer(in_channels=w.shape[1], out_channels=w.shape[0], params=c.params, macs=c.macs,
+                         weight=w[:, :, 0, 0].tolist(), bias=b.tolist(), activation_at_pixel=a[:, req.row, req.col].tolist())
+                for (w, b), a, c in zip(layers, acts, costs)],
+        output_shape=list(acts[-1].shape), max_abs_conv_stack_vs_mlp=max_abs(acts[-1], mlp),
+        output=encode_array(acts[-1]))
+
+
+class FcRequest(Strict):
+    channels: Small = 8
+    block: Annotated[StrictInt, Field(ge=1, le=16, description="k: the FC layer reads a k×k×C block")] = 7
+    outputs: Small = 10
+    size: Annotated[StrictInt, Field(ge=1, le=64, description="side of the larger input the conv slides over")] = 14
+    seed: Annotated[StrictInt, Field(ge=0, le=2**31 - 1)] = 0
+
+
+class FcResponse(BaseModel):
+    fc_params: int
+    conv_weight_shape: list[int]
+    fc_scores: list[float]
+    conv_scores: list[float]
+    max_abs_block: float
+    score_map_shape: list[int]
+    max_abs_map: float
+    score_map: EncodedArray
+
+
+@router.post("/fc", response_model=FcResponse, summary="A fully connected layer is a convolution")
+def fc(req: FcRequest):
+    """FC with O outputs over a k×k×C block = a k×k conv with O filters (k = 1: FC on a C-vector = 1×1
+    conv). Slid over a larger input, the same weights give an (O, size−k+1, size−k+1) map of scores."""
+    if req.size < req.block:
+        raise GeometryError(f"size={req.size} must be at least the block k={req.block}")
+    x = random_tensor((req.channels, req.size, req.size), req.seed)
+    w, b = random_weights((req.outputs, req.channels * req.block * req.block, 1, 1), req.seed + 1, True)
+    r = fc_as_conv(x, w[:, :, 0, 0], b, req.block)
+    return FcResponse(fc_params=w.size + b.size, conv_weight_shape=[req.outputs, req.channels, req.block, req.block],
+                      fc_scores=r.fc_scores.tolist(), conv_scores=r.conv_scores.tolist(), max_abs_block=r.max_abs_block,
+                      score_map_shape=list(r.score_map.shape), max_abs_map=r.max_abs_map,
+                      score_map=encode_array(r.score_map))

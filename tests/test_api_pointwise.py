@@ -1,0 +1,54 @@
+"""The 1×1 page's endpoints: each equivalence it shows is computed by the engine and pinned here."""
+from __future__ import annotations
+
+import numpy as np
+
+from app.encoding import decode_array
+from app.inputs.samples import sample_tensor
+
+
+def test_matmul_view_of_greyscale(client):
+    res = client.post("/api/pointwise/matmul", json={"input": {"kind": "sample", "name": "colour"},
+                                                    "weights": {"kind": "preset", "name": "greyscale"}}).json()
+    x = sample_tensor("colour")
+    assert res["x_shape"] == [96 * 128, 3] and res["w_shape"] == [3, 1] and res["y_shape"] == [96 * 128, 1]
+    assert res["max_abs_conv_vs_matmul"] <= 1e-6 and res["max_abs_conv_vs_per_pixel"] <= 1e-6
+    assert np.allclose(decode_array(res["w_matrix"])[:, 0], [0.299, 0.587, 0.114])
+    y = decode_array(res["y_matrix"])
+    assert np.allclose(y[5 * 128 + 7, 0], 0.299 * x[0, 5, 7] + 0.587 * x[1, 5, 7] + 0.114 * x[2, 5, 7], atol=1e-6)
+
+
+def test_matmul_view_refuses_a_3x3(client):
+    r = client.post("/api/pointwise/matmul", json={"layer": {"kernel_size": 3}})
+    assert r.status_code == 422 and "plain 1×1 layer" in r.json()["error"]["message"]
+
+
+def test_reduce_c_versus_h_w(client):
+    conv, pool = client.post("/api/pointwise/reduce", json={"input": {"kind": "random", "shape": [64, 28, 28]}}).json()
+    assert conv["output_shape"] == [16, 28, 28] and conv["params"] == 64 * 16 + 16 and conv["work"] == 28 * 28 * 64 * 16
+    assert pool["output_shape"] == [64, 14, 14] and pool["params"] == 0 and pool["work"] == 64 * 14 * 14 * 4
+    assert decode_array(pool["output"]).shape == (64, 14, 14)
+
+
+def test_nin_is_a_per_pixel_mlp(client):
+    res = client.post("/api/pointwise/nin", json={"widths": [6, 5, 2], "row": 10, "col": 20}).json()
+    assert [(l["in_channels"], l["out_channels"]) for l in res["layers"]] == [(3, 6), (6, 5), (5, 2)]
+    assert res["output_shape"] == [2, 96, 128] and res["max_abs_conv_stack_vs_mlp"] <= 1e-5
+    # the MLP by hand on the pixel's vector, with the layers' own weights, gives the drawn activations
+    v = np.asarray(res["input_at_pixel"])
+    for layer in res["layers"]:
+        v = np.maximum(np.asarray(layer["weight"]) @ v + np.asarray(layer["bias"]), 0)
+        assert np.allclose(v, layer["activation_at_pixel"], atol=1e-5)
+    assert np.allclose(decode_array(res["output"])[:, 10, 20], v, atol=1e-5)
+    bad = client.post("/api/pointwise/nin", json={"row": 1000})
+    assert bad.status_code == 422 and "outside the input" in bad.json()["error"]["message"]
+
+
+def test_fc_is_a_conv(client):
+    res = client.post("/api/pointwise/fc", json={"channels": 8, "block": 7, "outputs": 10, "size": 14}).json()
+    assert res["fc_params"] == 10 * 8 * 7 * 7 + 10 and res["conv_weight_shape"] == [10, 8, 7, 7]
+    assert np.allclose(res["fc_scores"], res["conv_scores"], atol=1e-4) and res["max_abs_block"] <= 1e-4
+    assert res["score_map_shape"] == [10, 8, 8] and res["max_abs_map"] <= 1e-4
+    one = client.post("/api/pointwise/fc", json={"block": 1, "size": 1}).json()
+    assert one["conv_weight_shape"][2:] == [1, 1] and one["max_abs_block"] <= 1e-5
+    assert client.post("/api/pointwise/fc", json={"block": 7, "size": 5}).status_code == 422
