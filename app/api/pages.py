@@ -29,6 +29,11 @@ def conv_page(request: Request):
     return _page(request, "conv.html", default_random=[3, 16, 16])
 
 
+@router.get("/pointwise", response_class=HTMLResponse)
+def pointwise_page(request: Request):
+    return _page(request, "pointwise.html", default_random=[64, 16, 16])
+
+
 @router.get("/favicon.ico")
 def favicon():
     return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")

@@ -4,7 +4,7 @@
 export const KEYS = Object.freeze({
   input: "in", outChannels: "co", kernelH: "kh", kernelW: "kw", stride: "s", padding: "p", dilation: "d",
   groups: "g", bias: "b", flip: "f", relu: "r", weights: "w", weightSeed: "ws", presetMode: "pm",
-  custom: "cw", channel: "oc", regionRow: "rr", regionCol: "rc", regionSize: "rs", step: "t",
+  custom: "cw", channel: "oc", regionRow: "rr", regionCol: "rc", regionSize: "rs", step: "t", ninWidths: "nw",
 });
 
 /** Read the query string into a plain object keyed by the names in KEYS. */

@@ -1,0 +1,148 @@
+// Drawing for the 1×1 view: canvases for images (cheap to update per frame), HTML bars for vectors,
+// Plotly for matrices. Every number comes from the API's arrays; nothing is multiplied here.
+import { CONFIG, boxes, cellBox, fmt, paintChannel, place, scaleFor } from "./plots.js";
+
+const CANVAS_CSS_WIDTH = 320;
+
+export function scaleOf(canvas) {
+  return canvas.getBoundingClientRect().width / canvas.width;
+}
+
+/** The input as a picture: RGB when it has 3 channels in [0, 1], else its first channel. */
+export function paintInput(canvas, input, meta) {
+  const [h, w] = [input[0].length, input[0][0].length];
+  const rgb = input.length === 3 && meta.channel_min.every((v) => v >= 0) && meta.channel_max.every((v) => v <= 1);
+  if (!rgb) return paintChannel(canvas, input[0], meta.channel_min[0], meta.channel_max[0]);
+  canvas.width = w;
+  canvas.height = h;
+  const ctx = canvas.getContext("2d"), img = ctx.createImageData(w, h);
+  for (let r = 0; r < h; r++) for (let c = 0; c < w; c++) {
+    const k = 4 * (r * w + c);
+    for (let ch = 0; ch < 3; ch++) img.data[k + ch] = Math.round(255 * input[ch][r][c]);
+    img.data[k + 3] = 255;
+  }
+  ctx.putImageData(img, 0, 0);
+}
+
+/** The 1×1's pixel (solid) and the 3×3 neighbourhood a k×k convolution would read (dashed). */
+export function placePixelBoxes(canvas, box1, box3, r, c) {
+  const s = scaleOf(canvas);
+  Object.assign(box1.style, { left: `${c * s}px`, top: `${r * s}px`, width: `${Math.max(s, 3)}px`, height: `${Math.max(s, 3)}px` });
+  Object.assign(box3.style, { left: `${(c - 1) * s}px`, top: `${(r - 1) * s}px`, width: `${3 * s}px`, height: `${3 * s}px` });
+}
+
+/** A vector as labelled horizontal bars (blue positive, red negative) with its numbers. */
+export function drawBars(el, values, label) {
+  const lim = Math.max(...Array.from(values, Math.abs)) || 1;
+  if (el.children.length !== values.length) {
+    el.innerHTML = Array.from(values, (_, i) => `<div class="bar-row"><span>${label}${i}</span>
+      <span class="bar-track"><span class="bar"></span></span><span class="v"></span></div>`).join("");
+  }
+  Array.from(el.children).forEach((row, i) => {
+    const v = values[i], bar = row.children[1].firstElementChild;
+    bar.className = `bar ${v >= 0 ? "pos" : "neg"}`;
+    bar.style.width = `${(50 * Math.abs(v)) / lim}%`;
+    row.children[2].textContent = fmt(v);
+  });
+}
+
+export function drawWeights(gd, w2d, cOut, cIn) {
+  const meta = w2d.flat();
+  const scale = scaleFor(Math.min(...meta), Math.max(...meta));
+  return Plotly.react(gd, [{ type: "heatmap", z: w2d, ...scale, texttemplate: cOut * cIn <= 144 ? "%{z:.3f}" : undefined,
+    textfont: { size: 10 }, hovertemplate: "W[%{y}, %{x}] = %{z:.4f}<extra></extra>", showscale: false }],
+  { height: Math.min(360, 40 + 28 * cOut), margin: { t: 10, r: 8, b: 34, l: 40 },
+    xaxis: { title: { text: "input channel", font: { size: 11 } }, dtick: cIn <= 16 ? 1 : undefined },
+    yaxis: { title: { text: "output", font: { size: 11 } }, autorange: "reversed", dtick: cOut <= 16 ? 1 : undefined } }, CONFIG);
+}
+
+/** Output maps as canvases, each with a marker for the current pixel and a mask the sweep clears. */
+export function drawOutputs(el, out, meta) {
+  el.innerHTML = "";
+  return out.slice(0, 32).map((rows, k) => {
+    const fig = document.createElement("figure");
+    fig.className = "thumb";
+    const wrap = document.createElement("div");
+    wrap.className = "cw";
+    const canvas = document.createElement("canvas");
+    paintChannel(canvas, rows, meta.channel_min[k], meta.channel_max[k]);
+    canvas.style.width = "150px";
+    const mask = document.createElement("canvas");
+    mask.className = "mask";
+    [mask.width, mask.height] = [canvas.width, canvas.height];
+    mask.style.width = "150px";
+    const marker = document.createElement("div");
+    marker.className = "marker";
+    const cap = document.createElement("figcaption");
+    cap.textContent = `y channel ${k}`;
+    wrap.append(canvas, mask, marker);
+    fig.append(wrap, cap);
+    el.appendChild(fig);
+    return { canvas, mask, marker };
+  });
+}
+
+export function placeMarkers(views, r, c) {
+  for (const v of views) {
+    const s = 150 / v.canvas.width;
+    Object.assign(v.marker.style, { left: `${c * s - 2}px`, top: `${r * s - 2}px`, width: `${s + 4}px`, height: `${s + 4}px` });
+  }
+}
+
+export function coverMasks(views, upto, w) {
+  for (const v of views) {
+    const ctx = v.mask.getContext("2d");
+    ctx.fillStyle = "rgba(240,242,246,0.92)";
+    ctx.fillRect(0, 0, v.mask.width, v.mask.height);
+    revealMasks([v], -1, upto, w);
+  }
+}
+
+/** Uncover pixels (from, to] in row-major order: each output pixel appears when its input pixel is visited. */
+export function revealMasks(views, from, to, w) {
+  for (const v of views) {
+    const ctx = v.mask.getContext("2d");
+    for (let p = from + 1; p <= to; p++) ctx.clearRect(p % w, Math.floor(p / w), 1, 1);
+  }
+}
+
+export function clearMasks(views) {
+  for (const v of views) v.mask.getContext("2d").clearRect(0, 0, v.mask.width, v.mask.height);
+}
+
+/** A matrix as a heatmap; tall ones (H·W rows) are drawn whole and the current row is boxed. */
+export function drawMatrix(gd, rows, meta) {
+  const flatMin = Math.min(...meta.channel_min), flatMax = Math.max(...meta.channel_max);
+  return Plotly.react(gd, [{ type: "heatmap", z: rows, ...scaleFor(flatMin, flatMax), showscale: false,
+    hovertemplate: "[%{y}, %{x}] = %{z:.4f}<extra></extra>" }],
+  { height: 320, margin: { t: 10, r: 8, b: 30, l: 56 }, yaxis: { autorange: "reversed" },
+    xaxis: { dtick: rows[0].length <= 16 ? 1 : undefined } }, CONFIG);
+}
+
+export function placeRow(gd, row, cols) {
+  const [el] = boxes(gd, "hit", 1);
+  const a = cellBox(gd, "xaxis", "yaxis", row, 0), b = cellBox(gd, "xaxis", "yaxis", row, cols - 1);
+  place(el, { left: a.left, top: a.top - 2, width: b.left + b.width - a.left, height: Math.max(a.height, 1) + 4 });
+}
+
+/** The NiN stack as neurons: input vector → hidden layers → output, with the pixel's activations. */
+export function ninSVG(nin) {
+  const cols = [nin.input_at_pixel, ...nin.layers.map((l) => l.activation_at_pixel)];
+  const W = 900, H = 320, dx = W / (cols.length + 1);
+  const pos = cols.map((vals, i) => vals.map((_, j) => [dx * (i + 1), H * (j + 1) / (vals.length + 1)]));
+  let lines = "", nodes = "";
+  nin.layers.forEach((layer, i) => layer.weight.forEach((row, o) => row.forEach((w, c) => {
+    const [x1, y1] = pos[i][c], [x2, y2] = pos[i + 1][o];
+    lines += `<line x1="${x1}" y1="${y1}" x2="${x2}" y2="${y2}" stroke="${w >= 0 ? "#2f6fde" : "#d9534f"}" stroke-opacity="${Math.min(0.8, 0.1 + Math.abs(w) / 2)}"/>`;
+  })));
+  cols.forEach((vals, i) => vals.forEach((v, j) => {
+    const [x, y] = pos[i][j];
+    nodes += `<circle cx="${x}" cy="${y}" r="11" fill="${v > 0 ? "#ffe0b8" : "#eef1f6"}" stroke="#555"/>` +
+      `<text x="${x + 15}" y="${y + 4}" font-size="11">${fmt(v)}</text>`;
+  }));
+  const titles = ["input x (C_in)", ...nin.layers.map((l, i) => `1×1 conv ${l.in_channels}→${l.out_channels} + ReLU${i === nin.layers.length - 1 ? " (output)" : ""}`)]
+    .map((t, i) => `<text x="${dx * (i + 1)}" y="14" font-size="12" text-anchor="middle">${t}</text>`).join("");
+  return `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="the per-pixel MLP">${lines}${nodes}${titles}</svg>`;
+}
+
+export { CANVAS_CSS_WIDTH };

@@ -1,0 +1,84 @@
+"""The 1×1 page in real Chromium: pixel vectors, presets, the sweep and the C-vs-H,W comparison."""
+from __future__ import annotations
+
+import httpx
+import numpy as np
+import pytest
+
+from app.encoding import decode_array
+from tests.conftest import screenshot
+
+
+def ready(page, loads: int = 1):
+    page.wait_for_function(f"Number(document.body.dataset.ready || 0) >= {loads}", timeout=20000)
+
+
+def api_output(live_server, body):
+    return decode_array(httpx.post(live_server + "/api/convolve", json=body).json()["output"])
+
+
+def click_pixel(page, row, col):
+    page.eval_on_selector("#input-canvas", "c => c.scrollIntoView({block: 'center'})")  # clear of the sticky bar
+    box = page.evaluate("""([row, col]) => { const c = document.getElementById('input-canvas');
+        const r = c.getBoundingClientRect(), s = (r.width - 2) / c.width;  // 1px border each side
+        return {x: r.left + 1 + (col + 0.5) * s, y: r.top + 1 + (row + 0.5) * s}; }""", [row, col])
+    page.mouse.click(box["x"], box["y"])
+
+
+def written_values(page, row, col):
+    page.wait_for_function(f"(() => {{ const e = document.getElementById('written-pixel'); "
+                           f"return e && e.dataset.row == '{row}' && e.dataset.col == '{col}'; }})()")
+    return [float(v) for v in page.get_attribute("#written-pixel", "data-values").split(",")]
+
+
+def test_click_a_pixel_shows_the_apis_output_vector(page, live_server):
+    page.goto(live_server + "/pointwise?in=sample%3Acolour&w=random&co=5&ws=3&b=1")
+    ready(page)
+    click_pixel(page, 30, 40)
+    values = written_values(page, 30, 40)
+    out = api_output(live_server, {"input": {"kind": "sample", "name": "colour"},
+                                   "layer": {"kernel_size": 1, "out_channels": 5, "bias": True},
+                                   "weights": {"kind": "random", "seed": 3}})
+    assert values == pytest.approx(out[:, 30, 40].tolist(), abs=1e-5)
+    bars = page.locator("#y-bars .v").all_inner_texts()
+    assert len(bars) == 5
+    assert float(bars[0]) == pytest.approx(float(out[0, 30, 40]), abs=2e-3)  # shown to 3 decimals
+    assert "pixel (30, 40)" in page.inner_text("#position-label")
+    page.wait_for_function("document.getElementById('matmul-check').dataset.value !== undefined")
+    assert float(page.get_attribute("#matmul-check", "data-value")) <= 1e-5
+    screenshot(page, "pointwise")
+    assert page.watch.errors == [] and page.watch.foreign == []
+
+
+def test_presets_switch_and_greyscale_is_luma(page, live_server):
+    page.goto(live_server + "/pointwise")
+    ready(page)
+    page.select_option("#weights-kind", "preset:ycbcr")
+    ready(page, 2)
+    assert "[3×96×128] → [3×96×128]" in page.inner_text("#layer-message")
+    page.select_option("#weights-kind", "preset:greyscale")
+    ready(page, 3)
+    assert "[1×96×128]" in page.inner_text("#layer-message")
+    click_pixel(page, 10, 10)
+    x = np.asarray(httpx.post(live_server + "/api/convolve", json={"input": {"kind": "sample", "name": "colour"},
+                                                                  "include_input": True}).json()["input_array"] and
+                   decode_array(httpx.post(live_server + "/api/convolve", json={
+                       "input": {"kind": "sample", "name": "colour"}, "include_input": True}).json()["input_array"]))
+    assert written_values(page, 10, 10)[0] == pytest.approx(0.299 * x[0, 10, 10] + 0.587 * x[1, 10, 10]
+                                                            + 0.114 * x[2, 10, 10], abs=1e-5)
+    assert page.watch.errors == []
+
+
+def test_sweep_and_pooling_comparison(page, live_server):
+    page.goto(live_server + "/pointwise?in=random%3A64%2C16%2C16%2C0%2Cnormal&w=random&co=16")
+    ready(page)
+    page.click("h1")
+    page.keyboard.press(" ")
+    page.wait_for_function("document.getElementById('position-label').textContent.includes('row 255')", timeout=15000)
+    cards = page.locator(".reduce-card").all_inner_texts()
+    assert "[64×16×16] → [16×16×16]" in cards[0] and "parameters: 1,040" in cards[0]  # 64·16 + 16
+    assert "[64×16×16] → [64×8×8]" in cards[1] and "parameters: 0" in cards[1]
+    assert page.inner_text("#fc-block").startswith("0.00e+0") or float(page.inner_text("#fc-block")) <= 1e-4
+    assert page.locator("#nin-diagram svg circle").count() == 64 + 8 + 4
+    screenshot(page, "pointwise-sweep")
+    assert page.watch.errors == []
