@@ -141,3 +141,10 @@ def test_bad_designs_get_4xx(client, body, fragment):
 def test_unknown_architecture(client):
     r = client.get("/api/architectures/alexnet")
     assert r.status_code == 404 and "googlenet" in r.json()["error"]["message"]
+
+
+def test_paper_rows_carry_the_modules_output_shape(client):
+    rows = {r["name"]: r for r in client.get("/api/architectures/googlenet").json()["rows"]}
+    paper = {r["type"]: r["output_hwc"] for r in PAPERS["googlenet"]["table1_rows"] if r["type"].startswith("inception")}
+    for name, (h, w, c) in paper.items():
+        assert rows[name]["out_shape"] == [c, h, w], name

@@ -30,6 +30,7 @@ class Row(BaseModel):
     activation_bytes: int
     arithmetic_intensity: float = Field(description="MACs per byte of input, weights and output moved once")
     formula: str
+    torch: str
     depth: int
     branch: Optional[int]
     top: int
@@ -49,7 +50,8 @@ class DesignResult(BaseModel):
 def _row(r: LayerCost) -> Row:
     return Row(name=r.name, kind=r.kind, in_shape=list(r.in_shape), out_shape=list(r.out_shape), params=r.params,
                macs=r.macs, flops=r.flops, activation_bytes=r.activation_bytes,
-               arithmetic_intensity=r.arithmetic_intensity, formula=r.formula, depth=r.depth, branch=r.branch, top=r.top)
+               arithmetic_intensity=r.arithmetic_intensity, formula=r.formula, torch=r.torch, depth=r.depth,
+               branch=r.branch, top=r.top)
 
 
 def _result(name: str, c: DesignCost) -> DesignResult:
@@ -195,7 +197,7 @@ def get_architecture(name: str, alpha: Annotated[float, Query(gt=0, le=2)] = 1.0
     for top, row_name in enumerate(a.row_names):
         mine = [r for r in c.rows if r.top == top]
         pp, pm = a.printed_params.get(top), a.printed_macs.get(top)
-        rows.append(PaperRow(name=row_name, out_shape=list(mine[-1].out_shape) if mine else [],
+        rows.append(PaperRow(name=row_name, out_shape=list(c.top_shapes[top]),
                              params=sum(r.params for r in mine), macs=sum(r.macs for r in mine),
                              printed_params=pp and pp.text, printed_params_value=pp and pp.value,
                              printed_macs=pm and pm.text, printed_macs_value=pm and pm.value,

@@ -34,6 +34,11 @@ def pointwise_page(request: Request):
     return _page(request, "pointwise.html", default_random=[64, 16, 16])
 
 
+@router.get("/cost", response_class=HTMLResponse)
+def cost_page(request: Request):
+    return _page(request, "cost.html")
+
+
 @router.get("/favicon.ico")
 def favicon():
     return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")

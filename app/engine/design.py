@@ -11,7 +11,7 @@ from typing import Union
 
 from app.engine.cost import BYTES_PER_VALUE, conv_cost, flops_from_macs, pool_cost
 from app.engine.errors import GeometryError
-from app.engine.explain import macs_formula, params_formula
+from app.engine.explain import macs_formula, params_formula, torch_line
 from app.engine.geometry import Pair, conv_geometry, pool_geometry
 
 Shape = tuple[int, int, int]
@@ -86,6 +86,7 @@ class LayerCost:
     activation_bytes: int      # the layer's output, float32
     bytes_moved: int           # input + weights + output, each once: the denominator of arithmetic intensity
     formula: str
+    torch: str = ""            # the equivalent PyTorch module
     depth: int = 0             # nesting inside a Concat/Add branch or Block
     branch: int | None = None
     top: int = 0               # index of the top-level layer (paper row) this row belongs to
@@ -105,6 +106,7 @@ class DesignCost:
     flops: int
     activation_bytes: int
     by_kind: dict = field(default_factory=dict)   # kind -> {"params", "macs"}
+    top_shapes: tuple = ()                         # output shape after each top-level layer
 
 
 def _volume(shape: Shape) -> int:
@@ -129,7 +131,7 @@ def _conv(layer: Conv, shape: Shape) -> LayerCost:
         (f" /{g.stride[0]}" if g.stride != (1, 1) else "") + (f" g={g.groups}" if g.groups > 1 else "")
     return LayerCost(name, kind, shape, g.output_shape, c.params, c.macs, c.flops, c.bytes_output,
                      c.bytes_input + c.bytes_weights + c.bytes_output,
-                     f"{params_formula(g, layer.bias)}; {macs_formula(g)}")
+                     f"{params_formula(g, layer.bias)}; {macs_formula(g)}", torch_line(g, layer.bias))
 
 
 def _pool(layer: Pool, shape: Shape) -> LayerCost:
@@ -138,7 +140,9 @@ def _pool(layer: Pool, shape: Shape) -> LayerCost:
     name = layer.name or f"{layer.kind} pool {g.kernel[0]}×{g.kernel[1]} /{g.stride[0]}"
     return LayerCost(name, f"{layer.kind} pool", shape, g.output_shape, 0, 0, 0, c.bytes_output,
                      c.bytes_input + c.bytes_output,
-                     f"params = 0; {c.comparisons_or_adds:,} {'comparisons' if layer.kind == 'max' else 'adds'}")
+                     f"params = 0; {c.comparisons_or_adds:,} {'comparisons' if layer.kind == 'max' else 'adds'}",
+                     f"torch.nn.{'MaxPool2d' if layer.kind == 'max' else 'AvgPool2d'}({g.kernel}, stride={g.stride}, "
+                     f"padding={g.padding})")
 
 
 def _fc(layer: Fc, shape: Shape) -> LayerCost:
@@ -149,13 +153,16 @@ def _fc(layer: Fc, shape: Shape) -> LayerCost:
                f"{f' + {layer.out}' if layer.bias else ''} = {params:,}; MACs = {weights:,}")
     return LayerCost(layer.name or f"fc {features}→{layer.out}", "fully connected", shape, (layer.out, 1, 1),
                      params, weights, flops_from_macs(weights), layer.out * BYTES_PER_VALUE,
-                     (features + params + layer.out) * BYTES_PER_VALUE, formula)
+                     (features + params + layer.out) * BYTES_PER_VALUE, formula,
+                     f"torch.nn.Linear({features}, {layer.out}, bias={layer.bias})  # after torch.flatten")
 
 
 def _rows(layers: tuple[Layer, ...] | list[Layer], shape: Shape, depth: int = 0,
-          branch: int | None = None, top: int | None = None) -> tuple[list[LayerCost], Shape]:
+          branch: int | None = None, top: int | None = None, tops: list | None = None) -> tuple[list[LayerCost], Shape]:
     rows: list[LayerCost] = []
     for i, layer in enumerate(layers):
+        if tops is not None and i > 0:
+            tops.append(shape)  # the previous top-level layer's output
         t = i if top is None else top
         if isinstance(layer, Block):
             sub, shape = _rows(layer.layers, shape, depth + 1, branch, t)
@@ -178,7 +185,7 @@ def _rows(layers: tuple[Layer, ...] | list[Layer], shape: Shape, depth: int = 0,
             continue
         if isinstance(layer, Relu):
             row = LayerCost(layer.name or "ReLU", "activation", shape, shape, 0, 0, 0, _volume(shape) * BYTES_PER_VALUE,
-                            2 * _volume(shape) * BYTES_PER_VALUE, "params = 0")
+                            2 * _volume(shape) * BYTES_PER_VALUE, "params = 0", "torch.nn.ReLU()")
         elif isinstance(layer, Conv):
             row = _conv(layer, shape)
         elif isinstance(layer, Pool):
@@ -191,11 +198,13 @@ def _rows(layers: tuple[Layer, ...] | list[Layer], shape: Shape, depth: int = 0,
 
 
 def design_cost(layers: list[Layer] | tuple[Layer, ...], in_shape: Shape) -> DesignCost:
-    rows, out = _rows(layers, tuple(int(v) for v in in_shape))
+    tops: list[Shape] = []
+    rows, out = _rows(layers, tuple(int(v) for v in in_shape), tops=tops)
+    tops.append(out)
     by_kind: dict[str, dict[str, int]] = {}
     for r in rows:
         k = by_kind.setdefault(r.kind, {"params": 0, "macs": 0})
         k["params"] += r.params
         k["macs"] += r.macs
     return DesignCost(tuple(rows), tuple(in_shape), out, sum(r.params for r in rows), sum(r.macs for r in rows),
-                      sum(r.flops for r in rows), sum(r.activation_bytes for r in rows), by_kind)
+                      sum(r.flops for r in rows), sum(r.activation_bytes for r in rows), by_kind, tuple(tops))
