@@ -5,13 +5,13 @@ import os
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.staticfiles import StaticFiles
 from threadpoolctl import threadpool_limits
 
 from app import __version__
 from app.api import convolve, cost, inputs, pages, pointwise
 from app.api.errors import install_error_handlers
 from app.api.middleware import BodyLimit, SecurityHeaders
+from app.api.static import CachedStaticFiles
 from app.inputs.store import InputStore
 from app.paths import PLOTLY_JS_DIR, STATIC
 from app.settings import Settings, get_settings
@@ -50,8 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def healthz():
         return {"status": "ok", "version": __version__}
 
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.mount("/vendor/plotly", StaticFiles(directory=PLOTLY_JS_DIR), name="plotly")
+    app.mount("/static", CachedStaticFiles(directory=STATIC), name="static")
+    app.mount("/vendor/plotly", CachedStaticFiles(directory=PLOTLY_JS_DIR), name="plotly")
     if s.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=[o.strip() for o in s.cors_origins.split(",")],
                            allow_methods=["GET", "POST"], allow_headers=["*"])

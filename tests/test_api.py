@@ -177,9 +177,13 @@ def test_pages_static_files_and_headers(client):
     r = client.get("/")
     assert r.status_code == 200 and "zone_plate" in r.text and "/docs" in r.text
     assert "default-src 'self'" in r.headers["content-security-policy"]
-    js = client.get("/vendor/plotly/plotly.min.js")
+    js = client.get("/static/vendor/plotly-cartesian.min.js")
     assert js.status_code == 200 and len(js.content) > 1_000_000
-    assert client.get("/vendor/plotly/plotly.min.js", headers={"if-none-match": js.headers["etag"]}).status_code == 304
+    assert js.headers["cache-control"] == "public, max-age=86400" and "content-encoding" not in js.headers
+    assert client.get("/static/vendor/plotly-cartesian.min.js",
+                      headers={"if-none-match": js.headers["etag"]}).status_code == 304
+    assert client.get("/static/js/conv.js").headers["cache-control"] == "no-cache"
+    assert client.get("/vendor/plotly/plotly.min.js").status_code == 200  # the package's full bundle, too
     assert client.get("/static/../app/settings.py").status_code == 404
     assert client.get("/docs").status_code == 200
     schema = client.get("/openapi.json").json()
@@ -223,3 +227,13 @@ def test_convolve_png_channel_and_included_input(client):
                                              "include_input": True}).json()
     from app.inputs.samples import sample_tensor
     assert np.array_equal(decode_array(res["input_array"]), sample_tensor("checker"))
+
+
+def test_vendored_plotly_matches_the_installed_package():
+    """static/vendor holds plotly.js's cartesian bundle of the same release the plotly package ships."""
+    import re
+    from app.paths import PLOTLY_JS_DIR, STATIC
+    version = lambda text: re.search(r"plotly\.js(?: \(cartesian - minified\))? v(\d+\.\d+\.\d+)", text).group(1)
+    vendored = (STATIC / "vendor" / "plotly-cartesian.min.js").read_text(encoding="utf-8")[:400]
+    full = (PLOTLY_JS_DIR / "plotly.min.js").read_text(encoding="utf-8")[:400]
+    assert version(vendored) == version(full)

@@ -6,7 +6,7 @@ from fastapi.responses import JSONResponse
 
 from app.api.deps import settings_of, store_of
 from app.compute import PreparedLayer, plan_layer, prepare_layer, run_layer, trace_many
-from app.encoding import encode_array, npy_bytes, to_png
+from app.encoding import encode_array, json_bytes, npy_bytes, to_png
 from app.engine.cost import ConvCost
 from app.engine.explain import connectivity, explain
 from app.engine.errors import GeometryError
@@ -79,12 +79,15 @@ def convolve(req: ConvolveRequest, s: Settings = Depends(settings_of), store: In
             raise NotFound(f"output channel {req.channel} does not exist; the output has channels "
                            f"0..{result.output.shape[0] - 1}")
         return Response(to_png(result.output, req.channel), media_type="image/png", headers=headers)
-    return ConvolveResponse(
+    response = ConvolveResponse(
         input=info, input_array=encode_array(x, req.encoding) if req.include_input else None,
         layer=_resolved(layer), output_shape=list(result.output.shape),
         output=encode_array(result.output, req.encoding), weight=encode_array(layer.weight, req.encoding),
         bias=None if layer.bias is None else layer.bias.tolist(), cost=cost_model(layer.cost),
         engine_ms=result.engine_ms)
+    # The model above is the contract (and the OpenAPI schema); the bytes are assembled without
+    # re-scanning megabytes of base64 (see json_bytes).
+    return Response(json_bytes(response.model_dump()), media_type="application/json", headers=headers)
 
 
 def _positions(req: TraceRequest, layer: PreparedLayer, s: Settings) -> list[tuple[int, int, int]]:
