@@ -87,7 +87,8 @@ def convolve(req: ConvolveRequest, s: Settings = Depends(settings_of), store: In
         engine_ms=result.engine_ms)
     # The model above is the contract (and the OpenAPI schema); the bytes are assembled without
     # re-scanning megabytes of base64 (see json_bytes).
-    return Response(json_bytes(response.model_dump()), media_type="application/json", headers=headers)
+    body = response.model_dump_json() if req.encoding == "list" else json_bytes(response.model_dump())
+    return Response(body, media_type="application/json", headers=headers)
 
 
 def _positions(req: TraceRequest, layer: PreparedLayer, s: Settings) -> list[tuple[int, int, int]]:
