@@ -205,3 +205,18 @@ class ConvolveResponse(BaseModel):
     bias: Optional[list[float]]
     cost: Cost
     engine_ms: float = Field(description="time of the engine alone (convolution, bias, activation)")
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable machine-readable code, e.g. limit_exceeded, invalid_layer")
+    message: str = Field(description="what is wrong and what is allowed")
+    details: Optional[list[dict]] = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+ERROR_RESPONSES = {status: {"model": ErrorResponse, "description": text} for status, text in [
+    (400, "malformed body"), (404, "unknown sample, input, preset or path"),
+    (413, "over a configured limit; the message names it"), (422, "invalid request or layer")]}

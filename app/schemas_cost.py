@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from app.engine import design as d
 from app.schemas import Int, Pos, PairOrInt, Strict
@@ -19,7 +19,7 @@ class ConvSpec(Strict):
     stride: PairOrInt = 1
     padding: PaddingSpec = 0
     groups: Int = Field(1, description="0 means depthwise (groups = C_in)")
-    bias: bool = False
+    bias: StrictBool = False
     name: str = Field("", max_length=80)
 
 
@@ -40,7 +40,7 @@ class ReluSpec(Strict):
 class FcSpec(Strict):
     op: Literal["fc"] = "fc"
     out: Pos
-    bias: bool = False
+    bias: StrictBool = False
     name: str = Field("", max_length=80)
 
 

@@ -14,11 +14,11 @@ from app.errors import check_limit
 from app.errors import ConvlensError, NotFound
 from app.inputs.resolve import input_shape, resolve_input
 from app.inputs.store import InputStore
-from app.schemas import (CheckError, ConvolveRequest, ConvolveResponse, Cost, Formulas, LayerCheckRequest, LayerCheckResponse,
-                         ResolvedLayer, TraceRequest)
+from app.schemas import (ERROR_RESPONSES, CheckError, ConvolveRequest, ConvolveResponse, Cost, Formulas,
+                         LayerCheckRequest, LayerCheckResponse, ResolvedLayer, TraceRequest)
 from app.settings import Settings
 
-router = APIRouter(prefix="/api", tags=["convolution"])
+router = APIRouter(prefix="/api", tags=["convolution"], responses=ERROR_RESPONSES)
 
 
 def resolved_layer(g, has_bias: bool, flip: bool, relu: bool) -> ResolvedLayer:
@@ -59,8 +59,9 @@ def check_layer(req: LayerCheckRequest, s: Settings = Depends(settings_of), stor
 
 
 @router.post("/convolve", response_model=ConvolveResponse, summary="Run one convolution layer",
-             responses={200: {"content": {"application/x-npy": {}},
-                              "description": "JSON, or with encoding=npy the output alone as an .npy body"}})
+             responses={200: {"content": {"application/x-npy": {}, "image/png": {}},
+                              "description": "JSON; with encoding=npy the output alone as an .npy body; with "
+                                             "encoding=png one output channel as a picture"}})
 def convolve(req: ConvolveRequest, s: Settings = Depends(settings_of), store: InputStore = Depends(store_of)):
     """Input (sample, random or upload) → layer → every output channel, the weights used, and the cost.
 

@@ -11,11 +11,11 @@ from app.designs import ARCHITECTURES, COMPARISONS, MOBILENET_TABLE2, architectu
 from app.engine.design import DesignCost, LayerCost, design_cost
 from app.errors import NotFound, check_limit
 from app.measure import measure, median
-from app.schemas import Pos, Strict
+from app.schemas import ERROR_RESPONSES, Pos, Strict
 from app.schemas_cost import DesignSpec, from_layer, to_layers
 from app.settings import Settings
 
-router = APIRouter(prefix="/api", tags=["cost lab"])
+router = APIRouter(prefix="/api", tags=["cost lab"], responses=ERROR_RESPONSES)
 Shape = Annotated[list[Pos], Field(min_length=3, max_length=3, description="[C, H, W]")]
 
 

@@ -12,11 +12,11 @@ from app.errors import NotFound, check_limit
 from app.inputs.decode import decode_upload
 from app.inputs.samples import SAMPLES, sample_tensor
 from app.inputs.store import InputStore
-from app.schemas import InputInfo
+from app.schemas import ERROR_RESPONSES, InputInfo
 from app.settings import Settings
 from app.weights import PRESETS
 
-router = APIRouter(prefix="/api", tags=["inputs"])
+router = APIRouter(prefix="/api", tags=["inputs"], responses=ERROR_RESPONSES)
 PNG = {"content": {"image/png": {}}, "description": "a PNG picture"}
 
 

@@ -16,11 +16,12 @@ from app.errors import check_limit
 from app.inputs.resolve import resolve_input
 from app.inputs.samples import random_tensor
 from app.inputs.store import InputStore
-from app.schemas import EncodedArray, InputSpec, LayerSpec, RandomWeights, SampleInput, Strict, WeightSpec
+from app.schemas import (ERROR_RESPONSES, EncodedArray, InputSpec, LayerSpec, RandomWeights, SampleInput, Strict,
+                         WeightSpec)
 from app.settings import Settings
 from app.weights import random_weights
 
-router = APIRouter(prefix="/api/pointwise", tags=["1×1 convolution"])
+router = APIRouter(prefix="/api/pointwise", tags=["1×1 convolution"], responses=ERROR_RESPONSES)
 Small = Annotated[StrictInt, Field(ge=1, le=256)]
 
 
