@@ -32,6 +32,12 @@ class BadUpload(ConvlensError):
     code = "bad_upload"
 
 
+class ImageTooLarge(ConvlensError):
+    """An image that declares (or decodes to) more pixels than allowed: a limit, so 413."""
+    status_code = 413
+    code = "image_too_large"
+
+
 class NotFound(ConvlensError):
     status_code = 404
     code = "not_found"

@@ -49,8 +49,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    """`python -m app` on a free loopback port, as a user would start it; yields its base URL."""
+def live_server(live_server_process):
+    return live_server_process[0]
+
+
+@pytest.fixture(scope="session")
+def live_server_process(tmp_path_factory):
+    """`python -m app` on a free loopback port, as a user would start it; yields (base URL, process)."""
     port = _free_port()
     env = {**os.environ, "CONVLENS_DATA_DIR": str(tmp_path_factory.mktemp("live-data"))}
     proc = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port)], cwd=ROOT, env=env,
@@ -66,7 +71,7 @@ def live_server(tmp_path_factory):
     else:
         proc.kill()
         raise RuntimeError(f"server did not start: {proc.stdout.read().decode(errors='replace')[-2000:]}")
-    yield url
+    yield url, proc
     proc.terminate()
     proc.wait(timeout=10)
 

@@ -18,6 +18,7 @@ APP = create_app(Settings(data_dir=Path(tempfile.mkdtemp(prefix="convlens-fuzz-"
                           measure_budget_s=1))
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 CASES = Path(tempfile.gettempdir()) / "convlens-fuzz-cases.txt"  # one line per case run: how much was fuzzed
+CASES.write_text("")
 
 
 @schema.parametrize()

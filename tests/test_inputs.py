@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.errors import BadUpload, LimitExceeded, NotFound
+from app.errors import BadUpload, ImageTooLarge, LimitExceeded, NotFound
 from app.inputs.decode import decode_upload
 from app.inputs.samples import SAMPLES, random_tensor, sample_tensor
 from app.inputs.store import InputStore, tensor_id
@@ -84,7 +84,7 @@ def test_decompression_bomb_is_refused_before_decoding():
     small = dataclasses.replace(S, max_image_pixels=100 * 100)
     bomb = encode(Image.new("L", (1000, 1000)), "PNG")  # a few KB that decode to a megapixel
     assert len(bomb) < 10_000
-    with pytest.raises((BadUpload, LimitExceeded)) as err:
+    with pytest.raises((BadUpload, LimitExceeded, ImageTooLarge)) as err:
         decode_upload(bomb, small)
     assert "10,000" in str(err.value)
 

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from app.errors import BadUpload, check_limit
+from app.errors import BadUpload, ImageTooLarge, check_limit
 from app.inputs.limits import check_input_shape
 from app.settings import Settings
 
@@ -60,10 +60,14 @@ def _open(data: bytes, s: Settings) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise BadUpload(f"the image declares more than {s.max_image_pixels:,} pixels "
-                        "(a decompression bomb?); CONVLENS_MAX_IMAGE_PIXELS sets the limit", "image_too_large")
+        raise ImageTooLarge(f"the image declares more than {s.max_image_pixels:,} pixels "
+                            "(a decompression bomb?); CONVLENS_MAX_IMAGE_PIXELS sets the limit")
     except UnidentifiedImageError:
         raise BadUpload("not a readable image: expected PNG, JPEG, WebP, BMP, GIF, TIFF, or a .npy tensor") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # any failure on an untrusted file's header is the file's fault (OSError, struct.error…)
+        raise BadUpload(f"the image is corrupt or truncated and could not be read: {exc}") from None
     w, h = im.size
     check_limit("image width", w, s.max_width, "max_width")
     check_limit("image height", h, s.max_height, "max_height")
@@ -80,9 +84,12 @@ def decode_image(data: bytes, s: Settings, keep_alpha: bool) -> np.ndarray:
             im.load()
             im = ImageOps.exif_transpose(im)
             return _to_array(im, keep_alpha)
-    except BadUpload:
+    except (BadUpload, ImageTooLarge, MemoryError):
         raise
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombWarning) as exc:
+    except Image.DecompressionBombWarning:
+        raise ImageTooLarge(f"the image decodes to more than {s.max_image_pixels:,} pixels (a decompression "
+                            "bomb?); CONVLENS_MAX_IMAGE_PIXELS sets the limit") from None
+    except Exception as exc:  # Pillow's decoders raise many types on bad data; none of them is our bug
         raise BadUpload(f"the image is corrupt or truncated and could not be decoded: {exc}") from None
 
 
