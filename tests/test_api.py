@@ -237,3 +237,17 @@ def test_vendored_plotly_matches_the_installed_package():
     vendored = (STATIC / "vendor" / "plotly-cartesian.min.js").read_text(encoding="utf-8")[:400]
     full = (PLOTLY_JS_DIR / "plotly.min.js").read_text(encoding="utf-8")[:400]
     assert version(vendored) == version(full)
+
+
+def test_a_bug_answers_500_without_a_stack_trace(settings):
+    from fastapi.testclient import TestClient
+    from app.main import create_app
+    app = create_app(settings)
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internal detail")
+    r = TestClient(app, raise_server_exceptions=False).get("/boom")
+    assert r.status_code == 500 and r.json() == {"error": {"code": "internal_error",
+                                                         "message": "internal error; it has been logged"}}
+    assert "secret" not in r.text and "Traceback" not in r.text
