@@ -17,7 +17,7 @@ RUN --mount=type=secret,id=pipcert \
     python3 -m venv /opt/venv \
     && if [ -f /run/secrets/pipcert ]; then export PIP_CERT=/run/secrets/pipcert; fi \
     && pip install --no-cache-dir --quiet -e . \
-    && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin convlens \
+    && useradd --uid 10001 --no-create-home --home-dir /app --shell /usr/sbin/nologin convlens \
     && mkdir -p /data && chown convlens /data
 
 COPY app ./app
@@ -28,5 +28,5 @@ USER 10001
 VOLUME ["/data"]
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-    CMD python3 -c "import urllib.request, sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"
+    CMD ["python3", "-c", "import os, sys, urllib.request; port = os.environ.get('CONVLENS_PORT', '8000'); sys.exit(urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=2).status != 200)"]
 CMD ["sh", "-c", "exec convlens serve --host \"$CONVLENS_HOST\" --port \"$CONVLENS_PORT\" --workers \"$CONVLENS_WORKERS\""]
