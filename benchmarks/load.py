@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import sys
 import time
@@ -101,28 +100,9 @@ def main() -> None:
     if args.url:
         result = run_load(args.url, args.clients, args.seconds)
     else:
-        import subprocess
-        import tempfile
-        import socket
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        env = {**os.environ, "CONVLENS_DATA_DIR": tempfile.mkdtemp(prefix="convlens-load-")}
-        proc = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port), "--workers", str(args.workers)],
-                                cwd=Path(__file__).resolve().parent.parent, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                try:
-                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
+        from benchmarks.server import running_server
+        with running_server(workers=args.workers, with_process=True) as (url, proc):
             result = run_load(url, args.clients, args.seconds, proc.pid)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=15)
     result["workers"] = args.workers
     print(json.dumps(result, indent=2))
     print(f"p99/p50 = {result['p99_ms'] / result['p50_ms']:.1f}")

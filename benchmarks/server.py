@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextlib.contextmanager
-def running_server(workers: int = 1, env: dict | None = None):
+def running_server(workers: int = 1, env: dict | None = None, with_process: bool = False):
+    """Yields the base URL (and the server process, with_process=True, e.g. to read its memory)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -32,7 +33,7 @@ def running_server(workers: int = 1, env: dict | None = None):
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        yield url
+        yield (url, proc) if with_process else url
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -1,5 +1,5 @@
 """The cost lab's numbers: the seed's example exactly, and the papers' tables where they print
-consistently (../shared/papers/papers.json is the verified transcription; misprints are flagged)."""
+consistently (tests/data/papers.json is the verified transcription; misprints are flagged)."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,9 @@ import pytest
 from app.designs import COMPARISONS, mobilenet
 from app.engine.design import design_cost
 
-PAPERS = json.loads((Path(__file__).resolve().parents[2] / "shared" / "papers" / "papers.json").read_text())
+# A copy of ../shared/papers/papers.json (the verified transcription, every number with its source), kept in
+# the repository so that the suite runs from any clone.
+PAPERS = json.loads((Path(__file__).resolve().parent / "data" / "papers.json").read_text())
 
 
 def test_seed_example_counted_exactly(client):

@@ -1,6 +1,7 @@
 // Sliding-window view. One state object (persisted in the URL); everything drawn derives from it
 // and from the API's answers. JavaScript never computes a convolution: values come from /api/trace.
 import { postJSON, decodeArray } from "./api.js";
+import { debounced, layerMessage } from "./ui.js";
 import { InputPicker, specToString, stringToSpec } from "./inputs.js";
 import { readState, writeState } from "./urlstate.js";
 import * as draw from "./conv_draw.js";
@@ -63,18 +64,8 @@ function formToState() {
   if (state.weights !== "custom") delete state.custom;
 }
 
-function message(text, ok) {
-  const el = $("layer-message");
-  el.textContent = text;
-  el.className = `message ${ok ? "ok" : "error"}`;
-  $("player").querySelectorAll("button, input").forEach((b) => { b.disabled = !ok; });
-}
-
-let debounce = null;
-function changed() {
-  clearTimeout(debounce);
-  debounce = setTimeout(load, 200);
-}
+const message = layerMessage;
+const changed = debounced(() => load(), 200);
 
 /** Check the layer (cheap), then run it and trace the region. Stale answers are dropped. */
 async function load() {

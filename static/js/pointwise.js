@@ -2,6 +2,7 @@
 // /api/convolve for the maps, /api/trace for the written-out product, /api/pointwise/* for the
 // equivalences. The sweep only looks values up in those arrays and moves canvases and boxes.
 import { decodeArray, postJSON } from "./api.js";
+import { debounced, layerMessage } from "./ui.js";
 import { InputPicker, specToString, stringToSpec } from "./inputs.js";
 import { fmt, plotlyReady } from "./plots.js";
 import * as draw from "./pointwise_draw.js";
@@ -34,17 +35,8 @@ function request() {
   return { input: stringToSpec(state.input), layer, weights };
 }
 
-function message(text, ok) {
-  $("layer-message").textContent = text;
-  $("layer-message").className = `message ${ok ? "ok" : "error"}`;
-  $("player").querySelectorAll("button, input").forEach((b) => { b.disabled = !ok; });
-}
-
-let debounce = null;
-function changed() {
-  clearTimeout(debounce);
-  debounce = setTimeout(load, 200);
-}
+const message = layerMessage;
+const changed = debounced(() => load(), 200);
 
 async function load() {
   const my = ++generation;
