@@ -2,7 +2,7 @@
 
 Each architecture is a list of top-level layers, one per row of the paper's table, so the lab can put
 its computed params and MACs beside the printed ones. Printed values are copied with their source
-(the project's verified transcription lives in ../shared/papers/papers.json; tests check these
+(the project's verified transcription, ../shared/papers/papers.json, is copied to tests/data; tests check these
 against it). Counts are weights only unless a paper counts biases (SqueezeNet does).
 """
 from __future__ import annotations

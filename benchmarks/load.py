@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import statistics
+from concurrent.futures import ThreadPoolExecutor
 import sys
 import time
 from pathlib import Path
@@ -86,7 +87,10 @@ async def _run(url: str, clients: int, seconds: float, pid: int | None) -> dict:
 
 
 def run_load(url: str, clients: int, seconds: float, pid: int | None = None) -> dict:
-    return asyncio.run(_run(url, clients, seconds, pid))
+    """Runs the clients on their own event loop in a helper thread, so it also works from code that
+    already has a loop running (the test suite, after Playwright's sync API has started one)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, _run(url, clients, seconds, pid)).result()
 
 
 def main() -> None:
