@@ -111,3 +111,16 @@ def test_depthwise_preset_shows_one_input_channel_per_output(page, live_server):
     assert page.locator("#input-plot .tap").count() == 9
     assert page.locator("#connectivity-plot .main-svg").count() > 0
     assert page.watch.errors == []
+
+
+def test_downloads_are_the_apis_output(page, live_server):
+    page.goto(live_server + "/conv")
+    ready(page)
+    with page.expect_download() as npy:
+        page.click("#download-npy")
+    arr = np.load(npy.value.path(), allow_pickle=False)
+    assert np.array_equal(arr, api_output(live_server))
+    with page.expect_download() as png:
+        page.click("#download-png")
+    assert open(png.value.path(), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    assert png.value.suggested_filename == "convlens-output-channel-0.png"

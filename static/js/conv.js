@@ -83,9 +83,11 @@ async function load() {
     perf.marks.convolve ??= performance.now();
     if (my !== generation) return;
     data.check = check;
+    Object.assign(data, { conv, input: decodeArray(conv.input_array), output: decodeArray(conv.output), weight: decodeArray(conv.weight) });
+    showChannels(clampRegion().channel); // the output, drawn at once: canvases need no plotly.js
+    perf.firstOutputMs ??= performance.now();
     message(`output [${check.output_shape.join("×")}] · ${check.cost.params.toLocaleString()} params · ${check.cost.macs.toLocaleString()} MACs`, true);
     showWork(check);
-    Object.assign(data, { conv, input: decodeArray(conv.input_array), output: decodeArray(conv.output), weight: decodeArray(conv.weight) });
     syncImpliedFields(conv.layer);
     drawWeightsEditor();
     await loadRegion(my);
@@ -135,10 +137,7 @@ async function loadRegion(my = generation) {
   await draw.drawRegion($("region-plot"), data.traces, region, -1, outMeta, region.channel);
   await draw.drawOverview($("overview-plot"), data.input, meta, data.bounds);
   await draw.drawOutput($("output-plot"), data.output, outMeta, region.channel, region);
-  draw.drawChannels($("channels-plot"), data.output, outMeta, region.channel, (k) => {
-    Object.assign(state, { channel: String(k), step: "0" });
-    loadRegion();
-  });
+  showChannels(region.channel);
   draw.drawConnectivity($("connectivity-plot"), data.check.connectivity, data.check.layer.in_channels);
   $("oc-label").textContent = region.channel;
   $("input-caption").textContent = `(channels ${channels[0]}–${channels[channels.length - 1]} feed output channel ${region.channel})`;
@@ -150,6 +149,13 @@ async function loadRegion(my = generation) {
   perf.ready = true;
   perf.loads += 1;
   document.body.dataset.ready = String(perf.loads);
+}
+
+function showChannels(selected) {
+  draw.drawChannels($("channels-plot"), data.output, data.conv.output, selected, (k) => {
+    Object.assign(state, { channel: String(k), step: "0" });
+    loadRegion();
+  });
 }
 
 /** One animation frame: move the window (overlay boxes), write the numbers, mark the output cell. */

@@ -36,10 +36,13 @@ export function drawInputs(gd, input, inputMeta, channels, b) {
   const withText = x.length * y.length <= TEXT_CELLS && panel / x.length >= 26; // only where digits fit
   const traces = [], layout = { grid: { rows, columns: cols, pattern: "independent" }, showlegend: false,
     margin: { t: 24, r: 8, b: 24, l: 32 }, height: rows * panel + 30, annotations: [] };
+  // One colour scale (and bar) for all panels, so equal values look equal across channels.
+  const { colorscale, zmin, zmax, reversescale } = scaleFor(Math.min(...shown.map((c) => inputMeta.channel_min[c])),
+    Math.max(...shown.map((c) => inputMeta.channel_max[c])));
+  layout.coloraxis = { colorscale, cmin: zmin, cmax: zmax, reversescale, colorbar: { thickness: 12, len: 0.9 } };
   shown.forEach((ch, i) => {
     const a = axes(i), { z, pad } = crop(input[ch], b);
-    const scale = scaleFor(inputMeta.channel_min[ch], inputMeta.channel_max[ch]);
-    traces.push({ type: "heatmap", x, y, z, xaxis: a.x, yaxis: a.y, ...scale, showscale: false,
+    traces.push({ type: "heatmap", x, y, z, xaxis: a.x, yaxis: a.y, coloraxis: "coloraxis",
       texttemplate: withText ? "%{z:.2f}" : undefined, textfont: { size: 9 },
       hovertemplate: `x[${ch}, %{y}, %{x}] = %{z:.4f}<extra></extra>` });
     traces.push({ type: "heatmap", x, y, z: pad, xaxis: a.x, yaxis: a.y, showscale: false, hoverinfo: "skip",

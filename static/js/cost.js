@@ -64,11 +64,11 @@ function showError(text) {
 
 function costTable(d) {
   const rows = d.rows.map((r) => `<tr title="${r.formula}"><td>${"&nbsp;&nbsp;".repeat(r.depth)}${r.branch != null ? `[${r.branch}] ` : ""}${r.name}</td>
-    <td>${r.out_shape.join("×")}</td><td>${formatCount(r.params)}</td><td>${formatCount(r.macs)}</td><td>${formatBytes(r.activation_bytes)}</td>
+    <td>${r.out_shape.join("×")}</td><td>${formatCount(r.params)}</td><td>${formatCount(r.macs)}</td><td>${formatCount(r.flops)}</td><td>${formatBytes(r.activation_bytes)}</td>
     <td>${r.arithmetic_intensity.toFixed(1)}</td></tr>`).join("");
-  return `<table class="cost"><thead><tr><th>layer (hover: formula)</th><th>output</th><th>params</th><th>MACs</th><th>activations</th><th>MACs/byte</th></tr></thead>
+  return `<table class="cost"><thead><tr><th>layer (hover: formula)</th><th>output</th><th>params</th><th>MACs</th><th>FLOPs</th><th>activations</th><th>MACs/byte</th></tr></thead>
     <tbody>${rows}<tr class="total"><td>total</td><td>${d.out_shape.join("×")}</td><td>${formatCount(d.params)}</td><td>${formatCount(d.macs)}</td>
-    <td>${formatBytes(d.activation_bytes)}</td><td></td></tr></tbody></table>`;
+    <td>${formatCount(d.flops)}</td><td>${formatBytes(d.activation_bytes)}</td><td></td></tr></tbody></table>`;
 }
 
 function summary() {

@@ -54,12 +54,13 @@ async function load() {
     const w2d = decodeArray({ ...conv.weight, shape: conv.weight.shape.slice(0, 2).concat([1]) }).map((rows) => rows.map((r) => r[0]));
     Object.assign(data, { conv, check, input, output, w2d, h: input[0].length, w: input[0][0].length });
     syncForm(conv.layer);
+    draw.paintInput($("input-canvas"), input, conv.input_array); // canvases first: they need no plotly.js
+    data.outViews = draw.drawOutputs($("outputs"), output, conv.output);
+    perf.firstOutputMs ??= performance.now();
     await plotlyReady();
     if (my !== generation) return;
-    draw.paintInput($("input-canvas"), input, conv.input_array);
     await draw.drawWeights($("w-plot"), w2d, conv.layer.out_channels, conv.layer.in_channels);
     perf.firstPlotMs ??= performance.now();
-    data.outViews = draw.drawOutputs($("outputs"), output, conv.output);
     $("scrubber").max = data.h * data.w - 1;
     $("reads-1x1").textContent = conv.layer.in_channels;
     $("reads-3x3").textContent = 9 * conv.layer.in_channels;
