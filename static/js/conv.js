@@ -7,7 +7,6 @@ import { readState, writeState } from "./urlstate.js";
 import * as draw from "./conv_draw.js";
 import { plotlyReady } from "./plots.js";
 
-plotlyReady(); // start loading plotly.js now, while the first API requests are under way
 
 const $ = (id) => document.getElementById(id);
 const DEFAULTS = { input: "sample:colour", outChannels: "4", kernelH: "3", kernelW: "3", stride: "1", padding: "1",
@@ -86,6 +85,7 @@ async function load() {
     Object.assign(data, { conv, input: decodeArray(conv.input_array), output: decodeArray(conv.output), weight: decodeArray(conv.weight) });
     showChannels(clampRegion().channel); // the output, drawn at once: canvases need no plotly.js
     perf.firstOutputMs ??= performance.now();
+    plotlyReady(); // only now: parsing plotly.js takes ~1 s here and would have held back the output
     message(`output [${check.output_shape.join("×")}] · ${check.cost.params.toLocaleString()} params · ${check.cost.macs.toLocaleString()} MACs`, true);
     showWork(check);
     syncImpliedFields(conv.layer);

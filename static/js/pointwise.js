@@ -8,7 +8,6 @@ import { fmt, plotlyReady } from "./plots.js";
 import * as draw from "./pointwise_draw.js";
 import { readState, writeState } from "./urlstate.js";
 
-plotlyReady(); // load plotly.js while the first requests are under way
 
 const $ = (id) => document.getElementById(id);
 const DEFAULTS = { input: "sample:colour", outChannels: "4", weights: "preset:greyscale", weightSeed: "0", bias: "1",
