@@ -1,7 +1,7 @@
 // Sliding-window view. One state object (persisted in the URL); everything drawn derives from it
 // and from the API's answers. JavaScript never computes a convolution: values come from /api/trace.
 import { postJSON, decodeArray } from "./api.js";
-import { debounced, layerMessage } from "./ui.js";
+import { checkThenRun, debounced, layerMessage } from "./ui.js";
 import { InputPicker, specToString, stringToSpec } from "./inputs.js";
 import { readState, writeState } from "./urlstate.js";
 import * as draw from "./conv_draw.js";
@@ -74,15 +74,12 @@ async function load() {
   const req = request();
   try {
     perf.marks.start ??= performance.now();
-    // Check first (it allocates nothing), so an invalid layer is explained without a failed request.
-    const check = await postJSON("/api/layer/check", req);
-    if (my !== generation) return;
-    if (!check.valid) return message(check.error.message, false);
-    const conv = await postJSON("/api/convolve", { ...req, include_input: true });
+    const answer = await checkThenRun(req, () => my !== generation);
+    if (!answer) return;
+    const { check, conv } = answer;
     perf.marks.convolve ??= performance.now();
-    if (my !== generation) return;
     data.check = check;
-    Object.assign(data, { conv, input: decodeArray(conv.input_array), output: decodeArray(conv.output), weight: decodeArray(conv.weight) });
+    Object.assign(data, { req, conv, input: decodeArray(conv.input_array), output: decodeArray(conv.output), weight: decodeArray(conv.weight) });
     showChannels(clampRegion().channel); // the output, drawn at once: canvases need no plotly.js
     perf.firstOutputMs ??= performance.now();
     plotlyReady(); // only now: parsing plotly.js takes ~1 s here and would have held back the output
@@ -124,7 +121,7 @@ function clampRegion() {
 
 async function loadRegion(my = generation) {
   const region = clampRegion();
-  const res = await postJSON("/api/trace", { ...request(), region });
+  const res = await postJSON("/api/trace", { ...data.req, region }); // the layer on screen, not a newer form
   perf.marks.trace ??= performance.now();
   await plotlyReady();
   if (my !== generation) return;

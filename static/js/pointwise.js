@@ -2,7 +2,7 @@
 // /api/convolve for the maps, /api/trace for the written-out product, /api/pointwise/* for the
 // equivalences. The sweep only looks values up in those arrays and moves canvases and boxes.
 import { decodeArray, postJSON } from "./api.js";
-import { debounced, layerMessage } from "./ui.js";
+import { checkThenRun, debounced, layerMessage } from "./ui.js";
 import { InputPicker, specToString, stringToSpec } from "./inputs.js";
 import { fmt, plotlyReady } from "./plots.js";
 import * as draw from "./pointwise_draw.js";
@@ -43,15 +43,13 @@ async function load() {
   writeState(state);
   const req = request();
   try {
-    const check = await postJSON("/api/layer/check", req);
-    if (my !== generation) return;
-    if (!check.valid) return message(check.error.message, false);
-    const conv = await postJSON("/api/convolve", { ...req, include_input: true });
-    if (my !== generation) return;
+    const answer = await checkThenRun(req, () => my !== generation);
+    if (!answer) return;
+    const { check, conv } = answer;
     message(`[${conv.input.shape.join("×")}] → [${conv.output_shape.join("×")}] · ${conv.cost.params.toLocaleString()} params · ${conv.cost.macs.toLocaleString()} MACs`, true);
     const input = decodeArray(conv.input_array), output = decodeArray(conv.output);
     const w2d = decodeArray({ ...conv.weight, shape: conv.weight.shape.slice(0, 2).concat([1]) }).map((rows) => rows.map((r) => r[0]));
-    Object.assign(data, { conv, check, input, output, w2d, h: input[0].length, w: input[0][0].length });
+    Object.assign(data, { req, conv, check, input, output, w2d, h: input[0].length, w: input[0][0].length });
     syncForm(conv.layer);
     draw.paintInput($("input-canvas"), input, conv.input_array); // canvases first: they need no plotly.js
     data.outViews = draw.drawOutputs($("outputs"), output, conv.output);
@@ -115,8 +113,12 @@ function setStep(p, paused = true) {
 
 /** W·x + b at this pixel, term by term, from the engine's trace of every output channel there. */
 async function loadWritten(r, c) {
+  // The request that produced the arrays on screen, not the form's current one: a preset switched
+  // while this was scheduled would ask for output channels the new layer does not have.
+  const my = generation;
   const positions = data.output.map((_, o) => ({ channel: o, row: r, col: c }));
-  const res = await postJSON("/api/trace", { ...request(), positions });
+  const res = await postJSON("/api/trace", { ...data.req, positions });
+  if (my !== generation) return;
   const lines = res.traces.map((t) => {
     const terms = t.products.map((p, i) => `${fmt(t.weights[i][0][0])}·${fmt(t.windows[i][0][0])}`);
     const shown = terms.length <= 12 ? terms.join(" + ") : `${terms.slice(0, 12).join(" + ")} + … (${terms.length} terms)`;
@@ -157,7 +159,7 @@ async function loadReduce(input, my) {
 async function loadNin(my) {
   if (!data.conv) return;
   const r = Math.floor(+state.step / data.w), c = +state.step % data.w;
-  const res = await postJSON("/api/pointwise/nin", { input: request().input, widths: state.ninWidths.split(",").map(Number), row: r, col: c });
+  const res = await postJSON("/api/pointwise/nin", { input: data.req.input, widths: state.ninWidths.split(",").map(Number), row: r, col: c });
   if (my !== generation) return;
   $("nin-diagram").innerHTML = draw.ninSVG(res);
   $("nin-check").textContent = `pixel (${r}, ${c}) · output [${res.output_shape.join("×")}] · engine: max |1×1 conv stack − per-pixel MLP| = ${res.max_abs_conv_stack_vs_mlp.toExponential(2)}`;

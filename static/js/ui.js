@@ -1,4 +1,5 @@
 // Small UI helpers shared by the views.
+import { postJSON } from "./api.js";
 
 /** Show the layer's status under the controls; an invalid layer also disables the player. */
 export function layerMessage(text, ok) {
@@ -15,4 +16,18 @@ export function debounced(fn, ms) {
     clearTimeout(timer);
     timer = setTimeout(fn, ms);
   };
+}
+
+/** Check the layer (cheap: nothing is allocated), then run it with its input included. An invalid layer
+ * is explained under the controls without a failed request. Returns null when the answer is stale
+ * (isStale() turned true meanwhile) or the layer is invalid. */
+export async function checkThenRun(req, isStale) {
+  const check = await postJSON("/api/layer/check", req);
+  if (isStale()) return null;
+  if (!check.valid) {
+    layerMessage(check.error.message, false);
+    return null;
+  }
+  const conv = await postJSON("/api/convolve", { ...req, include_input: true });
+  return isStale() ? null : { check, conv };
 }
