@@ -94,6 +94,11 @@ def test_mobilenet_width_and_resolution_multipliers(alpha, resolution, mult_adds
     assert abs(c.macs / 1e6 - mult_adds_m) <= 1.0 and round(c.params / 1e6, 1) == params_m
 
 
+def test_mobilenet_table2_only_beside_the_model_it_was_printed_for(client):
+    assert client.get("/api/architectures/mobilenet").json()["paper_by_kind"]["1×1 conv"] == [94.86, 74.59]
+    assert client.get("/api/architectures/mobilenet?alpha=0.5").json()["paper_by_kind"] is None
+
+
 def test_squeezenet_params(client):
     res = client.get("/api/architectures/squeezenet").json()
     assert res["params"] == PAPERS["squeezenet"]["totals"]["params_before_pruning"] == 1_248_424

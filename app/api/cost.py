@@ -210,5 +210,7 @@ def get_architecture(name: str, alpha: Annotated[float, Query(gt=0, le=2)] = 1.0
         rows=rows, by_kind=by_kind,
         printed_totals={k: {"text": p.text, "value": p.value, "source": p.source, "note": p.note}
                         for k, p in a.printed_totals.items()},
-        paper_by_kind={k: list(v) for k, v in MOBILENET_TABLE2.items()} if name == "mobilenet" else None,
+        # Table 2 is printed for 1.0 MobileNet-224 only
+        paper_by_kind={k: list(v) for k, v in MOBILENET_TABLE2.items()}
+        if name == "mobilenet" and alpha == 1.0 and resolution == 224 else None,
         notes=list(a.notes), layers=[_row(r) for r in c.rows])
