@@ -94,6 +94,7 @@ def test_hostile_corpus(live_server_process):
         assert deep.status_code in (400, 422) and "Traceback" not in deep.text
         assert c.get("/healthz").json()["status"] == "ok"
         growth = rss_mb(proc.pid) - before
+    print(f"hostile corpus: {len(BAD)} uploads + {len(JSON_BAD) + 1} bodies; resident memory grew by {growth:.1f} MB")
     assert growth < 200, f"resident memory grew by {growth:.0f} MB"
 
 
