@@ -140,10 +140,9 @@ def measure_design(req: MeasureRequest, s: Settings = Depends(settings_of)):
                 "max_measure_macs")
     check_limit("largest activation (bytes)", max(r.activation_bytes for r in counted.rows),
                 s.max_output_elements * 4, "max_output_elements")
-    timed, leaves = measure(layers, shape, req.seed, req.repeats, req.warmup, s.measure_budget_s)
-    leaf_rows = [r for r in counted.rows]
+    timed, _ = measure(layers, shape, req.seed, req.repeats, req.warmup, s.measure_budget_s)
     out = []
-    for row, times in zip(leaf_rows, timed.leaf_ms):
+    for row, times in zip(counted.rows, timed.leaf_ms):  # both list the leaf layers depth-first, in order
         ms = median(times)
         out.append(MeasuredLayer(name=row.name, kind=row.kind, median_ms=ms, macs=row.macs,
                                  gmacs_per_s=row.macs / ms / 1e6 if ms else 0.0,

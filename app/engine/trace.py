@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.engine.conv import check_weight_shape
+from app.engine.conv import check_weight_shape, pad_input, window_view
 from app.engine.errors import GeometryError
 from app.engine.geometry import ConvGeometry
 
@@ -38,7 +38,6 @@ def trace_positions(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, 
                     positions: list[tuple[int, int, int]], flip: bool = False, relu: bool = False) -> list[Trace]:
     """Many positions at once: the windows are gathered with one fancy index from the same strided
     view conv2d uses, instead of a Python loop of small copies."""
-    from app.engine.conv import pad_input, window_view
     check_weight_shape(geom, weight.shape, bias)
     if not positions:
         return []
