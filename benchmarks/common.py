@@ -23,6 +23,21 @@ def median_ms(fn: Callable[[], object], repeats: int = 15, warmup: int = 3, budg
     return statistics.median(times)
 
 
+def paired_ms(fn_a: Callable[[], object], fn_b: Callable[[], object], rounds: int = 7, repeats: int = 7
+              ) -> tuple[float, float, float]:
+    """Medians of a and b, and the median of their per-round ratio a/b, timing them in alternation so
+    that both see the same machine: on a shared VM a peer's speed drifts by ±50 % within a minute, and
+    timing one implementation after the other turned that drift into the ratio."""
+    a_times, b_times, ratios = [], [], []
+    for _ in range(rounds):
+        a = median_ms(fn_a, repeats=repeats, warmup=1, budget_s=2.0)
+        b = median_ms(fn_b, repeats=repeats, warmup=1, budget_s=2.0)
+        a_times.append(a)
+        b_times.append(b)
+        ratios.append(a / b)
+    return statistics.median(a_times), statistics.median(b_times), statistics.median(ratios)
+
+
 def environment() -> dict:
     import numpy as np
     from threadpoolctl import threadpool_info

@@ -4,7 +4,8 @@
 
 Prints one table: case, implementation, median time, GFLOP/s (FLOPs = 2·MACs), % of the NumPy matmul
 peak on this machine, ratio to torch, max |error| vs torch, and the engine's peak extra memory
-(tracemalloc). Absolute times are noisy on a shared machine; the ratios are the result.
+(tracemalloc). Absolute times are noisy on a shared machine; the ratios are the result: the engine and
+torch are timed in alternation, 7 rounds, and "÷ torch" is the median of the per-round ratios.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app.engine import conv2d, conv_cost, conv_geometry  # noqa: E402
-from benchmarks.common import environment, median_ms  # noqa: E402
+from benchmarks.common import environment, median_ms, paired_ms  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -109,15 +110,15 @@ def run_case(case: Case, peak: float, torch) -> list[Row]:
             return torch.nn.functional.conv2d(xt, wt, bt, case.stride, case.padding, case.dilation, case.groups)
     ref = theirs()[0].numpy()
     err = float(np.abs(ours() - ref).max())
-    t_ours, t_torch = median_ms(ours), median_ms(theirs)
+    t_ours, t_torch, ratio = paired_ms(ours, theirs)
     rows = [Row(case.name, "numpy engine", t_ours, flops / t_ours / 1e6, 100 * flops / t_ours / 1e6 / peak,
-                t_ours / t_torch, err, peak_extra_mb(ours)),
+                ratio, err, peak_extra_mb(ours)),
             Row(case.name, "torch", t_torch, flops / t_torch / 1e6, 100 * flops / t_torch / 1e6 / peak, 1.0, 0.0,
                 float("nan"))]
     if case.kernel == 1:
         xm = x.reshape(case.c_in, -1)
         wm = w.reshape(case.c_out, case.c_in)
-        t_mm = median_ms(lambda: wm @ xm)
+        t_mm, _, _ = paired_ms(lambda: wm @ xm, ours, rounds=5)
         rows.append(Row(case.name, "np.matmul same GEMM", t_mm, flops / t_mm / 1e6, 100 * flops / t_mm / 1e6 / peak,
                         t_mm / t_torch, float(np.abs((wm @ xm).reshape(ref.shape) - ref).max()),
                         float("nan")))
