@@ -13,7 +13,7 @@ from app.api.errors import install_error_handlers
 from app.api.middleware import BodyLimit, SecurityHeaders
 from app.api.static import CachedStaticFiles
 from app.inputs.store import InputStore
-from app.paths import PLOTLY_JS_DIR, STATIC
+from app.paths import STATIC
 from app.settings import Settings, get_settings
 
 DESCRIPTION = """Run real convolutions with NumPy and get every number back.
@@ -22,6 +22,9 @@ DESCRIPTION = """Run real convolutions with NumPy and get every number back.
 * `POST /api/convolve`: one layer (stride, padding, dilation, groups, bias, flip, ReLU); every output
   channel, the weights used and the cost. MACs count multiply-accumulates; FLOPs = 2·MACs.
 * `POST /api/trace`: the products and partial sums behind chosen output values.
+* `POST /api/layer/check`: output shape, cost and the formulas with a layer's numbers, without running it.
+* `/api/pointwise/*`: a 1×1 layer as a matrix product, NiN stacks, FC as a convolution, C vs H,W.
+* `/api/cost`, `/api/measure`, `/api/architectures`: designs counted and timed; papers' networks as data.
 
 Errors are `{"error": {"code", "message"}}` with a 4xx status; limits are named in the message.
 """
@@ -51,7 +54,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     app.mount("/static", CachedStaticFiles(directory=STATIC), name="static")
-    app.mount("/vendor/plotly", CachedStaticFiles(directory=PLOTLY_JS_DIR), name="plotly")
     if s.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=[o.strip() for o in s.cors_origins.split(",")],
                            allow_methods=["GET", "POST"], allow_headers=["*"])

@@ -183,7 +183,7 @@ def test_pages_static_files_and_headers(client):
     assert client.get("/static/vendor/plotly-cartesian.min.js",
                       headers={"if-none-match": js.headers["etag"]}).status_code == 304
     assert client.get("/static/js/conv.js").headers["cache-control"] == "no-cache"
-    assert client.get("/vendor/plotly/plotly.min.js").status_code == 200  # the package's full bundle, too
+    assert client.get("/vendor/plotly/plotly.min.js").status_code == 404  # files are served from static/ only
     assert client.get("/static/../app/settings.py").status_code == 404
     assert client.get("/docs").status_code == 200
     schema = client.get("/openapi.json").json()
