@@ -78,8 +78,8 @@ def upload_input(file: Annotated[UploadFile, File(description="the image or .npy
 
 @router.get("/inputs/{input_id}", response_model=InputInfo)
 def input_info(input_id: str, store: InputStore = Depends(store_of)):
-    arr, meta = store.get(input_id)
-    return InputInfo(id=meta.id, shape=list(arr.shape), source=meta.source)
+    meta = store.info(input_id)
+    return InputInfo(id=meta.id, shape=list(meta.shape), source=meta.source)
 
 
 @router.get("/inputs/{input_id}/preview.png", responses={200: PNG}, response_class=Response)

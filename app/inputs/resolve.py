@@ -18,6 +18,9 @@ def input_shape(spec: SampleInput | RandomInput | UploadInput, store: InputStore
         shape = tuple(spec.shape)
         check_input_shape(shape, s)
         return shape, InputInfo(shape=list(shape), source=f"random:{spec.distribution}:seed={spec.seed}")
+    if isinstance(spec, UploadInput):
+        meta = store.info(spec.id)
+        return meta.shape, InputInfo(id=meta.id, shape=list(meta.shape), source=meta.source)
     arr, info = resolve_input(spec, store, s)
     return tuple(arr.shape), info
 

@@ -74,6 +74,21 @@ class InputStore:
         self.evict(keep=input_id)
         return meta
 
+    def _missing(self, input_id: str) -> NotFound:
+        return NotFound(f"input '{input_id}' is not stored (unknown, or evicted to keep the store under its "
+                        "quota); upload it again with POST /api/inputs")
+
+    def info(self, input_id: str) -> StoredInput:
+        """Shape and source from the small sidecar, without reading the tensor (layer checks run on every
+        control change). The .npy is renamed into place last, so its presence means the input is whole."""
+        npy = self._path(input_id, ".npy")
+        try:
+            meta = json.loads(self._path(input_id, ".json").read_text())
+            os.utime(npy)  # mark as recently used; raises if the tensor is not (or no longer) there
+        except FileNotFoundError:
+            raise self._missing(input_id) from None
+        return StoredInput(input_id, tuple(meta["shape"]), meta.get("source", "upload"))
+
     def get(self, input_id: str) -> tuple[np.ndarray, StoredInput]:
         npy = self._path(input_id, ".npy")
         try:
@@ -81,8 +96,7 @@ class InputStore:
             meta = json.loads(self._path(input_id, ".json").read_text())
             os.utime(npy)  # mark as recently used
         except FileNotFoundError:
-            raise NotFound(f"input '{input_id}' is not stored (unknown, or evicted to keep the store under its "
-                           "quota); upload it again with POST /api/inputs") from None
+            raise self._missing(input_id) from None
         return arr, StoredInput(input_id, tuple(arr.shape), meta.get("source", "upload"))
 
     def evict(self, keep: str | None = None) -> list[str]:
