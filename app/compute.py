@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.engine import ConvCost, ConvGeometry, GeometryError, conv2d, conv_cost, conv_geometry, relu
+from app.engine.geometry import pair
 from app.engine.trace import Trace, trace_positions
 from app.errors import check_limit
 from app.schemas import CustomWeights, LayerSpec, PresetWeights, RandomWeights
@@ -41,15 +42,10 @@ def _agree(name: str, asked, implied, source: str) -> None:
                             f"omit {name} or change it")
 
 
-def _as_pair(v) -> tuple[int, int] | None:
-    if v is None:
-        return None
-    return (v, v) if isinstance(v, int) else (v[0], v[1])
-
-
 def _layout(c_in: int, layer: LayerSpec, weights) -> tuple[int, tuple[int, int], int, bool]:
     """out_channels, kernel, groups and bias, from the layer and what the weights imply."""
-    kernel, out, groups = _as_pair(layer.kernel_size), layer.out_channels, layer.groups
+    kernel = None if layer.kernel_size is None else pair(layer.kernel_size, "kernel_size")
+    out, groups = layer.out_channels, layer.groups
     if isinstance(weights, PresetWeights):
         lay = preset_layout(weights.name, c_in, weights.mode)
         for name, asked, implied in (("out_channels", out, lay.out_channels), ("kernel_size", kernel, lay.kernel),

@@ -90,7 +90,7 @@ def _leaf(layer: Layer, c: int, seed: list[int], index: int, clock: dict) -> tup
 
 
 def measure(layers: tuple[Layer, ...], in_shape: tuple[int, int, int], seed: int, repeats: int, warmup: int,
-            budget_s: float) -> tuple[Timed, list[Layer]]:
+            budget_s: float) -> Timed:
     leaves: list[Layer] = []
     clock: dict[int, list[float]] = {}
     run, _ = _compile(layers, in_shape[0], [seed], leaves, clock)
@@ -111,7 +111,7 @@ def measure(layers: tuple[Layer, ...], in_shape: tuple[int, int, int], seed: int
             truncated = True
             break
     leaf_ms = [list(clock.get(i, [])) for i in range(len(leaves))]
-    return Timed(totals, leaf_ms, len(totals), truncated), leaves
+    return Timed(totals, leaf_ms, len(totals), truncated)
 
 
 def median(values: list[float]) -> float:

@@ -10,6 +10,7 @@ from app.api.deps import settings_of
 from app.designs import ARCHITECTURES, COMPARISONS, MOBILENET_TABLE2, architecture
 from app.engine.design import DesignCost, LayerCost, design_cost
 from app.errors import NotFound, check_limit
+from app.inputs.limits import check_input_dims, check_input_shape
 from app.measure import measure, median
 from app.schemas import ERROR_RESPONSES, Pos, Strict
 from app.schemas_cost import DesignSpec, from_layer, to_layers
@@ -71,16 +72,10 @@ class CostResponse(BaseModel):
     macs_ratio: list[float] = Field(description="design 0's MACs ÷ each design's")
 
 
-def _check_shape(shape: list[int], s: Settings) -> tuple[int, int, int]:
-    check_limit("input channels", shape[0], s.max_channels, "max_channels")
-    check_limit("input height", shape[1], s.max_height, "max_height")
-    check_limit("input width", shape[2], s.max_width, "max_width")
-    return tuple(shape)
-
-
 @router.post("/cost", response_model=CostResponse, summary="Count params, MACs and bytes of designs")
 def cost(req: CostRequest, s: Settings = Depends(settings_of)):
-    shape = _check_shape(req.input_shape, s)
+    shape = tuple(req.input_shape)
+    check_input_dims(shape, s)  # only counted: nothing of this shape is allocated
     results = [_result(d.name, design_cost(to_layers(d), shape)) for d in req.designs]
     return CostResponse(input_shape=list(shape), designs=results,
                         params_ratio=[results[0].params / r.params if r.params else 0.0 for r in results],
@@ -133,14 +128,15 @@ def measure_design(req: MeasureRequest, s: Settings = Depends(settings_of)):
     """Random input and weights of the design's shapes; warm-up runs, then repeats; medians. A design
     whose MACs × (warm-up + repeats) exceed CONVLENS_MAX_MEASURE_MACS is refused before it runs, and
     the repeats stop at CONVLENS_MEASURE_BUDGET_S seconds."""
-    shape = _check_shape(req.input_shape, s)
+    shape = tuple(req.input_shape)
+    check_input_shape(shape, s)  # the measurement allocates a random input of this shape
     layers = to_layers(req.design)
     counted = design_cost(layers, shape)
     check_limit("MACs × (warm-up + repeats)", counted.macs * (req.warmup + req.repeats), s.max_measure_macs,
                 "max_measure_macs")
     check_limit("largest activation (bytes)", max(r.activation_bytes for r in counted.rows),
                 s.max_output_elements * 4, "max_output_elements")
-    timed, _ = measure(layers, shape, req.seed, req.repeats, req.warmup, s.measure_budget_s)
+    timed = measure(layers, shape, req.seed, req.repeats, req.warmup, s.measure_budget_s)
     out = []
     for row, times in zip(counted.rows, timed.leaf_ms):  # both list the leaf layers depth-first, in order
         ms = median(times)

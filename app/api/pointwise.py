@@ -81,15 +81,17 @@ def reduce(req: ReduceRequest, s: Settings = Depends(settings_of), store: InputS
     x, _ = resolve_input(req.input, store, s)
     c = x.shape[0]
     g = conv_geometry(x.shape, max(1, c // req.reduction), 1)
-    check_limit("MACs", conv_cost(g, True).macs, s.max_macs, "max_macs")
+    cc = conv_cost(g, True)
+    check_limit("MACs", cc.macs, s.max_macs, "max_macs")
     w, b = random_weights(g.weight_shape, req.seed, True)
     conv_out = conv1x1(x, w, b)
     pg = pool_geometry(x.shape, req.pool)
+    pc = pool_cost(pg)
     return [
         Reduced(name=f"1×1 conv {c}→{g.out_channels}", output_shape=list(g.output_shape),
-                params=conv_cost(g, True).params, work=conv_cost(g, True).macs, output=encode_array(conv_out)),
-        Reduced(name=f"{req.pool}×{req.pool} max pool", output_shape=list(pg.output_shape), params=pool_cost(pg).params,
-                work=pool_cost(pg).comparisons_or_adds, output=encode_array(max_pool2d(x, req.pool))),
+                params=cc.params, work=cc.macs, output=encode_array(conv_out)),
+        Reduced(name=f"{req.pool}×{req.pool} max pool", output_shape=list(pg.output_shape), params=pc.params,
+                work=pc.comparisons_or_adds, output=encode_array(max_pool2d(x, req.pool))),
     ]
 
 

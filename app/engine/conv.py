@@ -98,13 +98,3 @@ def _im2col(xp: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_bytes:
         cols = windows[..., r0:r1, :].reshape(g, k, (r1 - r0) * geom.out_width)  # the im2col copy
         out[:, :, r0:r1, :] = np.matmul(w, cols).reshape(g, geom.out_per_group, r1 - r0, geom.out_width)
     return out.reshape(geom.output_shape)
-
-
-def im2col_peak_bytes(geom: ConvGeometry, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> int:
-    """Bytes of the largest im2col temporary conv2d allocates for this geometry (0 on the 1×1 path)."""
-    if geom.is_pointwise:
-        return 0
-    k = geom.in_per_group * geom.kernel[0] * geom.kernel[1]
-    row_bytes = geom.groups * k * geom.out_width * 4
-    rows = min(geom.out_height, max(1, chunk_bytes // row_bytes))
-    return rows * row_bytes
