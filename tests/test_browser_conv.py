@@ -124,3 +124,11 @@ def test_downloads_are_the_apis_output(page, live_server):
         page.click("#download-png")
     assert open(png.value.path(), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     assert png.value.suggested_filename == "convlens-output-channel-0.png"
+
+
+def test_rgb_input_is_drawn_in_colour(page, live_server):
+    """The overview shows the RGB sample's real colours (a typed-array row once turned them into NaN)."""
+    page.goto(live_server + "/conv")
+    ready(page)
+    inside_red_disc = page.evaluate("document.getElementById('overview-plot').data[0].z[28][21]")
+    assert inside_red_disc == [255, 0, 0]

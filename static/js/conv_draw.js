@@ -98,15 +98,25 @@ export function placeHit(gd, row, col) {
 }
 
 /** The whole input (in colour when it has 3 channels), with the crop's rectangle. */
+const overviewTraces = new WeakMap(); // decoded input → its trace: built once per input, not per region
+
+function overviewTrace(input, meta) {
+  if (!overviewTraces.has(input)) {
+    let trace;
+    if (input.length === 3 && meta.channel_min.every((v) => v >= 0) && meta.channel_max.every((v) => v <= 1)) {
+      const z = input[0].map((row, r) => Array.from(row, (_, c) => [0, 1, 2].map((k) => Math.round(input[k][r][c] * 255))));
+      trace = { type: "image", z, hovertemplate: "(%{y}, %{x}) rgb %{z}<extra></extra>" };
+    } else {
+      trace = { type: "heatmap", z: input[0], ...scaleFor(meta.channel_min[0], meta.channel_max[0]), showscale: false };
+    }
+    overviewTraces.set(input, trace);
+  }
+  return overviewTraces.get(input);
+}
+
 export function drawOverview(gd, input, meta, b) {
   const [h, w] = [input[0].length, input[0][0].length];
-  let trace;
-  if (input.length === 3 && meta.channel_min.every((v) => v >= 0) && meta.channel_max.every((v) => v <= 1)) {
-    const z = input[0].map((row, r) => row.map((_, c) => [0, 1, 2].map((k) => Math.round(input[k][r][c] * 255))));
-    trace = { type: "image", z, hovertemplate: "(%{y}, %{x}) rgb %{z}<extra></extra>" };
-  } else {
-    trace = { type: "heatmap", z: input[0], ...scaleFor(meta.channel_min[0], meta.channel_max[0]), showscale: false };
-  }
+  const trace = overviewTrace(input, meta);
   const rect = { type: "rect", x0: b.c0 - 0.5, x1: b.c1 + 0.5, y0: b.r0 - 0.5, y1: b.r1 + 0.5, line: { color: "#ff7a00", width: 2 } };
   const frame = { type: "rect", x0: -0.5, x1: w - 0.5, y0: -0.5, y1: h - 0.5, line: { color: "#888", width: 1, dash: "dot" } };
   return Plotly.react(gd, [trace], { margin: { t: 10, r: 8, b: 24, l: 32 }, height: 300, shapes: [frame, rect],
