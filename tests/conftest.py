@@ -111,3 +111,8 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def ready(page, loads: int = 1):
+    """Wait until a page has finished its n-th load (the pages count them in body[data-ready])."""
+    page.wait_for_function(f"Number(document.body.dataset.ready || 0) >= {loads}", timeout=20000)

@@ -6,12 +6,8 @@ import numpy as np
 import pytest
 
 from app.encoding import decode_array
-from tests.conftest import screenshot
+from tests.conftest import ready, screenshot
 from tests.images import png_rgb
-
-
-def ready(page, loads: int = 1):
-    page.wait_for_function(f"Number(document.body.dataset.ready || 0) >= {loads}", timeout=20000)
 
 
 def click_cell(page, plot_id: str, row: int, col: int):

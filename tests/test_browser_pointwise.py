@@ -6,11 +6,7 @@ import numpy as np
 import pytest
 
 from app.encoding import decode_array
-from tests.conftest import screenshot
-
-
-def ready(page, loads: int = 1):
-    page.wait_for_function(f"Number(document.body.dataset.ready || 0) >= {loads}", timeout=20000)
+from tests.conftest import ready, screenshot
 
 
 def api_output(live_server, body):
