@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from app.encoding import decode_array
+from app.encoding import decode_array, decode_frame
 
 
 class ApiError(Exception):
@@ -73,9 +73,10 @@ class Client:
 
     def convolve(self, input: dict | None = None, layer: dict | None = None, weights: dict | None = None
                  ) -> dict[str, Any]:
-        """The API's response with ``output`` and ``weight`` decoded to float32 arrays."""
+        """The API's response with ``output`` and ``weight`` decoded to float32 arrays (sent as a binary
+        frame: no base64 on either side)."""
         body = {k: v for k, v in (("input", input), ("layer", layer), ("weights", weights)) if v is not None}
-        res = self._check(self._http.post("/api/convolve", json=body)).json()
+        res = decode_frame(self._check(self._http.post("/api/convolve", json={**body, "encoding": "binary"})).content)
         res["output"] = decode_array(res["output"])
         res["weight"] = decode_array(res["weight"])
         res["bias"] = None if res["bias"] is None else np.asarray(res["bias"], dtype=np.float32)

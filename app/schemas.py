@@ -74,16 +74,19 @@ class CustomWeights(Strict):
 
 
 WeightSpec = Annotated[Union[RandomWeights, PresetWeights, CustomWeights], Field(discriminator="kind")]
-Encoding = Literal["base64", "list", "npy", "png"]
+Encoding = Literal["base64", "binary", "list", "npy", "png"]
 
 
 class ConvolveRequest(Strict):
     input: InputSpec = SampleInput()
     layer: LayerSpec = LayerSpec()
     weights: WeightSpec = RandomWeights()
-    encoding: Encoding = Field("base64", description="base64: little-endian float32, row-major; list: nested "
-                                                      "JSON lists; npy: the output alone as an .npy body; png: "
-                                                      "one output channel as a picture (min→max stretched)")
+    encoding: Encoding = Field("base64", description="base64: little-endian float32, row-major; binary: the same "
+                                                      "response as one binary frame (application/x-convlens-frame: "
+                                                      "a JSON header, then the raw arrays; no base64 to encode or "
+                                                      "decode); list: nested JSON lists; npy: the output alone as an "
+                                                      ".npy body; png: one output channel as a picture (min→max "
+                                                      "stretched)")
     channel: Int = Field(0, description="with encoding=png: which output channel")
     include_input: StrictBool = Field(False, description="also return the input tensor (for drawing it)")
 
@@ -126,8 +129,11 @@ class TraceRequest(Strict):
 class EncodedArray(BaseModel):
     shape: list[int]
     dtype: str = "float32"
-    encoding: Literal["base64", "list"]
-    data: Union[str, list]
+    encoding: Literal["base64", "list", "binary"]
+    data: Union[str, list, None] = Field(description="base64 text or nested lists; null in a binary frame")
+    offset: Optional[int] = Field(None, description="binary frame only: where the array starts, in bytes "
+                                                    "from the start of the frame's data section")
+    nbytes: Optional[int] = Field(None, description="binary frame only: the array's length in bytes")
     channel_min: list[float]
     channel_max: list[float]
 

@@ -8,7 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from app.encoding import decode_array
+import struct
+
+from app.encoding import decode_array, decode_frame
 from tests.images import npy, png_rgb
 
 EDGES_SOBEL = {"input": {"kind": "sample", "name": "edges"}, "layer": {"padding": 1},
@@ -65,6 +67,36 @@ def test_same_request_same_numbers_and_encodings_agree(client):
     r = client.post("/api/convolve", json={**req, "encoding": "npy"})
     assert r.headers["content-type"] == "application/x-npy"
     assert np.array_equal(np.load(io.BytesIO(r.content), allow_pickle=False), decode_array(a["output"]))
+
+
+@pytest.mark.parametrize("shape, out_channels, kernel", [([4, 9, 9], 2, 3), ([3, 5, 7], 3, 2), ([1, 1, 1], 1, 1)])
+def test_binary_frame_holds_the_same_arrays_as_the_json(client, shape, out_channels, kernel):
+    """Odd sizes on purpose: 3·5·7 and 2·… floats are not multiples of 8 bytes, so padding must line up."""
+    req = {"input": {"kind": "random", "shape": shape, "seed": 5},
+           "layer": {"out_channels": out_channels, "kernel_size": kernel}, "include_input": True}
+    as_json = client.post("/api/convolve", json=req).json()
+    r = client.post("/api/convolve", json={**req, "encoding": "binary"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/x-convlens-frame"
+    assert int(r.headers["content-length"]) == len(r.content)
+    (n,) = struct.unpack_from("<I", r.content)
+    assert (4 + n) % 8 == 0
+    frame = decode_frame(r.content)
+    offsets = []
+    for key in ("input_array", "output", "weight"):
+        a, b = as_json[key], frame[key]
+        assert b["encoding"] == "binary" and b["data"].dtype == np.float32 and b["offset"] % 8 == 0
+        assert np.array_equal(decode_array(a), decode_array(b))
+        assert (b["channel_min"], b["channel_max"], b["shape"]) == (a["channel_min"], a["channel_max"], a["shape"])
+        offsets.append((b["offset"], b["offset"] + b["nbytes"]))
+    assert all(end <= start for (_, end), (start, _) in zip(sorted(offsets), sorted(offsets)[1:]))
+    assert 4 + n + sorted(offsets)[-1][1] <= len(r.content) < 4 + n + sorted(offsets)[-1][1] + 8
+    assert {k: v for k, v in frame.items() if k not in ("input_array", "output", "weight", "engine_ms")} == \
+        {k: v for k, v in as_json.items() if k not in ("input_array", "output", "weight", "engine_ms")}
+
+
+def test_binary_request_errors_are_still_json(client):
+    err = error_of(client.post("/api/convolve", json={"layer": {"kernel_size": 500}, "encoding": "binary"}), 413)
+    assert "kernel" in err["message"]
 
 
 def test_presets_and_custom_weights(client):

@@ -6,7 +6,8 @@ from fastapi.responses import JSONResponse
 
 from app.api.deps import settings_of, store_of
 from app.compute import PreparedLayer, plan_layer, prepare_layer, run_layer, trace_many
-from app.encoding import encode_array, json_bytes, npy_bytes, to_png
+from app.api.frame import FrameResponse
+from app.encoding import FRAME_MEDIA_TYPE, Frame, encode_array, json_bytes, npy_bytes, to_png
 from app.engine.cost import ConvCost
 from app.engine.explain import connectivity, explain
 from app.engine.errors import GeometryError
@@ -59,15 +60,18 @@ def check_layer(req: LayerCheckRequest, s: Settings = Depends(settings_of), stor
 
 
 @router.post("/convolve", response_model=ConvolveResponse, summary="Run one convolution layer",
-             responses={200: {"content": {"application/x-npy": {}, "image/png": {}},
-                              "description": "JSON; with encoding=npy the output alone as an .npy body; with "
+             responses={200: {"content": {FRAME_MEDIA_TYPE: {}, "application/x-npy": {}, "image/png": {}},
+                              "description": "JSON; with encoding=binary the same response as a binary frame; "
+                                             "with encoding=npy the output alone as an .npy body; with "
                                              "encoding=png one output channel as a picture"}})
 def convolve(req: ConvolveRequest, s: Settings = Depends(settings_of), store: InputStore = Depends(store_of)):
     """Input (sample, random or upload) → layer → every output channel, the weights used, and the cost.
 
     Arrays are base64 little-endian float32 in row-major order with their shape and per-channel min/max
-    (``encoding="base64"``, the default), nested JSON lists (``"list"``), or, with ``"npy"``, the output
-    tensor alone as an ``application/x-npy`` body. The same request always gives the same numbers.
+    (``encoding="base64"``, the default), nested JSON lists (``"list"``), raw bytes after a JSON header
+    (``"binary"``, an ``application/x-convlens-frame`` body: a little-endian uint32 N, N bytes of JSON,
+    then each array at its ``offset`` from there, 8-byte aligned), or, with ``"npy"``, the output tensor
+    alone as an ``application/x-npy`` body. The same request always gives the same numbers.
     """
     x, info = resolve_input(req.input, store, s)
     layer = prepare_layer(x.shape, req.layer, req.weights, s)
@@ -80,14 +84,18 @@ def convolve(req: ConvolveRequest, s: Settings = Depends(settings_of), store: In
             raise NotFound(f"output channel {req.channel} does not exist; the output has channels "
                            f"0..{result.output.shape[0] - 1}")
         return Response(to_png(result.output, req.channel), media_type="image/png", headers=headers)
+    frame = Frame() if req.encoding == "binary" else None
     response = ConvolveResponse(
-        input=info, input_array=encode_array(x, req.encoding) if req.include_input else None,
+        input=info, input_array=encode_array(x, req.encoding, frame) if req.include_input else None,
         layer=_resolved(layer), output_shape=list(result.output.shape),
-        output=encode_array(result.output, req.encoding), weight=encode_array(layer.weight, req.encoding),
+        output=encode_array(result.output, req.encoding, frame),
+        weight=encode_array(layer.weight, req.encoding, frame),
         bias=None if layer.bias is None else layer.bias.tolist(), cost=cost_model(layer.cost),
         engine_ms=result.engine_ms)
     # The model above is the contract (and the OpenAPI schema); the bytes are assembled without
-    # re-scanning megabytes of base64 (see json_bytes).
+    # re-scanning megabytes of base64 (see json_bytes) or copying the arrays (see Frame).
+    if frame is not None:
+        return FrameResponse(frame.chunks(response.model_dump_json().encode()), headers=headers)
     body = response.model_dump_json() if req.encoding == "list" else json_bytes(response.model_dump())
     return Response(body, media_type="application/json", headers=headers)
 

@@ -8,11 +8,38 @@ export async function postJSON(url, body) {
   return data;
 }
 
+/** POST JSON asking for a binary frame (encoding "binary"): a JSON header, then the arrays' raw
+ * little-endian float32 bytes. Each array gets `values`, a Float32Array view into the one buffer, so
+ * nothing is decoded value by value. Errors are JSON, as from postJSON. */
+export async function postFrame(url, body) {
+  const res = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ ...body, encoding: "binary" }) });
+  if (!res.ok) {
+    const data = await res.json().catch(() => null);
+    throw new Error(data?.error?.message || `${res.status} ${res.statusText}`);
+  }
+  const buf = await res.arrayBuffer();
+  const n = new DataView(buf).getUint32(0, true);
+  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 4, n)));
+  const base = 4 + n;
+  const attach = (v) => {
+    if (Array.isArray(v)) v.forEach(attach);
+    else if (v && typeof v === "object") {
+      if (v.encoding === "binary" && "nbytes" in v) v.values = new Float32Array(buf, base + v.offset, v.nbytes / 4);
+      else Object.values(v).forEach(attach);
+    }
+  };
+  attach(header);
+  return header;
+}
+
 /** Decode the API's compact array ({shape, encoding: "base64", data}) into channels of rows. Rows are
  * Float32Array views into one buffer (no per-value copies), which Plotly accepts as heatmap rows. */
 export function decodeArray(payload) {
   let flat;
-  if (payload.encoding === "base64") {
+  if (payload.encoding === "binary") {
+    flat = payload.values;
+  } else if (payload.encoding === "base64") {
     flat = new Float32Array(base64Bytes(payload.data).buffer);
   } else {
     flat = Float32Array.from(payload.data.flat(Infinity));

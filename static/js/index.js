@@ -1,9 +1,9 @@
 // Home page: one live convolution, so a first visit shows the engine working.
-import { postJSON, decodeArray } from "./api.js";
+import { postFrame, decodeArray } from "./api.js";
 import { plotlyReady } from "./plots.js";
 
 async function demo() {
-  const res = await postJSON("/api/convolve", {
+  const res = await postFrame("/api/convolve", {
     input: { kind: "sample", name: "edges" },
     layer: { padding: 1 },
     weights: { kind: "preset", name: "sobel_x" },

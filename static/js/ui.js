@@ -1,5 +1,5 @@
 // Small UI helpers shared by the views.
-import { postJSON } from "./api.js";
+import { postFrame, postJSON } from "./api.js";
 
 /** Show the layer's status under the controls; an invalid layer also disables the player. */
 export function layerMessage(text, ok) {
@@ -28,6 +28,6 @@ export async function checkThenRun(req, isStale) {
     layerMessage(check.error.message, false);
     return null;
   }
-  const conv = await postJSON("/api/convolve", { ...req, include_input: true });
+  const conv = await postFrame("/api/convolve", { ...req, include_input: true });
   return isStale() ? null : { check, conv };
 }
