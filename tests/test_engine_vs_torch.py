@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from hypothesis import assume, given, settings, strategies as st
 
 from app.engine import GeometryError, avg_pool2d, conv2d, conv_geometry, max_pool2d, output_size, trace_position
-from app.engine.conv import _im2col, pad_input
+from app.engine.conv import _im2col, _im2col_runs, pad_input
 
 torch.set_num_threads(1)
 
@@ -64,6 +64,20 @@ def test_conv2d_matches_torch(case):
     ours = conv2d(x, w, b, case["stride"], case["padding"], case["dilation"], case["groups"], case["flip"],
                   chunk_bytes=case["chunk_bytes"])
     close(ours, torch_conv(x, w, b, case["stride"], case["padding"], case["dilation"], case["groups"], case["flip"]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(conv_cases())
+def test_stride_1_runs_path_equals_the_window_path_and_torch(case):
+    """The stride-1 fast path reads past each row's end on purpose; it must never show in the output."""
+    case = {**case, "stride": (1, 1)}
+    x, w, _ = make_tensors(case)
+    geom = conv_geometry(x.shape, w.shape[0], w.shape[2:], 1, case["padding"], case["dilation"], case["groups"])
+    if geom.out_height < 1 or geom.out_width < 1:
+        return
+    fast = _im2col_runs(x, w, geom, case["chunk_bytes"])
+    close(fast, _im2col(pad_input(x, geom), w, geom, case["chunk_bytes"]))
+    close(fast, torch_conv(x, w, None, 1, case["padding"], case["dilation"], case["groups"], False))
 
 
 @settings(max_examples=150, deadline=None)

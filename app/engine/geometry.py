@@ -5,6 +5,7 @@ more on the bottom/right than on the top/left; a symmetric ``2p`` could not expr
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Union
 
@@ -100,7 +101,16 @@ def _positive(name: str, value: Pair) -> None:
 def conv_geometry(in_shape: tuple[int, int, int], out_channels: int, kernel_size: int | Pair,
                   stride: int | Pair = 1, padding: PaddingArg = 0, dilation: int | Pair = 1,
                   groups: int = 1) -> ConvGeometry:
-    """Validate a layer against an input shape (C, H, W); raise GeometryError saying what is allowed."""
+    """Validate a layer against an input shape (C, H, W); raise GeometryError saying what is allowed.
+
+    Remembered per arguments: it is ~14 µs of Python, a tenth of a small layer's whole run."""
+    try:
+        return _remembered_geometry(tuple(in_shape), out_channels, kernel_size, stride, padding, dilation, groups)
+    except TypeError:  # an unhashable argument, such as a list: work it out without the cache
+        return _conv_geometry(in_shape, out_channels, kernel_size, stride, padding, dilation, groups)
+
+
+def _conv_geometry(in_shape, out_channels, kernel_size, stride, padding, dilation, groups) -> ConvGeometry:
     c_in, h, w = (int(v) for v in in_shape)
     kernel, stride_, dilation_ = pair(kernel_size, "kernel_size"), pair(stride, "stride"), pair(dilation, "dilation")
     for name, value in (("kernel_size", kernel), ("stride", stride_), ("dilation", dilation_)):
@@ -122,6 +132,9 @@ def conv_geometry(in_shape: tuple[int, int, int], out_channels: int, kernel_size
             f"kernel {list(kernel)} with dilation {list(dilation_)} spans {span}, larger than the padded "
             f"input {[h + sum(pad_h), w + sum(pad_w)]}; use a smaller kernel or dilation, or more padding")
     return ConvGeometry(c_in, out_channels, h, w, kernel, stride_, dilation_, pad_h, pad_w, groups, out_h, out_w)
+
+
+_remembered_geometry = functools.lru_cache(maxsize=1024)(_conv_geometry)
 
 
 @dataclass(frozen=True)
