@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--workers", type=int, default=s.workers, help="uvicorn worker processes")
     args = parser.parse_args(argv)
     # Workers are separate processes that read settings from the environment: pass the choice on,
-    # so each one shares the cores out correctly (see app.main.blas_threads_for).
+    # so each one shares the cores out correctly (see Settings.compute_threads).
     os.environ["CONVLENS_WORKERS"] = str(args.workers)
     print(f"convlens on http://{args.host}:{args.port}/  (API docs at /docs)", flush=True)
     uvicorn.run("app.asgi:app", host=args.host, port=args.port, workers=args.workers, log_level="info")

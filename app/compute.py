@@ -120,7 +120,7 @@ def run_layer(x: np.ndarray, p: PreparedLayer, s: Settings) -> ConvResult:
     g = p.geometry
     t0 = time.perf_counter()
     out = conv2d(x, p.weight, p.bias, g.stride, (g.pad_h, g.pad_w), g.dilation, g.groups, p.flip,
-                 chunk_bytes=s.im2col_chunk_bytes)
+                 chunk_bytes=s.im2col_chunk_bytes, threads=s.compute_threads)
     if p.relu:
         out = relu(out)
     return ConvResult(p, out, (time.perf_counter() - t0) * 1e3)

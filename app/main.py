@@ -1,7 +1,6 @@
 """The FastAPI application: routers, static files, error handlers and middleware, assembled once."""
 from __future__ import annotations
 
-import os
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -30,15 +29,9 @@ Errors are `{"error": {"code", "message"}}` with a 4xx status; limits are named 
 """
 
 
-def blas_threads_for(s: Settings) -> int:
-    """Threads per worker: the setting, or the cores shared out among workers so they never
-    oversubscribe the CPU (which made requests several times slower in a trial)."""
-    return s.blas_threads or max(1, (os.cpu_count() or 1) // max(1, s.workers))
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     s = settings or get_settings()
-    threadpool_limits(limits=blas_threads_for(s), user_api="blas")
+    threadpool_limits(limits=s.compute_threads, user_api="blas")
     app = FastAPI(title="convlens", version=__version__, description=DESCRIPTION)
     app.state.settings = s
     app.state.store = InputStore(s.data_dir / "inputs", s.store_quota_bytes)

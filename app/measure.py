@@ -5,6 +5,7 @@ repeats early (at least one timed run always completes) so one request cannot ho
 """
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from app.engine import avg_pool2d, conv2d, max_pool2d, relu
+from app.engine.conv import DEFAULT_CHUNK_BYTES
 from app.engine.design import Add, Block, Concat, Conv, Fc, Layer, Pool, Relu
 from app.weights import random_weights
 
@@ -27,15 +29,15 @@ class Timed:
     truncated: bool
 
 
-def _compile(layers, c_in: int, seed: list[int], leaves: list, clock: dict) -> tuple[Op, int]:
+def _compile(layers, c_in: int, seed: list[int], leaves: list, clock: dict, conv) -> tuple[Op, int]:
     """Closures with their weights bound; returns the function and its output channel count."""
     ops: list[Op] = []
     c = c_in
     for layer in layers:
         if isinstance(layer, Block):
-            op, c = _compile(layer.layers, c, seed, leaves, clock)
+            op, c = _compile(layer.layers, c, seed, leaves, clock, conv)
         elif isinstance(layer, (Concat, Add)):
-            subs = [_compile(b, c, seed, leaves, clock) for b in layer.branches]
+            subs = [_compile(b, c, seed, leaves, clock, conv) for b in layer.branches]
             fns = [f for f, _ in subs]
             if isinstance(layer, Concat):
                 c = sum(ch for _, ch in subs)
@@ -44,7 +46,7 @@ def _compile(layers, c_in: int, seed: list[int], leaves: list, clock: dict) -> t
                 c = subs[0][1]
                 op = (lambda fs: lambda x: sum(f(x) for f in fs))(fns)
         else:
-            op, c = _leaf(layer, c, seed, len(leaves), clock)
+            op, c = _leaf(layer, c, seed, len(leaves), clock, conv)
             leaves.append(layer)
         ops.append(op)
 
@@ -66,13 +68,13 @@ def _timed(index: int, fn: Op, clock: dict) -> Op:
     return run
 
 
-def _leaf(layer: Layer, c: int, seed: list[int], index: int, clock: dict) -> tuple[Op, int]:
+def _leaf(layer: Layer, c: int, seed: list[int], index: int, clock: dict, conv) -> tuple[Op, int]:
     seed[0] += 1
     if isinstance(layer, Conv):
         groups = c if layer.groups == 0 else layer.groups
         k = layer.k if isinstance(layer.k, tuple) else (layer.k, layer.k)
         w, b = random_weights((layer.out, c // groups, *k), seed[0], layer.bias)
-        return _timed(index, lambda x: conv2d(x, w, b, layer.stride, layer.padding, 1, groups), clock), layer.out
+        return _timed(index, lambda x: conv(x, w, b, layer.stride, layer.padding, 1, groups), clock), layer.out
     if isinstance(layer, Pool):
         pool = max_pool2d if layer.kind == "max" else avg_pool2d
         return _timed(index, lambda x: pool(x, layer.k, layer.stride, layer.padding), clock), c
@@ -90,10 +92,12 @@ def _leaf(layer: Layer, c: int, seed: list[int], index: int, clock: dict) -> tup
 
 
 def measure(layers: tuple[Layer, ...], in_shape: tuple[int, int, int], seed: int, repeats: int, warmup: int,
-            budget_s: float) -> Timed:
+            budget_s: float, threads: int = 1, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Timed:
+    """Engine options as /api/convolve uses them, so the lab times what the API runs."""
     leaves: list[Layer] = []
     clock: dict[int, list[float]] = {}
-    run, _ = _compile(layers, in_shape[0], [seed], leaves, clock)
+    conv = functools.partial(conv2d, chunk_bytes=chunk_bytes, threads=threads)
+    run, _ = _compile(layers, in_shape[0], [seed], leaves, clock, conv)
     x = np.random.default_rng(seed).standard_normal(in_shape, dtype=np.float32)
     start = time.perf_counter()
     for _ in range(warmup):

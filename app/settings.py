@@ -23,8 +23,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
-    # BLAS threads per worker. 0 means "cores // workers" (at least 1): several workers that each
-    # use every core oversubscribe the CPU and make every request slower.
+    # BLAS (and engine) threads per worker. 0 means "cores // workers" (at least 1): several workers
+    # that each use every core oversubscribe the CPU and make every request slower.
     blas_threads: int = 0
     cors_origins: str = ""  # comma-separated; empty means CORS is off
 
@@ -50,6 +50,13 @@ class Settings:
 
     def env_name(self, name: str) -> str:
         return f"CONVLENS_{name.upper()}"
+
+    @property
+    def compute_threads(self) -> int:
+        """Threads per worker for BLAS and the engine's bands: the setting, or the cores shared out
+        among workers so they never oversubscribe the CPU (which made requests several times slower
+        in a trial)."""
+        return self.blas_threads or max(1, (os.cpu_count() or 1) // max(1, self.workers))
 
 
 def _coerce(raw: str, kind: type):

@@ -93,7 +93,7 @@ def naive_loop(x, w, padding):
     return out
 
 
-def run_case(case: Case, peak: float, torch) -> list[Row]:
+def run_case(case: Case, peak: float, torch, threads: int) -> list[Row]:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((case.c_in, case.size, case.size), dtype=np.float32)
     w = rng.standard_normal((case.c_out, case.c_in // case.groups, case.kernel, case.kernel), dtype=np.float32)
@@ -102,7 +102,7 @@ def run_case(case: Case, peak: float, torch) -> list[Row]:
     flops = conv_cost(geom, bias=False).flops
 
     def ours():
-        return conv2d(x, w, b, case.stride, case.padding, case.dilation, case.groups)
+        return conv2d(x, w, b, case.stride, case.padding, case.dilation, case.groups, threads=threads)
 
     xt, wt, bt = torch.from_numpy(x)[None], torch.from_numpy(w), None
 
@@ -170,7 +170,7 @@ def main() -> None:
     with threadpool_limits(limits=args.threads, user_api="blas"):
         env = environment()
         peak = matmul_peak_gflops()
-        rows = [r for c in cases for r in run_case(c, peak, torch)]
+        rows = [r for c in cases for r in run_case(c, peak, torch, args.threads)]
     print(f"numpy {env['numpy']}, torch {env['torch']}, threads {args.threads}, "
           f"BLAS {[(b['internal_api'], b['version'], b['architecture']) for b in env['blas']]}, "
           f"OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}, square-GEMM peak {peak:.1f} GFLOP/s")

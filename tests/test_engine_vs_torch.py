@@ -80,6 +80,20 @@ def test_stride_1_runs_path_equals_the_window_path_and_torch(case):
     close(fast, torch_conv(x, w, None, 1, case["padding"], case["dilation"], case["groups"], False))
 
 
+@settings(max_examples=100, deadline=None)
+@given(conv_cases(), st.integers(2, 4))
+def test_threads_share_thin_grouped_layers(case, threads):
+    """Thin grouped layers (≤ 8 filters per group) share their groups among threads: the same request
+    gives the same numbers every time, and agrees with one thread and with torch to rounding."""
+    case = {**case, "stride": (1, 1)}  # the threaded path is the stride-1 one
+    x, w, b = make_tensors(case)
+    args = (x, w, b, 1, case["padding"], case["dilation"], case["groups"], case["flip"])
+    many = conv2d(*args, chunk_bytes=case["chunk_bytes"], threads=threads)
+    assert np.array_equal(many, conv2d(*args, chunk_bytes=case["chunk_bytes"], threads=threads))
+    close(many, conv2d(*args, chunk_bytes=case["chunk_bytes"]))
+    close(many, torch_conv(x, w, b, 1, case["padding"], case["dilation"], case["groups"], case["flip"]))
+
+
 @settings(max_examples=150, deadline=None)
 @given(conv_cases())
 def test_trace_total_equals_engine_output(case):

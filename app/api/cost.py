@@ -136,7 +136,8 @@ def measure_design(req: MeasureRequest, s: Settings = Depends(settings_of)):
                 "max_measure_macs")
     check_limit("largest activation (bytes)", max(r.activation_bytes for r in counted.rows),
                 s.max_output_elements * 4, "max_output_elements")
-    timed = measure(layers, shape, req.seed, req.repeats, req.warmup, s.measure_budget_s)
+    timed = measure(layers, shape, req.seed, req.repeats, req.warmup, s.measure_budget_s, s.compute_threads,
+                    s.im2col_chunk_bytes)
     out = []
     for row, times in zip(counted.rows, timed.leaf_ms):  # both list the leaf layers depth-first, in order
         ms = median(times)
