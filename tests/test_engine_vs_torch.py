@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from hypothesis import assume, given, settings, strategies as st
 
 from app.engine import GeometryError, avg_pool2d, conv2d, conv_geometry, max_pool2d, output_size, trace_position
-from app.engine.conv import _im2col, _im2col_runs, pad_input
+from app.engine.conv import _im2col, _im2col_runs, _row_taps, pad_input
 
 torch.set_num_threads(1)
 
@@ -92,6 +92,31 @@ def test_threads_share_thin_grouped_layers(case, threads):
     assert np.array_equal(many, conv2d(*args, chunk_bytes=case["chunk_bytes"], threads=threads))
     close(many, conv2d(*args, chunk_bytes=case["chunk_bytes"]))
     close(many, torch_conv(x, w, b, 1, case["padding"], case["dilation"], case["groups"], case["flip"]))
+
+
+@st.composite
+def wide_cases(draw):
+    """Layers wide enough for the kernel-row path: > 8 filters per group, C_in/G·k_W ≥ 32."""
+    case = draw(conv_cases())
+    groups = draw(st.integers(1, 2))
+    kw = case["kernel"][1]
+    cg = draw(st.integers(-(-32 // kw), 40))
+    stride = (1, 1) if case["padding"] == "same" else (1, case["stride"][1])
+    return {**case, "groups": groups, "c_in": groups * cg, "c_out": groups * draw(st.integers(9, 12)),
+            "stride": stride, "chunk_bytes": draw(st.sampled_from([1, 40_000, 32 * 2**20]))}
+
+
+@settings(max_examples=60, deadline=None)
+@given(wide_cases())
+def test_kernel_row_path_equals_the_window_path_and_torch(case):
+    x, w, b = make_tensors(case)
+    geom = conv_geometry(x.shape, w.shape[0], w.shape[2:], case["stride"], case["padding"], case["dilation"],
+                         case["groups"])
+    fast = _row_taps(pad_input(x, geom), w, geom, case["chunk_bytes"])
+    close(fast, _im2col(pad_input(x, geom), w, geom, case["chunk_bytes"]))
+    ours = conv2d(x, w, b, case["stride"], case["padding"], case["dilation"], case["groups"], case["flip"],
+                  chunk_bytes=case["chunk_bytes"])
+    close(ours, torch_conv(x, w, b, case["stride"], case["padding"], case["dilation"], case["groups"], case["flip"]))
 
 
 @settings(max_examples=150, deadline=None)
