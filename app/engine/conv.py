@@ -1,13 +1,14 @@
 """2-D convolution of one (C, H, W) tensor, vectorised with NumPy.
 
-Three paths, all ending in one batched matmul per chunk:
-- 1×1 kernels are already a matrix product, (C_out×C_in)·(C_in×H·W); no windows are built.
-- k×k kernels go through im2col: a strided *view* of every window, copied chunk by chunk (a band of
-  output rows at a time) so the temporary never exceeds ``chunk_bytes``.
-- with stride 1, the same im2col is copied in long runs: see ``_im2col_runs``;
-- wide layers with vertical stride 1 copy only k_W shifted inputs and run one matmul per kernel row:
-  see ``_row_taps``.
-Groups are the batch axis of the matmul, so depthwise and grouped layers need no Python loop.
+Every path ends in batched matmuls over bands of output rows, so a temporary never exceeds
+``chunk_bytes`` (per thread); groups are the batch axis, so grouped layers need no Python loop:
+- 1×1 kernels are already a matrix product, (C_out×C_in)·(C_in×H·W); no windows are built;
+- wide layers with vertical stride 1 copy k_W shifted inputs and run one matmul per kernel row
+  (``_row_taps``);
+- other stride-1 layers copy im2col in long contiguous runs (``_im2col_runs``), sharing thin grouped
+  layers (depthwise) among threads;
+- strided layers copy im2col from a strided view of every window (``_im2col``).
+Which path runs never changes a result beyond float32 rounding; tests check each against torch.
 """
 from __future__ import annotations
 
