@@ -16,10 +16,10 @@ import functools
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from app.engine.errors import GeometryError
 from app.engine.geometry import ConvGeometry, PaddingArg, Pair, conv_geometry
+from app.engine.views import strided_view
 
 DEFAULT_CHUNK_BYTES = 2**20  # im2col band: small enough to stay in cache (measured: benchmarks/engine.py)
 
@@ -86,7 +86,7 @@ def window_view(xp: np.ndarray, geom: ConvGeometry) -> np.ndarray:
     (kh, kw), (dh, dw), (s_h, s_w) = geom.kernel, geom.dilation, geom.stride
     shape = (geom.groups, geom.in_per_group, kh, kw, geom.out_height, geom.out_width)
     strides = (sc * geom.in_per_group, sc, sh * dh, sw * dw, sh * s_h, sw * s_w)
-    return as_strided(xp, shape=shape, strides=strides, writeable=False)
+    return strided_view(xp, shape, strides)
 
 
 def _pointwise(xp: np.ndarray, weight: np.ndarray, geom: ConvGeometry) -> np.ndarray:
@@ -168,8 +168,7 @@ def _im2col_runs(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_by
     g, cg, og, ho, wo = geom.groups, geom.in_per_group, geom.out_per_group, geom.out_height, geom.out_width
     k = cg * kh * kw
     sc, item = lines.strides
-    taps = as_strided(lines, shape=(g, cg, kh, kw, ho * wp), strides=(sc * cg, sc, dh * wp * item, dw * item, item),
-                      writeable=False)
+    taps = strided_view(lines, (g, cg, kh, kw, ho * wp), (sc * cg, sc, dh * wp * item, dw * item, item))
     wm = weight.reshape(g, og, k)
     out = np.empty((g, og, ho, wo), dtype=np.float32)
     parts = _parallel_parts(geom, threads)

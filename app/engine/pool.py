@@ -6,9 +6,9 @@ a 1×1 convolution shrinks C with C_in·C_out of them.
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from app.engine.geometry import Pair, PoolGeometry, pool_geometry
+from app.engine.views import strided_view
 
 
 def _pool_windows(x: np.ndarray, g: PoolGeometry, fill: float) -> np.ndarray:
@@ -17,7 +17,7 @@ def _pool_windows(x: np.ndarray, g: PoolGeometry, fill: float) -> np.ndarray:
     sc, sh, sw = xp.strides
     shape = (g.channels, g.out_height, g.out_width, g.kernel[0], g.kernel[1])
     strides = (sc, sh * g.stride[0], sw * g.stride[1], sh, sw)
-    return as_strided(xp, shape=shape, strides=strides, writeable=False)  # (C, H_out, W_out, kH, kW)
+    return strided_view(xp, shape, strides)  # (C, H_out, W_out, kH, kW)
 
 
 def max_pool2d(x: np.ndarray, kernel_size: int | Pair, stride: int | Pair | None = None,
