@@ -127,10 +127,13 @@ def decode_array(payload: dict) -> np.ndarray:
     return np.asarray(payload["data"], dtype=np.float32).reshape(payload["shape"])
 
 
-def npy_bytes(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(arr, dtype="<f4"), allow_pickle=False)
-    return buf.getvalue()
+def npy_chunks(arr: np.ndarray) -> list[bytes | memoryview]:
+    """An .npy file as [header, the array's own memory]: nothing is copied (np.save into a BytesIO
+    copied 16 MB twice and cost ~20 ms on a 512² 16-channel output)."""
+    arr = np.ascontiguousarray(arr, dtype="<f4")
+    head = io.BytesIO()
+    np.lib.format.write_array_header_1_0(head, np.lib.format.header_data_from_array_1_0(arr))
+    return [head.getvalue(), memoryview(arr).cast("B")]
 
 
 def to_png(arr: np.ndarray, channel: int | None = None) -> bytes:

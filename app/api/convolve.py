@@ -6,8 +6,8 @@ from fastapi.responses import JSONResponse
 
 from app.api.deps import settings_of, store_of
 from app.compute import PreparedLayer, plan_layer, prepare_layer, run_layer, trace_many
-from app.api.frame import FrameResponse
-from app.encoding import FRAME_MEDIA_TYPE, Frame, encode_array, json_bytes, npy_bytes, to_png
+from app.api.chunked import ChunkedResponse
+from app.encoding import FRAME_MEDIA_TYPE, Frame, encode_array, json_bytes, npy_chunks, to_png
 from app.engine.cost import ConvCost
 from app.engine.explain import connectivity, explain
 from app.engine.errors import GeometryError
@@ -78,7 +78,7 @@ def convolve(req: ConvolveRequest, s: Settings = Depends(settings_of), store: In
     result = run_layer(x, layer, s)
     headers = {"X-Engine-Ms": f"{result.engine_ms:.3f}"}
     if req.encoding == "npy":
-        return Response(npy_bytes(result.output), media_type="application/x-npy", headers=headers)
+        return ChunkedResponse(npy_chunks(result.output), "application/x-npy", headers)
     if req.encoding == "png":
         if req.channel >= result.output.shape[0]:
             raise NotFound(f"output channel {req.channel} does not exist; the output has channels "
@@ -95,7 +95,7 @@ def convolve(req: ConvolveRequest, s: Settings = Depends(settings_of), store: In
     # The model above is the contract (and the OpenAPI schema); the bytes are assembled without
     # re-scanning megabytes of base64 (see json_bytes) or copying the arrays (see Frame).
     if frame is not None:
-        return FrameResponse(frame.chunks(response.model_dump_json().encode()), headers=headers)
+        return ChunkedResponse(frame.chunks(response.model_dump_json().encode()), FRAME_MEDIA_TYPE, headers)
     body = response.model_dump_json() if req.encoding == "list" else json_bytes(response.model_dump())
     return Response(body, media_type="application/json", headers=headers)
 
