@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from hypothesis import assume, given, settings, strategies as st
 
 from app.engine import GeometryError, avg_pool2d, conv2d, conv_geometry, max_pool2d, output_size, trace_position
-from app.engine.conv import _im2col, _im2col_runs, _row_taps, pad_input
+from app.engine.conv import _im2col, _im2col_runs, _parallel_parts, _path, _row_taps, pad_input
 
 torch.set_num_threads(1)
 
@@ -82,16 +82,30 @@ def test_stride_1_runs_path_equals_the_window_path_and_torch(case):
 
 @settings(max_examples=100, deadline=None)
 @given(conv_cases(), st.integers(2, 4))
-def test_threads_share_thin_grouped_layers(case, threads):
-    """Thin grouped layers (≤ 8 filters per group) share their groups among threads: the same request
-    gives the same numbers every time, and agrees with one thread and with torch to rounding."""
-    case = {**case, "stride": (1, 1)}  # the threaded path is the stride-1 one
-    x, w, b = make_tensors(case)
-    args = (x, w, b, 1, case["padding"], case["dilation"], case["groups"], case["flip"])
-    many = conv2d(*args, chunk_bytes=case["chunk_bytes"], threads=threads)
-    assert np.array_equal(many, conv2d(*args, chunk_bytes=case["chunk_bytes"], threads=threads))
-    close(many, conv2d(*args, chunk_bytes=case["chunk_bytes"]))
-    close(many, torch_conv(x, w, b, 1, case["padding"], case["dilation"], case["groups"], case["flip"]))
+def test_threads_share_groups_in_the_runs_path(case, parts):
+    """Grouped layers can share their groups among threads: the same request gives the same numbers
+    every time, and agrees with one thread and with torch to rounding."""
+    x, w, _ = make_tensors(case)
+    geom = conv_geometry(x.shape, w.shape[0], w.shape[2:], 1, case["padding"], case["dilation"], case["groups"])
+    many = _im2col_runs(x, w, geom, case["chunk_bytes"], parts)
+    assert np.array_equal(many, _im2col_runs(x, w, geom, case["chunk_bytes"], parts))
+    close(many, _im2col_runs(x, w, geom, case["chunk_bytes"], 1))
+    close(many, torch_conv(x, w, None, 1, case["padding"], case["dilation"], case["groups"], False))
+
+
+def test_a_large_depthwise_layer_uses_the_threads_and_each_path_is_chosen_where_measured():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((64, 96, 96), dtype=np.float32)
+    w = rng.standard_normal((64, 1, 3, 3), dtype=np.float32)
+    geom = conv_geometry(x.shape, 64, 3, 1, 1, 1, 64)
+    assert _parallel_parts(geom, 2) == 2 and _path(geom) == "runs"
+    close(conv2d(x, w, None, 1, 1, 1, 64, threads=2), torch_conv(x, w, None, 1, 1, 1, 64, False))
+    assert _path(conv_geometry((3, 96, 128), 4, 3, 1, 1)) == "row_taps"             # small
+    assert _path(conv_geometry((64, 56, 56), 64, 3, 1, 1)) == "row_taps"            # wide
+    assert _path(conv_geometry((3, 256, 256), 16, 3, 1, 1)) == "runs"               # thin and large
+    assert _path(conv_geometry((3, 1024, 1024), 3, 3, 1, 1)) == "row_taps"          # few filters
+    assert _path(conv_geometry((64, 56, 56), 64, 5, 2, 4, 2)) == "windows"          # strided
+    assert _path(conv_geometry((64, 56, 56), 64, 1)) == "pointwise"
 
 
 @st.composite

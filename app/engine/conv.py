@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from app.engine.cost import conv_macs
 from app.engine.errors import GeometryError
 from app.engine.geometry import ConvGeometry, PaddingArg, Pair, conv_geometry
 from app.engine.views import strided_view
@@ -40,17 +41,47 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, st
     check_weight_shape(geom, weight.shape, bias)
     if flip:
         weight = weight[:, :, ::-1, ::-1]
-    if geom.is_pointwise:
+    path = _path(geom)
+    if path == "pointwise":
         out = _pointwise(pad_input(x, geom), weight, geom)
-    elif geom.stride[0] == 1 and geom.out_per_group > 8 and geom.in_per_group * geom.kernel[1] >= 32:
+    elif path == "row_taps":
         out = _row_taps(pad_input(x, geom), weight, geom, chunk_bytes)
-    elif geom.stride == (1, 1):
-        out = _im2col_runs(x, weight, geom, chunk_bytes, threads)
+    elif path == "runs":
+        out = _im2col_runs(x, weight, geom, chunk_bytes, _parallel_parts(geom, threads))
     else:
         out = _im2col(pad_input(x, geom), weight, geom, chunk_bytes)
     if bias is not None:
         out += np.asarray(bias, dtype=np.float32)[:, None, None]
     return out
+
+
+SMALL_MACS = 4_000_000  # below this a layer takes well under a millisecond; see _path and _parallel_parts
+
+
+def _path(geom: ConvGeometry) -> str:
+    """Which lowering runs a layer, from measurements in paired runs on this project's machine.
+
+    - kernel rows (``_row_taps``) for wide layers, and for small ones with few groups: its products
+      stay small enough for OpenBLAS to run each on one thread. A multi-threaded product right after
+      the im2col copy costs ~100 µs of waking a thread and moving the fresh copy between cores, which
+      made small layers 1.5–4× slower (3×3 3→4 on 96×128: 1.30 ms by runs, 0.30 ms by kernel rows).
+      Also for layers with at most 4 filters per group (3→3 on 1024²: 0.78× the time of runs).
+    - long-run im2col (``_im2col_runs``) for the other stride-1 layers: thin and large ones (3→16 on
+      256²: 2.1× faster than kernel rows; depthwise: 1.7×), where k_H products over a thin K and
+      k_H−1 passes over the output lose;
+    - the window view (``_im2col``) for the rest.
+    """
+    if geom.is_pointwise:
+        return "pointwise"
+    if geom.stride[0] == 1:
+        wide = geom.out_per_group > 8 and geom.in_per_group * geom.kernel[1] >= 32
+        few_calls = geom.groups * geom.kernel[0] <= 64  # k_H products per group, each a BLAS call
+        small_or_few_filters = conv_macs(geom) <= SMALL_MACS or geom.out_per_group <= 4
+        if wide or (few_calls and small_or_few_filters):
+            return "row_taps"
+        if geom.stride[1] == 1:
+            return "runs"
+    return "windows"
 
 
 def conv1x1(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
@@ -151,7 +182,7 @@ def _row_taps(xp: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_byte
 
 
 def _im2col_runs(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_bytes: int,
-                 threads: int = 1) -> np.ndarray:
+                 parts: int = 1) -> np.ndarray:
     """im2col for stride 1, copied in long contiguous runs instead of one short run per output row.
 
     Flatten each padded channel to one line of H_p·W_p values and compute every output row W_p wide
@@ -172,7 +203,7 @@ def _im2col_runs(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_by
     taps = strided_view(lines, (g, cg, kh, kw, ho * wp), (sc * cg, sc, dh * wp * item, dw * item, item))
     wm = weight.reshape(g, og, k)
     out = np.empty((g, og, ho, wo), dtype=np.float32)
-    parts = _parallel_parts(geom, threads)
+    parts = max(1, min(parts, g))
     # Bands of up to chunk_bytes per thread: what keeps a band in that core's cache (measured: 1 MiB
     # bands for each of 2 threads beat 0.5 MiB ones by ~20 % on depthwise 3×3 64 @112²).
     rows = min(ho, max(1, chunk_bytes // (-(-g // parts) * k * wp * 4)))
@@ -195,7 +226,9 @@ def _parallel_parts(geom: ConvGeometry, threads: int) -> int:
     group), where padding and copying windows cost more than multiplying, both are single-threaded
     NumPy, and BLAS runs such thin products on one thread anyway. Other layers leave the cores to BLAS.
     Each thread pads, copies and multiplies its own groups, so every step runs in parallel."""
-    return max(1, min(threads, geom.groups)) if geom.out_per_group <= 8 else 1
+    if geom.out_per_group > 8 or conv_macs(geom) <= SMALL_MACS:  # handing work to a thread costs ~100 µs here
+        return 1
+    return max(1, min(threads, geom.groups))
 
 
 def _share_groups(run, groups: int, parts: int) -> None:

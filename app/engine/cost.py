@@ -36,10 +36,15 @@ class ConvCost:
         return self.macs / (self.bytes_input + self.bytes_weights + self.bytes_output)
 
 
+def conv_macs(g: ConvGeometry) -> int:
+    """One MAC per weight tap per output value."""
+    return g.out_channels * g.out_height * g.out_width * g.in_per_group * g.kernel[0] * g.kernel[1]
+
+
 def conv_cost(g: ConvGeometry, bias: bool) -> ConvCost:
     weights = g.out_channels * g.in_per_group * g.kernel[0] * g.kernel[1]
     outputs = g.out_channels * g.out_height * g.out_width
-    macs = outputs * g.in_per_group * g.kernel[0] * g.kernel[1]
+    macs = conv_macs(g)
     params = weights + (g.out_channels if bias else 0)
     return ConvCost(
         params=params,
