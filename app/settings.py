@@ -44,7 +44,7 @@ class Settings:
     max_macs: int = 4 * 10**9
     max_trace_positions: int = 4096
     max_trace_values: int = 2_000_000  # positions × (C_in/groups · kH · kW) products returned
-    im2col_chunk_bytes: int = 2**20  # an im2col band that stays in cache: 2-3× faster than 32 MB bands
+    im2col_chunk_bytes: int = 16 * 2**20  # cap on a band's temporary (app.engine.conv.band_rows sizes them)
     measure_budget_s: int = 5  # wall time one /api/measure request may spend running a design
     max_measure_macs: int = 20 * 10**9  # MACs of a design × (warm-up + repeats), refused before running
 

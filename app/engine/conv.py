@@ -22,7 +22,18 @@ from app.engine.errors import GeometryError
 from app.engine.geometry import ConvGeometry, PaddingArg, Pair, conv_geometry
 from app.engine.views import strided_view
 
-DEFAULT_CHUNK_BYTES = 2**20  # im2col band: small enough to stay in cache (measured: benchmarks/engine.py)
+DEFAULT_CHUNK_BYTES = 16 * 2**20  # the cap on any band's temporary (CONVLENS_IM2COL_CHUNK_BYTES)
+CACHE_BYTES = 2**20  # a band that stays in cache: copy-bound layers ran 2–3× faster than with 32 MB bands
+MIN_GEMM_COLUMNS = 1024  # GEMM-bound layers want long products: the seed 4×4 layer in 2-row bands of
+#                          56 columns took 1.45× torch's time, in one 784-column band 1.25×
+
+
+def band_rows(row_bytes: int, k: int, chunk_bytes: int) -> int:
+    """Output rows per band, for a band costing row_bytes per row and products k deep: cache-sized
+    bands for copy-bound layers (small k), at least MIN_GEMM_COLUMNS columns for GEMM-bound ones, and
+    never more than chunk_bytes (one row at the least)."""
+    target = min(chunk_bytes, max(CACHE_BYTES, k * MIN_GEMM_COLUMNS * 4))
+    return max(1, target // row_bytes)
 
 
 def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, stride: int | Pair = 1,
@@ -61,26 +72,28 @@ SMALL_MACS = 4_000_000  # below this a layer takes well under a millisecond; see
 def _path(geom: ConvGeometry) -> str:
     """Which lowering runs a layer, from measurements in paired runs on this project's machine.
 
-    - kernel rows (``_row_taps``) for wide layers, and for small ones with few groups: its products
-      stay small enough for OpenBLAS to run each on one thread. A multi-threaded product right after
-      the im2col copy costs ~100 µs of waking a thread and moving the fresh copy between cores, which
-      made small layers 1.5–4× slower (3×3 3→4 on 96×128: 1.30 ms by runs, 0.30 ms by kernel rows).
-      Also for layers with at most 4 filters per group (3→3 on 1024²: 0.78× the time of runs).
+    - kernel rows (``_row_taps``) for stride-1 layers that are wide (> 8 filters per group and
+      C_in/G·k_W ≥ 32), small (≤ 4 M MACs) or have ≤ 4 filters per group, when k_H·G products are
+      few. Wide layers: 5–21 % faster than the run copy. Small layers: their products stay small
+      enough for OpenBLAS to run each on one thread; a multi-threaded product right after the im2col
+      copy costs ~100 µs of waking a thread and moving the fresh copy between cores, which made small
+      layers 1.5–4× slower (3×3 3→4 on 96×128: 1.30 ms by runs, 0.30 ms by kernel rows; 3→3 on 1024²:
+      0.78× the time of runs). The window view with one deep product per band measured the same as
+      kernel rows on GEMM-bound layers (4×4 256→256 @28²: 0.99×) and slower on 3×3 64→64 @56².
     - long-run im2col (``_im2col_runs``) for the other stride-1 layers: thin and large ones (3→16 on
       256²: 2.1× faster than kernel rows; depthwise: 1.7×), where k_H products over a thin K and
       k_H−1 passes over the output lose;
-    - the window view (``_im2col``) for the rest.
+    - the window view (``_im2col``) for the rest (strided layers).
     """
     if geom.is_pointwise:
         return "pointwise"
-    if geom.stride[0] == 1:
-        wide = geom.out_per_group > 8 and geom.in_per_group * geom.kernel[1] >= 32
-        few_calls = geom.groups * geom.kernel[0] <= 64  # k_H products per group, each a BLAS call
-        small_or_few_filters = conv_macs(geom) <= SMALL_MACS or geom.out_per_group <= 4
-        if wide or (few_calls and small_or_few_filters):
+    macs, og = conv_macs(geom), geom.out_per_group
+    if geom.stride[0] == 1 and geom.groups * geom.kernel[0] <= 64:
+        wide = og > 8 and geom.in_per_group * geom.kernel[1] >= 32
+        if wide or macs <= SMALL_MACS or og <= 4:
             return "row_taps"
-        if geom.stride[1] == 1:
-            return "runs"
+    if geom.stride == (1, 1):
+        return "runs"
     return "windows"
 
 
@@ -133,8 +146,7 @@ def _im2col(xp: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_bytes:
     g, k = geom.groups, geom.in_per_group * geom.kernel[0] * geom.kernel[1]
     w = weight.reshape(g, geom.out_per_group, k)
     out = np.empty((g, geom.out_per_group, geom.out_height, geom.out_width), dtype=np.float32)
-    row_bytes = g * k * geom.out_width * 4
-    rows = max(1, chunk_bytes // row_bytes)
+    rows = band_rows(g * k * geom.out_width * 4, k, chunk_bytes)
     if rows >= geom.out_height:  # one chunk: multiply straight into the output, no extra copy
         cols = windows.reshape(g, k, geom.out_height * geom.out_width)
         np.matmul(w, cols, out=out.reshape(g, geom.out_per_group, -1))
@@ -161,7 +173,7 @@ def _row_taps(xp: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_byte
     span = (kh - 1) * dh
     w_rows = np.ascontiguousarray(weight.transpose(2, 0, 1, 3)).reshape(kh, g, og, cg * kw)  # W[:, :, i, :] per row i
     out = np.empty((g, og, ho * wo), dtype=np.float32)
-    rows = min(ho, max(1, chunk_bytes // (g * cg * kw * wo * 4) - span))
+    rows = min(ho, max(1, band_rows(g * cg * kw * wo * 4, cg * kw, chunk_bytes) - span))
     tmp = np.empty((g, og, rows * wo), dtype=np.float32) if kh > 1 else None
     for r0 in range(0, ho, rows):
         r1 = min(ho, r0 + rows)
@@ -205,7 +217,7 @@ def _im2col_runs(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_by
     parts = max(1, min(parts, g))
     # Bands of up to chunk_bytes per thread: what keeps a band in that core's cache (measured: 1 MiB
     # bands for each of 2 threads beat 0.5 MiB ones by ~20 % on depthwise 3×3 64 @112²).
-    rows = min(ho, max(1, chunk_bytes // (-(-g // parts) * k * wp * 4)))
+    rows = min(ho, band_rows(-(-g // parts) * k * wp * 4, k, chunk_bytes))
 
     def groups_run(g0: int, g1: int) -> None:
         lines[g0 * cg:g1 * cg, :hp * wp].reshape(-1, hp, wp)[:, t:t + h, l:l + w] = x[g0 * cg:g1 * cg]
