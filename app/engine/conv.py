@@ -1,13 +1,14 @@
 """2-D convolution of one (C, H, W) tensor, vectorised with NumPy.
 
-Every path ends in batched matmuls over bands of output rows, so a temporary never exceeds
-``chunk_bytes`` (per thread); groups are the batch axis, so grouped layers need no Python loop:
-- 1×1 kernels are already a matrix product, (C_out×C_in)·(C_in×H·W); no windows are built;
-- wide layers with vertical stride 1 copy k_W shifted inputs and run one matmul per kernel row
-  (``_row_taps``);
-- other stride-1 layers copy im2col in long contiguous runs (``_im2col_runs``), sharing thin grouped
-  layers (depthwise) among threads;
-- strided layers copy im2col from a strided view of every window (``_im2col``).
+Every path ends in batched matmuls over bands of output rows (sized by ``band_rows``, never above
+``chunk_bytes`` per thread but for a single row); groups are the batch axis, so grouped layers need no
+Python loop. ``_path`` picks, per layer:
+- 1×1 kernels: one matrix product, (C_out×C_in)·(C_in×H·W); no windows are built;
+- stride-1 layers that are wide, small or have few filters: k_W shifted copies of the input and one
+  matmul per kernel row (``_row_taps``);
+- other stride-1 layers: im2col copied in long contiguous runs (``_im2col_runs``), thin grouped layers
+  (depthwise) shared among threads;
+- strided layers: im2col copied from a strided view of every window (``_im2col``).
 Which path runs never changes a result beyond float32 rounding; tests check each against torch.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ from app.engine.views import strided_view
 
 DEFAULT_CHUNK_BYTES = 16 * 2**20  # the cap on any band's temporary (CONVLENS_IM2COL_CHUNK_BYTES)
 CACHE_BYTES = 2**20  # a band that stays in cache: copy-bound layers ran 2–3× faster than with 32 MB bands
+SMALL_MACS = 4_000_000  # below this a layer takes well under a millisecond; see _path and _parallel_parts
 MIN_GEMM_COLUMNS = 1024  # GEMM-bound layers want long products: the seed 4×4 layer in 2-row bands of
 #                          56 columns took 1.45× torch's time, in one 784-column band 1.25×
 
@@ -65,8 +67,6 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, st
         out += np.asarray(bias, dtype=np.float32)[:, None, None]
     return out
 
-
-SMALL_MACS = 4_000_000  # below this a layer takes well under a millisecond; see _path and _parallel_parts
 
 
 def _path(geom: ConvGeometry) -> str:
