@@ -57,13 +57,19 @@ def make_tensors(case):
     return x, w, b
 
 
+def layer_args(case) -> tuple:
+    """stride, padding, dilation, groups, flip: the positional tail of conv2d and torch_conv."""
+    return case["stride"], case["padding"], case["dilation"], case["groups"], case["flip"]
+
+
+def assert_engine_matches_torch(case, x, w, b) -> None:
+    close(conv2d(x, w, b, *layer_args(case), chunk_bytes=case["chunk_bytes"]), torch_conv(x, w, b, *layer_args(case)))
+
+
 @settings(max_examples=300, deadline=None)
 @given(conv_cases())
 def test_conv2d_matches_torch(case):
-    x, w, b = make_tensors(case)
-    ours = conv2d(x, w, b, case["stride"], case["padding"], case["dilation"], case["groups"], case["flip"],
-                  chunk_bytes=case["chunk_bytes"])
-    close(ours, torch_conv(x, w, b, case["stride"], case["padding"], case["dilation"], case["groups"], case["flip"]))
+    assert_engine_matches_torch(case, *make_tensors(case))
 
 
 @settings(max_examples=150, deadline=None)
@@ -128,16 +134,14 @@ def test_kernel_row_path_equals_the_window_path_and_torch(case):
                          case["groups"])
     fast = _row_taps(pad_input(x, geom), w, geom, case["chunk_bytes"])
     close(fast, _im2col(pad_input(x, geom), w, geom, case["chunk_bytes"]))
-    ours = conv2d(x, w, b, case["stride"], case["padding"], case["dilation"], case["groups"], case["flip"],
-                  chunk_bytes=case["chunk_bytes"])
-    close(ours, torch_conv(x, w, b, case["stride"], case["padding"], case["dilation"], case["groups"], case["flip"]))
+    assert_engine_matches_torch(case, x, w, b)
 
 
 @settings(max_examples=150, deadline=None)
 @given(conv_cases())
 def test_trace_total_equals_engine_output(case):
     x, w, b = make_tensors(case)
-    out = conv2d(x, w, b, case["stride"], case["padding"], case["dilation"], case["groups"], case["flip"])
+    out = conv2d(x, w, b, *layer_args(case))
     g = conv_geometry(x.shape, w.shape[0], w.shape[2:], case["stride"], case["padding"], case["dilation"],
                       case["groups"])
     rng = np.random.default_rng(case["seed"] + 1)

@@ -1,23 +1,25 @@
 // The pages' one door to the server: JSON in, decoded arrays out. No convolution math lives in JS.
 
-/** POST JSON and return the parsed body; a 4xx/5xx throws an Error carrying the server's message. */
-export async function postJSON(url, body) {
+/** POST JSON; a 4xx/5xx throws an Error carrying the server's message (errors are always JSON). */
+async function post(url, body) {
   const res = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
-  const data = await res.json();
-  if (!res.ok) throw new Error(data?.error?.message || `${res.status} ${res.statusText}`);
-  return data;
-}
-
-/** POST JSON asking for a binary frame (encoding "binary"): a JSON header, then the arrays' raw
- * little-endian float32 bytes. Each array gets `values`, a Float32Array view into the one buffer, so
- * nothing is decoded value by value. Errors are JSON, as from postJSON. */
-export async function postFrame(url, body) {
-  const res = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ ...body, encoding: "binary" }) });
   if (!res.ok) {
     const data = await res.json().catch(() => null);
     throw new Error(data?.error?.message || `${res.status} ${res.statusText}`);
   }
+  return res;
+}
+
+/** POST JSON and return the parsed body. */
+export async function postJSON(url, body) {
+  return (await post(url, body)).json();
+}
+
+/** POST JSON asking for a binary frame (encoding "binary"): a JSON header, then the arrays' raw
+ * little-endian float32 bytes. Each array gets `values`, a Float32Array view into the one buffer, so
+ * nothing is decoded value by value. */
+export async function postFrame(url, body) {
+  const res = await post(url, { ...body, encoding: "binary" });
   const buf = await res.arrayBuffer();
   const n = new DataView(buf).getUint32(0, true);
   const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 4, n)));
