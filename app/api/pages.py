@@ -5,12 +5,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from app.glossary import TERMS
 from app.inputs.samples import SAMPLES, sample_tensor
 from app.paths import STATIC, TEMPLATES
 from app.weights import PRESETS
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(TEMPLATES))
+templates.env.globals["GLOSSARY"] = TERMS  # for the term() macro of templates/_glossary.html
 
 
 def _page(request: Request, name: str, **extra):
@@ -37,6 +39,11 @@ def pointwise_page(request: Request):
 @router.get("/cost", response_class=HTMLResponse)
 def cost_page(request: Request):
     return _page(request, "cost.html")
+
+
+@router.get("/glossary", response_class=HTMLResponse)
+def glossary_page(request: Request):
+    return _page(request, "glossary.html", terms=list(TERMS.values()))
 
 
 @router.get("/favicon.ico")
