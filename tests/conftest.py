@@ -58,8 +58,13 @@ def live_server_process(tmp_path_factory):
     """`python -m app` on a free loopback port, as a user would start it; yields (base URL, process)."""
     port = _free_port()
     env = {**os.environ, "CONVLENS_DATA_DIR": str(tmp_path_factory.mktemp("live-data"))}
+    # The server's log goes to a file, not a pipe: nobody reads a pipe while tests run, and once its
+    # 64 KB buffer fills with access-log lines, uvicorn's event loop blocks in the write and every
+    # client times out (CI saw exactly that in test_load).
+    log_path = tmp_path_factory.mktemp("live-log") / "server.log"
+    log = open(log_path, "wb")
     proc = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -70,10 +75,16 @@ def live_server_process(tmp_path_factory):
             time.sleep(0.1)
     else:
         proc.kill()
-        raise RuntimeError(f"server did not start: {proc.stdout.read().decode(errors='replace')[-2000:]}")
+        raise RuntimeError(f"server did not start: {log_path.read_text(errors='replace')[-2000:]}")
     yield url, proc
     proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    finally:
+        log.close()
 
 
 @pytest.fixture(scope="session")
