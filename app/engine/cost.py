@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.engine.geometry import ConvGeometry, PoolGeometry
+from app.engine.geometry import ConvGeometry, PoolGeometry, TransposedGeometry
 
 BYTES_PER_VALUE = 4  # float32
 
@@ -75,3 +75,26 @@ def pool_cost(g: PoolGeometry) -> PoolCost:
         bytes_input=g.channels * g.in_height * g.in_width * BYTES_PER_VALUE,
         bytes_output=outputs * BYTES_PER_VALUE,
     )
+
+
+def transposed_macs(g: TransposedGeometry) -> int:
+    """One MAC per weight tap per *input* value: each input pixel stamps its C_out/groups kernels once.
+    Taps that land in the cropped border (padding) are counted too, as torch's FlopCounterMode does."""
+    return g.in_channels * g.in_height * g.in_width * g.out_per_group * g.kernel[0] * g.kernel[1]
+
+
+def zero_inserted_macs(g: TransposedGeometry) -> int:
+    """MACs of the gather reading run naively: a direct convolution over the zero-inserted, padded input
+    multiplies every output value by all C_in/groups·kH·kW taps, inserted zeros included."""
+    return g.out_channels * g.out_height * g.out_width * g.in_per_group * g.kernel[0] * g.kernel[1]
+
+
+def transposed_cost(g: TransposedGeometry, bias: bool) -> ConvCost:
+    weights = g.in_channels * g.out_per_group * g.kernel[0] * g.kernel[1]
+    outputs = g.out_channels * g.out_height * g.out_width
+    macs = transposed_macs(g)
+    params = weights + (g.out_channels if bias else 0)
+    return ConvCost(params=params, params_without_bias=weights, macs=macs, flops=flops_from_macs(macs),
+                    bias_adds=outputs if bias else 0,
+                    bytes_input=g.in_channels * g.in_height * g.in_width * BYTES_PER_VALUE,
+                    bytes_weights=params * BYTES_PER_VALUE, bytes_output=outputs * BYTES_PER_VALUE)

@@ -170,3 +170,100 @@ def pool_geometry(in_shape: tuple[int, int, int], kernel_size: int | Pair, strid
         raise GeometryError(f"pool kernel {list(kernel)} is larger than the padded input "
                             f"{[h + 2 * pad[0], w + 2 * pad[1]]}")
     return PoolGeometry(c, h, w, kernel, stride_, pad, out_h, out_w)
+
+
+# --- transposed convolution (issue 15) ---------------------------------------------------------------
+
+def transposed_output_size(size_in: int, kernel: int, stride: int = 1, padding: int = 0, output_padding: int = 0,
+                           dilation: int = 1) -> int:
+    """o = (i − 1)·s − 2p + d·(k − 1) + output_padding + 1, as torch.nn.functional.conv_transpose2d."""
+    return (size_in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+
+
+def conv_inputs_for_output(size_out: int, kernel: int, stride: int = 1, padding: int = 0,
+                           dilation: int = 1) -> range:
+    """Every input length a convolution maps to ``size_out``: the floor in output_size hides up to s − 1
+    pixels, so these s lengths (when ≥ 1) are what a transposed convolution cannot tell apart; its
+    output_padding picks one of them."""
+    smallest = (size_out - 1) * stride - 2 * padding + dilation * (kernel - 1) + 1  # output_padding = 0
+    return range(max(1, smallest), smallest + stride)
+
+
+@dataclass(frozen=True)
+class TransposedGeometry:
+    """A transposed convolution's shapes, resolved and checked. Weight shape is torch's
+    (C_in, C_out/groups, kH, kW): each input channel owns the kernels it stamps onto its group's outputs."""
+    in_channels: int
+    out_channels: int
+    in_height: int
+    in_width: int
+    kernel: Pair
+    stride: Pair
+    padding: Pair
+    output_padding: Pair
+    dilation: Pair
+    groups: int
+    out_height: int
+    out_width: int
+
+    @property
+    def in_per_group(self) -> int:
+        return self.in_channels // self.groups
+
+    @property
+    def out_per_group(self) -> int:
+        return self.out_channels // self.groups
+
+    @property
+    def weight_shape(self) -> tuple[int, int, int, int]:
+        return (self.in_channels, self.out_per_group, *self.kernel)
+
+    @property
+    def output_shape(self) -> tuple[int, int, int]:
+        return (self.out_channels, self.out_height, self.out_width)
+
+    @property
+    def gather_padding(self) -> tuple[Pair, Pair]:
+        """The equivalent direct convolution's padding per side, ((top, bottom), (left, right)):
+        d·(k − 1) − p before, plus output_padding after. Negative means that many rows are cropped."""
+        sides = []
+        for k, d, p, op in zip(self.kernel, self.dilation, self.padding, self.output_padding):
+            sides.append((d * (k - 1) - p, d * (k - 1) - p + op))
+        return sides[0], sides[1]
+
+    @property
+    def zero_inserted_shape(self) -> Pair:
+        """(H, W) of the input once s − 1 zeros sit between neighbouring pixels: (i − 1)·s + 1."""
+        return ((self.in_height - 1) * self.stride[0] + 1, (self.in_width - 1) * self.stride[1] + 1)
+
+
+def transposed_geometry(in_shape: tuple[int, int, int], out_channels: int, kernel_size: int | Pair,
+                        stride: int | Pair = 1, padding: int | Pair = 0, output_padding: int | Pair = 0,
+                        dilation: int | Pair = 1, groups: int = 1) -> TransposedGeometry:
+    """Validate a transposed convolution with torch's rules; raise GeometryError saying what is allowed."""
+    c_in, h, w = (int(v) for v in in_shape)
+    kernel, stride_, dilation_ = pair(kernel_size, "kernel_size"), pair(stride, "stride"), pair(dilation, "dilation")
+    pad, out_pad = pair(padding, "padding"), pair(output_padding, "output_padding")
+    for name, value in (("kernel_size", kernel), ("stride", stride_), ("dilation", dilation_)):
+        _positive(name, value)
+    if min(c_in, h, w) < 1:
+        raise GeometryError(f"input shape must be positive (C, H, W), got {[c_in, h, w]}")
+    if out_channels < 1:
+        raise GeometryError(f"out_channels must be ≥ 1, got {out_channels}")
+    if groups < 1 or c_in % groups:
+        raise GeometryError(f"groups={groups} must divide in_channels={c_in}")
+    if out_channels % groups:
+        raise GeometryError(f"groups={groups} must divide out_channels={out_channels}")
+    if min(pad) < 0 or min(out_pad) < 0:
+        raise GeometryError(f"padding and output_padding must be ≥ 0, got {list(pad)} and {list(out_pad)}")
+    for axis, op, s, d in zip(("height", "width"), out_pad, stride_, dilation_):
+        if op >= max(s, d):  # torch: "output padding must be smaller than either stride or dilation"
+            raise GeometryError(f"output_padding {op} along {axis} must be smaller than the stride ({s}) or the "
+                                f"dilation ({d}): allowed 0..{max(s, d) - 1}")
+    out_h = transposed_output_size(h, kernel[0], stride_[0], pad[0], out_pad[0], dilation_[0])
+    out_w = transposed_output_size(w, kernel[1], stride_[1], pad[1], out_pad[1], dilation_[1])
+    if out_h < 1 or out_w < 1:
+        raise GeometryError(f"padding {list(pad)} crops the whole output: (i − 1)·s − 2p + d·(k − 1) + "
+                            f"output_padding + 1 gives {[out_h, out_w]}; use less padding")
+    return TransposedGeometry(c_in, out_channels, h, w, kernel, stride_, pad, out_pad, dilation_, groups,
+                              out_h, out_w)
