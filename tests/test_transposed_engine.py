@@ -72,12 +72,13 @@ def gather_by_conv2d(x, w, b, stride, padding, output_padding, dilation, groups)
     pads = []
     for k, d, p, op in zip((kh, kw), dilation, padding, output_padding):
         pads.append((d * (k - 1) - p, d * (k - 1) - p + op))
-    # negative padding crops; conv2d takes only padding ≥ 0, so crop first
+    # negative padding crops: pad the positive sides, then cut the negative ones
     (t, bt), (l, r) = pads
+    z = np.pad(z, ((0, 0), (max(0, t), max(0, bt)), (max(0, l), max(0, r))))
     z = z[:, max(0, -t):z.shape[1] - max(0, -bt), max(0, -l):z.shape[2] - max(0, -r)]
     og = w.shape[1]
     w_direct = w.reshape(groups, -1, og, kh, kw).transpose(0, 2, 1, 3, 4).reshape(groups * og, -1, kh, kw)
-    return conv2d(z, w_direct, b, 1, ((max(0, t), max(0, bt)), (max(0, l), max(0, r))), dilation, groups, flip=True)
+    return conv2d(z, w_direct, b, 1, 0, dilation, groups, flip=True)
 
 
 @settings(max_examples=150, deadline=None)
@@ -85,7 +86,6 @@ def gather_by_conv2d(x, w, b, stride, padding, output_padding, dilation, groups)
 def test_gather_reading_as_a_direct_convolution_equals_the_engine(case):
     x, w, b = tensors(case)
     t = gather_by_conv2d(x, w, b, *args(case), case["groups"])
-    assume(min(t.shape[1:]) >= 1)
     close(conv_transpose2d(x, w, b, *args(case), case["groups"]), t)
 
 
