@@ -98,3 +98,35 @@ def transposed_cost(g: TransposedGeometry, bias: bool) -> ConvCost:
                     bias_adds=outputs if bias else 0,
                     bytes_input=g.in_channels * g.in_height * g.in_width * BYTES_PER_VALUE,
                     bytes_weights=params * BYTES_PER_VALUE, bytes_output=outputs * BYTES_PER_VALUE)
+
+
+def matmul_macs(batch: int, m: int, k: int, n: int) -> int:
+    """A (batch of) (m×k)·(k×n) products: one MAC per term of every output value. A fully connected
+    layer is batch=1, m=1 (one sample), k=features in, n=features out."""
+    return batch * m * k * n
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    """One graph node's cost. ``params`` are the node's learned constants (weights and biases);
+    ``bytes_read`` is its inputs and constants, ``bytes_written`` its outputs, each read or written once."""
+    params: int
+    macs: int
+    bytes_read: int
+    bytes_written: int
+
+    def __post_init__(self):
+        if min(self.params, self.macs, self.bytes_read, self.bytes_written) < 0:
+            raise ValueError(f"negative cost {self}")
+
+    @property
+    def bytes_moved(self) -> int:
+        return self.bytes_read + self.bytes_written
+
+    @property
+    def macs_per_byte(self) -> float:
+        return self.macs / self.bytes_moved if self.bytes_moved else 0.0
+
+
+def tensor_bytes(elements: int) -> int:
+    return elements * BYTES_PER_VALUE

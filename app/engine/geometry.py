@@ -144,9 +144,12 @@ class PoolGeometry:
     in_width: int
     kernel: Pair
     stride: Pair
-    padding: Pair
+    padding: Pair  # (top, left): the symmetric padding of pool_geometry; pad_h and pad_w hold both sides
     out_height: int
     out_width: int
+    pad_h: Pair = (0, 0)  # (top, bottom)
+    pad_w: Pair = (0, 0)  # (left, right)
+    ceil_mode: bool = False
 
     @property
     def output_shape(self) -> tuple[int, int, int]:
@@ -169,7 +172,38 @@ def pool_geometry(in_shape: tuple[int, int, int], kernel_size: int | Pair, strid
     if out_h < 1 or out_w < 1:
         raise GeometryError(f"pool kernel {list(kernel)} is larger than the padded input "
                             f"{[h + 2 * pad[0], w + 2 * pad[1]]}")
-    return PoolGeometry(c, h, w, kernel, stride_, pad, out_h, out_w)
+    return PoolGeometry(c, h, w, kernel, stride_, pad, out_h, out_w, (pad[0], pad[0]), (pad[1], pad[1]))
+
+
+def pooled_size(size_in: int, kernel: int, stride: int, pad_lo: int, pad_hi: int, ceil_mode: bool) -> int:
+    """Pooled length along one axis. Floor mode is output_size; ceil mode rounds up but, as PyTorch and
+    ONNX do, drops a last window that would start in the bottom/right padding."""
+    if not ceil_mode:
+        return output_size(size_in, kernel, stride, pad_lo, pad_hi)
+    out = -(-(size_in + pad_lo + pad_hi - kernel) // stride) + 1
+    if (out - 1) * stride >= size_in + pad_lo:
+        out -= 1
+    return out
+
+
+def pool_window_geometry(in_shape: tuple[int, int, int], kernel_size: int | Pair, stride: int | Pair,
+                         pads: tuple[Pair, Pair], ceil_mode: bool = False) -> PoolGeometry:
+    """Pooling as ONNX states it: per-side padding ((top, bottom), (left, right)) and ceil_mode, as
+    GoogLeNet and SqueezeNet need. Each pad must be smaller than the kernel, so every window holds at
+    least one real value."""
+    c, h, w = (int(v) for v in in_shape)
+    kernel, stride_ = pair(kernel_size, "kernel_size"), pair(stride, "stride")
+    _positive("kernel_size", kernel)
+    _positive("stride", stride_)
+    (t, b), (l, r) = pads
+    if min(t, b, l, r) < 0 or max(t, b) >= kernel[0] or max(l, r) >= kernel[1]:
+        raise GeometryError(f"pool pads must be ≥ 0 and smaller than the kernel {list(kernel)}, "
+                            f"got [[{t}, {b}], [{l}, {r}]]")
+    out_h = pooled_size(h, kernel[0], stride_[0], t, b, ceil_mode)
+    out_w = pooled_size(w, kernel[1], stride_[1], l, r, ceil_mode)
+    if out_h < 1 or out_w < 1:
+        raise GeometryError(f"pool kernel {list(kernel)} is larger than the padded input {[h + t + b, w + l + r]}")
+    return PoolGeometry(c, h, w, kernel, stride_, (t, l), out_h, out_w, (t, b), (l, r), bool(ceil_mode))
 
 
 # --- transposed convolution (issue 15) ---------------------------------------------------------------

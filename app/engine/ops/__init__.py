@@ -1,0 +1,91 @@
+"""The op registry: for each op its shape rule, its cost and its NumPy forward, side by side.
+
+Nothing else in convlens dispatches on an op's type: a graph (app.engine.graph) asks the registry for
+every node when it propagates shapes, counts costs, runs or times. Tensors keep ONNX's layout with the
+batch axis, which is always 1 here: activations are (1, C, H, W), a fully connected layer's input (1, F).
+
+An op is registered with ``@register("Name")`` on a class with three static methods:
+- ``infer(node, shapes, consts) -> list[shape]``: output shapes from input shapes and the inputs known
+  at load (initializers, Constant nodes; None where not known). Raises GeometryError saying what is wrong.
+- ``cost(node, shapes, outs, consts) -> LayerCost``: params, MACs and bytes; formulas from engine/cost.
+- ``forward(node, xs) -> list[np.ndarray]``: float32 arrays in, float32 arrays out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+import numpy as np
+
+from app.engine.errors import GeometryError
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    op: str
+    inputs: tuple[str, ...]   # "" marks an omitted optional input, as in ONNX
+    outputs: tuple[str, ...]
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+
+
+class OpDef:
+    """Base class of a registered op; subclasses override what they need."""
+    name = ""
+    min_inputs, max_inputs = 1, 1
+
+    @staticmethod
+    def infer(node: Node, shapes: list[Optional[Shape]], consts: list[Optional[np.ndarray]]) -> list[Shape]:
+        raise NotImplementedError
+
+    @staticmethod
+    def cost(node: Node, shapes: list[Optional[Shape]], outs: list[Shape], consts: list[Optional[np.ndarray]]):
+        raise NotImplementedError
+
+    @staticmethod
+    def forward(node: Node, xs: list[Optional[np.ndarray]]) -> list[np.ndarray]:
+        raise NotImplementedError
+
+
+REGISTRY: dict[str, type[OpDef]] = {}
+
+
+def register(name: str, min_inputs: int = 1, max_inputs: int = 1):
+    def wrap(cls: type[OpDef]) -> type[OpDef]:
+        cls.name, cls.min_inputs, cls.max_inputs = name, min_inputs, max_inputs
+        REGISTRY[name] = cls
+        return cls
+    return wrap
+
+
+def op_of(node: Node) -> type[OpDef]:
+    op = REGISTRY.get(node.op)
+    if op is None:
+        raise GeometryError(f"op {node.op} is not supported; supported ops: {', '.join(sorted(REGISTRY))}")
+    n = len(node.inputs)
+    if not op.min_inputs <= n <= op.max_inputs:
+        raise GeometryError(f"{node.op} node '{node.name}' has {n} inputs; {node.op} takes "
+                            f"{op.min_inputs}–{op.max_inputs}")
+    return op
+
+
+def need_const(node: Node, consts: list, i: int, what: str) -> np.ndarray:
+    """An input that must be known at load (a weight, a shape, an axis list)."""
+    if i >= len(consts) or consts[i] is None:
+        raise GeometryError(f"{node.op} node '{node.name}': its {what} (input {i}) must be a constant "
+                            "(an initializer or a Constant node), not computed at run time")
+    return consts[i]
+
+
+def numel(shape: Shape) -> int:
+    return int(np.prod(shape, dtype=np.int64)) if shape else 1
+
+
+def attr(node: Node, name: str, default=None):
+    return node.attrs.get(name, default)
+
+
+# Registering the ops: each module adds its ops to REGISTRY on import.
+from app.engine.ops import conv, elementwise, pool, shape  # noqa: E402,F401
