@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +20,7 @@ from app.settings import Settings
 from tests.images import encode, npy, png_rgb, rgb_gradient
 
 S = Settings()
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "BMP", "TIFF", "WEBP"])
@@ -87,6 +91,64 @@ def test_decompression_bomb_is_refused_before_decoding():
     with pytest.raises((BadUpload, LimitExceeded, ImageTooLarge)) as err:
         decode_upload(bomb, small)
     assert "10,000" in str(err.value)
+
+
+@pytest.mark.parametrize("mode, keep_alpha, channels", [("RGB", False, 3), ("RGBA", True, 4), ("LA", True, 2)])
+def test_an_image_over_the_element_limit_is_refused_from_its_header(monkeypatch, mode, keep_alpha, channels):
+    """C·H·W counted from the header's mode and size; nothing is decoded (load() is never reached)."""
+    data = encode(Image.new(mode, (64, 48)), "PNG")
+    tight = dataclasses.replace(S, max_input_elements=channels * 64 * 48 - 1)
+    monkeypatch.setattr(Image.Image, "load", lambda im: pytest.fail("decoded before the size check"))
+    with pytest.raises(LimitExceeded, match=f"input elements C·H·W is {channels * 64 * 48:,}"):
+        decode_upload(data, tight, keep_alpha=keep_alpha)
+
+
+def test_exif_rotation_is_applied_to_the_header_check():
+    """A 40 wide × 20 high JPEG tagged 'rotate 90°' becomes 20 × 40: the header check sees it rotated."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = encode(Image.new("RGB", (40, 20)), "JPEG", exif=exif)
+    assert decode_upload(data, dataclasses.replace(S, max_width=20, max_height=40)).shape == (3, 40, 20)
+    with pytest.raises(LimitExceeded, match="image height is 40"):
+        decode_upload(data, dataclasses.replace(S, max_width=40, max_height=39))
+
+
+DECODE_RSS = """
+import sys, threading
+from app.inputs.decode import decode_upload
+from app.errors import ConvlensError
+from app.settings import Settings
+
+def hwm_kb():
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
+
+data = open(sys.argv[1], "rb").read()
+before = hwm_kb()
+codes = []
+def one():
+    try:
+        decode_upload(data, Settings())
+    except ConvlensError as exc:
+        codes.append(exc.status_code)
+threads = [threading.Thread(target=one) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(codes, (hwm_kb() - before) / 1024)
+"""
+
+
+def test_eight_solid_4096_pngs_at_once_are_refused_in_bounded_memory(tmp_path):
+    """The issue's 58 KB solid 4096×4096 PNG took +528 MB before its 413 (8 at once, +3.1 GB). Measured
+    as the peak resident memory (VmHWM) of a fresh process decoding it in 8 threads at once."""
+    path = tmp_path / "solid.png"
+    path.write_bytes(encode(Image.new("RGB", (4096, 4096), (200, 30, 90)), "PNG"))
+    assert path.stat().st_size < 100_000
+    out = subprocess.run([sys.executable, "-c", DECODE_RSS, str(path)], capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr
+    codes, growth_mb = out.stdout.split("]")
+    assert codes == "[" + ", ".join(["413"] * 8)
+    assert float(growth_mb) < 50, f"peak memory grew by {growth_mb} MB"
 
 
 def test_size_limits_name_their_setting():
