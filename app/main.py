@@ -32,7 +32,9 @@ Errors are `{"error": {"code", "message"}}` with a 4xx status; limits are named 
 def create_app(settings: Settings | None = None) -> FastAPI:
     s = settings or get_settings()
     threadpool_limits(limits=s.compute_threads, user_api="blas")
-    app = FastAPI(title="convlens", version=__version__, description=DESCRIPTION)
+    # /docs and /redoc are pages of our own (app/api/pages.py): FastAPI's load their scripts from a CDN
+    # with an inline script, which the CSP blocks and an offline machine cannot reach.
+    app = FastAPI(title="convlens", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
     app.state.settings = s
     app.state.store = InputStore(s.data_dir / "inputs", s.store_quota_bytes)
     install_error_handlers(app)

@@ -12,6 +12,10 @@ CSP = ("default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'u
        "img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; "
        "base-uri 'self'; frame-ancestors 'none'")
 # plotly.js compiles some functions at run time, hence 'unsafe-eval'; nothing is loaded from elsewhere.
+# style-src 'unsafe-inline' is needed by plotly.js, Swagger UI (style attributes) and ReDoc (styled-components
+# writes <style> elements at run time); scripts stay 'self' only, no inline script anywhere.
+# ReDoc runs its search index in a Worker made from a blob: URL of its own bundle; only /redoc allows that.
+CSP_BY_PATH = {"/redoc": CSP + "; worker-src 'self' blob:"}
 
 
 class BodyLimit:
@@ -58,7 +62,8 @@ class SecurityHeaders:
         async def with_headers(message):
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers += [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
+                csp = CSP_BY_PATH.get(scope.get("path", ""), CSP)
+                headers += [(b"content-security-policy", csp.encode()), (b"x-content-type-options", b"nosniff"),
                             (b"referrer-policy", b"no-referrer"), (b"x-frame-options", b"DENY")]
                 message = {**message, "headers": headers}
             await send(message)

@@ -46,6 +46,18 @@ def glossary_page(request: Request):
     return _page(request, "glossary.html", terms=list(TERMS.values()))
 
 
+@router.get("/docs", response_class=HTMLResponse)
+def swagger_ui(request: Request):
+    """Swagger UI, served from static/vendor/swagger-ui and started by static/js/docs.js."""
+    return _page(request, "docs.html", openapi_url=request.app.openapi_url)
+
+
+@router.get("/redoc", response_class=HTMLResponse)
+def redoc(request: Request):
+    """ReDoc, served from static/vendor/redoc."""
+    return _page(request, "redoc.html", openapi_url=request.app.openapi_url)
+
+
 @router.get("/favicon.ico")
 def favicon():
     return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
