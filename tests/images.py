@@ -26,3 +26,11 @@ def npy(arr) -> bytes:
     buf = io.BytesIO()
     np.save(buf, arr, allow_pickle=True)
     return buf.getvalue()
+
+
+def photo_png(h: int, w: int, seed: int = 0) -> bytes:
+    """A photo-sized RGB PNG (smooth gradients plus noise), as a camera upload would be."""
+    rng = np.random.default_rng(seed)
+    base = rgb_gradient(h, w).astype(np.int16)
+    noisy = base + rng.integers(-20, 21, size=base.shape)
+    return encode(Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)), "PNG")

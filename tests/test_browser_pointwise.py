@@ -1,12 +1,15 @@
 """The 1×1 page in real Chromium: pixel vectors, presets, the sweep and the C-vs-H,W comparison."""
 from __future__ import annotations
 
+import re
+
 import httpx
 import numpy as np
 import pytest
 
 from app.encoding import decode_array
 from tests.conftest import ready, screenshot
+from tests.images import photo_png
 
 
 def api_output(live_server, body):
@@ -77,4 +80,49 @@ def test_sweep_and_pooling_comparison(page, live_server):
     assert page.inner_text("#fc-block").startswith("0.00e+0") or float(page.inner_text("#fc-block")) <= 1e-4
     assert page.locator("#nin-diagram svg circle").count() == 64 + 8 + 4
     screenshot(page, "pointwise-sweep")
+    assert page.watch.errors == []
+
+
+def upload(live_server, data: bytes, name: str) -> str:
+    res = httpx.post(live_server + "/api/inputs", files={"file": (name, data, "image/png")}, timeout=60)
+    assert res.status_code == 201, res.text
+    return res.json()["id"]
+
+
+def matrix_rows(page, plot_id):
+    """Rows of the heatmap Plotly holds for one matrix panel (0 when it is not drawn)."""
+    return page.evaluate(f"() => document.getElementById('{plot_id}').data?.[0]?.z?.length ?? 0")
+
+
+@pytest.mark.parametrize("h,w", [(480, 640), (768, 1024)])
+def test_reopened_with_a_photo_upload(page, live_server, h, w):
+    """A reload or shared link with a photo-sized upload used to overflow the stack (a spread of H·W
+    row minima into Math.min), after which every step threw on the undrawn X plot and Play stayed off."""
+    uid = upload(live_server, photo_png(h, w), "photo.png")
+    page.goto(live_server + f"/pointwise?in=upload%3A{uid}&w=random&co=4")
+    ready(page)
+    page.wait_for_function("document.getElementById('matmul-check').dataset.value !== undefined", timeout=30000)
+    assert matrix_rows(page, "x-plot") == h * w and matrix_rows(page, "y-plot") == h * w
+    assert not page.locator("#btn-play").is_disabled()
+    click_pixel(page, 5, 7)  # a pixel is 0.3–0.5 CSS px here and the mouse moves in whole CSS px
+    r, c = map(int, re.search(r"pixel \((\d+), (\d+)\)", page.inner_text("#position-label")).groups())
+    assert abs(r - 5) <= 2 and abs(c - 7) <= 2
+    assert len(written_values(page, r, c)) == 4
+    box = page.eval_on_selector("#box1", "b => b.getBoundingClientRect().width")
+    assert box >= 10  # the 1-pixel box is drawn large enough to see
+    assert page.watch.errors == []
+
+
+def test_in_page_upload_redraws_the_matrices(page, live_server, tmp_path):
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(photo_png(480, 640))
+    page.goto(live_server + "/pointwise")
+    ready(page)
+    page.wait_for_function("document.getElementById('matmul-check').dataset.value !== undefined")
+    assert matrix_rows(page, "x-plot") == 96 * 128
+    page.set_input_files("#file-input", str(photo))
+    ready(page, 2)
+    page.wait_for_function("document.getElementById('x-plot').data?.[0]?.z?.length === 480 * 640", timeout=30000)
+    assert matrix_rows(page, "y-plot") == 480 * 640
+    assert "(307200 × 3)" in page.inner_text("#x-label")  # 480·640 rows of C_in = 3
     assert page.watch.errors == []

@@ -4,11 +4,32 @@
 
 export const CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
 
-/** Grey for non-negative data, a diverging scale centred on 0 for signed data. */
+/** The one diverging scale of every page: red for negative, white at 0, BLUE FOR POSITIVE. Plotly
+ * heatmaps, the canvases (paintChannel) and the home demo all use these stops, so a colour means the
+ * same sign everywhere. (Plotly's named "RdBu" runs the other way round, blue low, so no page names it.) */
+export const NEGATIVE_RGB = [103, 0, 31], ZERO_RGB = [255, 255, 255], POSITIVE_RGB = [5, 48, 97];
+const rgb = (c) => `rgb(${c.join(",")})`;
+export const DIVERGING = [[0, rgb(NEGATIVE_RGB)], [0.5, rgb(ZERO_RGB)], [1, rgb(POSITIVE_RGB)]];
+
+/** Diverging heatmap settings centred on 0, for values within ±lim. */
+export function signedScale(lim) {
+  const l = lim || 1;
+  return { colorscale: DIVERGING, zmin: -l, zmax: l };
+}
+
+/** Grey for non-negative data, the diverging scale centred on 0 for signed data. */
 export function scaleFor(min, max) {
   if (min >= 0) return { colorscale: [[0, "#000"], [1, "#fff"]], zmin: 0, zmax: max > 1 ? max : 1 };
-  const lim = Math.max(Math.abs(min), Math.abs(max)) || 1;
-  return { colorscale: "RdBu", zmin: -lim, zmax: lim, reversescale: true };
+  return signedScale(Math.max(Math.abs(min), Math.abs(max)));
+}
+
+/** Smallest channel_min and largest channel_max of an encoded array's metadata. A loop, never a spread:
+ * a matrix with H·W rows has H·W "channels", and Math.min(...307200 values) overflows the call stack. */
+export function extentOf(meta) {
+  let min = Infinity, max = -Infinity;
+  for (const v of meta.channel_min) if (v < min) min = v;
+  for (const v of meta.channel_max) if (v > max) max = v;
+  return { min, max };
 }
 
 /** The overlay layer over a graph div (created once), where boxes in data coordinates are drawn. */
@@ -80,8 +101,8 @@ export function plotlyReady() {
   return plotlyPromise;
 }
 
-/** Paint one channel into a canvas (one pixel per value): grey for non-negative data, blue–white–red
- * centred on 0 for signed data. Thumbnails of many large channels this way cost milliseconds, where
+/** Paint one channel into a canvas (one pixel per value): grey for non-negative data, red–white–blue
+ * centred on 0 for signed data (the DIVERGING stops). Thumbnails of many large channels this way cost milliseconds, where
  * as many Plotly heatmaps cost seconds. */
 export function paintChannel(canvas, rows, min, max) {
   const h = rows.length, w = rows[0].length;
@@ -95,10 +116,11 @@ export function paintChannel(canvas, rows, min, max) {
       let R, G, B;
       if (!signed) { R = G = B = Math.round(255 * Math.min(1, Math.max(0, v / hi))); }
       else {
-        const t = Math.max(-1, Math.min(1, v / lim));
-        // white at 0, towards blue (positive) or red (negative), as the heatmaps' reversed RdBu
-        if (t >= 0) { R = Math.round(255 * (1 - t) + 5 * t); G = Math.round(255 * (1 - t) + 48 * t); B = Math.round(255 * (1 - t) + 97 * t); }
-        else { const u = -t; R = Math.round(255 * (1 - u) + 103 * u); G = Math.round(255 * (1 - u)); B = Math.round(255 * (1 - u) + 31 * u); }
+        const t = Math.max(-1, Math.min(1, v / lim)), end = t >= 0 ? POSITIVE_RGB : NEGATIVE_RGB, u = Math.abs(t);
+        // the DIVERGING stops, interpolated linearly as Plotly does: white at 0, blue positive, red negative
+        R = Math.round(ZERO_RGB[0] * (1 - u) + end[0] * u);
+        G = Math.round(ZERO_RGB[1] * (1 - u) + end[1] * u);
+        B = Math.round(ZERO_RGB[2] * (1 - u) + end[2] * u);
       }
       img.data[k] = R; img.data[k + 1] = G; img.data[k + 2] = B; img.data[k + 3] = 255;
     }

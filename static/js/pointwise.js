@@ -42,6 +42,8 @@ async function load() {
   stop();
   writeState(state);
   const req = request();
+  data.matmul = null;  // the matrices on screen belong to the previous request until loadMatmul redraws
+  if (data.req && JSON.stringify(data.req.input) !== JSON.stringify(req.input)) clearMatrices();
   try {
     const answer = await checkThenRun(req, () => my !== generation);
     if (!answer) return;
@@ -56,7 +58,9 @@ async function load() {
     perf.firstOutputMs ??= performance.now();
     await plotlyReady();
     if (my !== generation) return;
-    await draw.drawWeights($("w-plot"), w2d, conv.layer.out_channels, conv.layer.in_channels);
+    const wWidth = draw.weightsWidth(conv.layer.in_channels);
+    $("w-plot").style.width = wWidth ? `${wWidth}px` : "";
+    await draw.drawWeights($("w-plot"), w2d, conv.weight, conv.layer.out_channels, conv.layer.in_channels);
     perf.firstPlotMs ??= performance.now();
     $("scrubber").max = data.h * data.w - 1;
     $("reads-1x1").textContent = conv.layer.in_channels;
@@ -129,10 +133,22 @@ async function loadWritten(r, c) {
     `x = input[:, ${r}, ${c}] = (${res.traces[0].windows.map((w) => fmt(w[0][0])).join(", ")})\n${lines.join("\n")}`;
 }
 
+/** Another input is coming: its matrices have other shapes, so the old ones must not stay on screen. */
+function clearMatrices() {
+  for (const id of ["x-plot", "wt-plot", "y-plot"]) if (window.Plotly) Plotly.purge($(id));
+  for (const id of ["matmul-shapes", "x-label", "wt-label", "y-label", "matmul-check"]) $(id).textContent = "";
+  delete $("matmul-check").dataset.value;
+}
+
 async function loadMatmul(req, my) {
-  const m = await postJSON("/api/pointwise/matmul", { ...req, layer: { ...req.layer, activation: "none" } });
+  let m;
+  try {
+    m = await postJSON("/api/pointwise/matmul", { ...req, layer: { ...req.layer, activation: "none" } });
+  } catch (err) {
+    if (my === generation) { clearMatrices(); $("matmul-check").textContent = err.message; }
+    return;
+  }
   if (my !== generation) return;
-  data.matmul = m;
   const [hw, cin] = m.x_shape, cout = m.y_shape[1];
   $("matmul-shapes").textContent = `input (${cin}, ${data.h}, ${data.w}) → reshape → X (${hw} × ${cin}) · Wᵀ (${cin} × ${cout}) + b = Y (${hw} × ${cout}) → reshape → output (${cout}, ${data.h}, ${data.w})`;
   $("x-label").textContent = `(${hw} × ${cin}): row p = pixel (p ÷ ${data.w}, p mod ${data.w})`;
@@ -141,9 +157,11 @@ async function loadMatmul(req, my) {
   await draw.drawMatrix($("x-plot"), decodeArray({ ...m.x_matrix, shape: [1, ...m.x_matrix.shape] })[0], { channel_min: m.x_matrix.channel_min, channel_max: m.x_matrix.channel_max });
   await draw.drawMatrix($("wt-plot"), decodeArray({ ...m.w_matrix, shape: [1, ...m.w_matrix.shape] })[0], m.w_matrix);
   await draw.drawMatrix($("y-plot"), decodeArray({ ...m.y_matrix, shape: [1, ...m.y_matrix.shape] })[0], m.y_matrix);
+  if (my !== generation) return;
   $("matmul-check").textContent = `engine: max |conv1×1 − matmul| = ${m.max_abs_conv_vs_matmul.toExponential(2)}, ` +
     `max |conv1×1 − per-pixel W·x| = ${m.max_abs_conv_vs_per_pixel.toExponential(2)} (float32)`;
   $("matmul-check").dataset.value = m.max_abs_conv_vs_matmul;
+  data.matmul = m;
   setStep(+state.step, false);
 }
 
@@ -242,8 +260,10 @@ function stop() {
 }
 
 function pixelFromEvent(e) {
-  const s = draw.scaleOf($("input-canvas"));
-  return Math.min(data.h - 1, Math.floor(e.offsetY / s)) * data.w + Math.min(data.w - 1, Math.floor(e.offsetX / s));
+  const canvas = $("input-canvas"), s = draw.scaleOf(canvas), rect = canvas.getBoundingClientRect();
+  const x = e.clientX - rect.left - canvas.clientLeft, y = e.clientY - rect.top - canvas.clientTop;
+  const clamp = (v, n) => Math.max(0, Math.min(n - 1, Math.floor(v / s)));
+  return clamp(y, data.h) * data.w + clamp(x, data.w);
 }
 
 function wire() {

@@ -1,11 +1,15 @@
 // Drawing for the 1×1 view: canvases for images (cheap to update per frame), HTML bars for vectors,
 // Plotly for matrices. Every number comes from the API's arrays; nothing is multiplied here.
-import { CONFIG, boxes, cellBox, fmt, paintChannel, place, scaleFor } from "./plots.js";
+import { CONFIG, boxes, cellBox, extentOf, fmt, paintChannel, place, scaleFor } from "./plots.js";
 
 const CANVAS_CSS_WIDTH = 320;
+const MIN_BOX_PX = 10;     // the 1-pixel box stays visible when a photo's pixel is half a CSS px wide
+export const W_TEXT_MAX = 16;  // the W heatmap prints its values up to 16×16; above that, on hover
+const W_CELL_PX = 46, W_ROW_PX = 24;  // room for "-0.12" at 11 px without overlapping its neighbour
 
+/** CSS px per input pixel: the canvas's content box (its border excluded, as in a click's offsetX). */
 export function scaleOf(canvas) {
-  return canvas.getBoundingClientRect().width / canvas.width;
+  return canvas.clientWidth / canvas.width;
 }
 
 /** The input as a picture: RGB when it has 3 channels in [0, 1], else its first channel. */
@@ -24,16 +28,22 @@ export function paintInput(canvas, input, meta) {
   ctx.putImageData(img, 0, 0);
 }
 
-/** The 1×1's pixel (solid) and the 3×3 neighbourhood a k×k convolution would read (dashed). */
+/** The 1×1's pixel (solid) and the 3×3 neighbourhood a k×k convolution would read (dashed), both centred
+ * on the pixel. On a photo drawn smaller than its size a pixel is under one CSS px, so each box is drawn
+ * at least MIN_BOX_PX (and the 3×3 box larger than the 1×1 box) to stay visible. */
 export function placePixelBoxes(canvas, box1, box3, r, c) {
-  const s = scaleOf(canvas);
-  Object.assign(box1.style, { left: `${c * s}px`, top: `${r * s}px`, width: `${Math.max(s, 3)}px`, height: `${Math.max(s, 3)}px` });
-  Object.assign(box3.style, { left: `${(c - 1) * s}px`, top: `${(r - 1) * s}px`, width: `${3 * s}px`, height: `${3 * s}px` });
+  const s = scaleOf(canvas), cx = canvas.clientLeft + (c + 0.5) * s, cy = canvas.clientTop + (r + 0.5) * s;
+  const one = Math.max(s, MIN_BOX_PX), three = Math.max(3 * s, one + 8);
+  const centred = (size) => ({ left: `${cx - size / 2}px`, top: `${cy - size / 2}px`, width: `${size}px`, height: `${size}px` });
+  Object.assign(box1.style, centred(one));
+  Object.assign(box3.style, centred(three));
 }
 
 /** A vector as labelled horizontal bars (blue positive, red negative) with its numbers. */
 export function drawBars(el, values, label) {
-  const lim = Math.max(...Array.from(values, Math.abs)) || 1;
+  let lim = 0;
+  for (const v of values) lim = Math.max(lim, Math.abs(v));
+  lim ||= 1;
   if (el.children.length !== values.length) {
     el.innerHTML = Array.from(values, (_, i) => `<div class="bar-row"><span>${label}${i}</span>
       <span class="bar-track"><span class="bar"></span></span><span class="v"></span></div>`).join("");
@@ -46,12 +56,18 @@ export function drawBars(el, values, label) {
   });
 }
 
-export function drawWeights(gd, w2d, cOut, cIn) {
-  const meta = w2d.flat();
-  const scale = scaleFor(Math.min(...meta), Math.max(...meta));
-  return Plotly.react(gd, [{ type: "heatmap", z: w2d, ...scale, texttemplate: cOut * cIn <= 144 ? "%{z:.3f}" : undefined,
-    textfont: { size: 10 }, hovertemplate: "W[%{y}, %{x}] = %{z:.4f}<extra></extra>", showscale: false }],
-  { height: Math.min(360, 40 + 28 * cOut), margin: { t: 10, r: 8, b: 34, l: 40 },
+/** CSS width the W heatmap needs so that its printed values never overlap (the page lays it out). */
+export function weightsWidth(cIn) {
+  return cIn <= W_TEXT_MAX ? 56 + W_CELL_PX * cIn : null;
+}
+
+/** W as a heatmap; its values printed at 11 px up to 16×16, and on hover above that. */
+export function drawWeights(gd, w2d, meta, cOut, cIn) {
+  const { min, max } = extentOf(meta);
+  const text = cOut <= W_TEXT_MAX && cIn <= W_TEXT_MAX;
+  return Plotly.react(gd, [{ type: "heatmap", z: w2d, ...scaleFor(min, max), texttemplate: text ? "%{z:.2f}" : undefined,
+    textfont: { size: 11 }, hovertemplate: "W[%{y}, %{x}] = %{z:.4f}<extra></extra>", showscale: false }],
+  { height: text ? 60 + W_ROW_PX * cOut : Math.min(360, 60 + 4 * cOut), margin: { t: 10, r: 8, b: 40, l: 48 },
     xaxis: { title: { text: "input channel", font: { size: 11 } }, dtick: cIn <= 16 ? 1 : undefined },
     yaxis: { title: { text: "output", font: { size: 11 } }, autorange: "reversed", dtick: cOut <= 16 ? 1 : undefined } }, CONFIG);
 }
@@ -112,14 +128,15 @@ export function clearMasks(views) {
 
 /** A matrix as a heatmap; tall ones (H·W rows) are drawn whole and the current row is boxed. */
 export function drawMatrix(gd, rows, meta) {
-  const flatMin = Math.min(...meta.channel_min), flatMax = Math.max(...meta.channel_max);
-  return Plotly.react(gd, [{ type: "heatmap", z: rows, ...scaleFor(flatMin, flatMax), showscale: false,
+  const { min, max } = extentOf(meta);
+  return Plotly.react(gd, [{ type: "heatmap", z: rows, ...scaleFor(min, max), showscale: false,
     hovertemplate: "[%{y}, %{x}] = %{z:.4f}<extra></extra>" }],
   { height: 320, margin: { t: 10, r: 8, b: 30, l: 56 }, yaxis: { autorange: "reversed" },
     xaxis: { dtick: rows[0].length <= 16 ? 1 : undefined } }, CONFIG);
 }
 
 export function placeRow(gd, row, cols) {
+  if (!gd._fullLayout?.xaxis) return;  // not drawn (yet): nothing to box
   const [el] = boxes(gd, "hit", 1);
   const a = cellBox(gd, "xaxis", "yaxis", row, 0), b = cellBox(gd, "xaxis", "yaxis", row, cols - 1);
   place(el, { left: a.left, top: a.top - 2, width: b.left + b.width - a.left, height: Math.max(a.height, 1) + 4 });
