@@ -165,3 +165,37 @@ def trace_transposed(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
                            float(sum(s.product for s in stamps)), tuple(int(v) for v in z_rows),
                            tuple(int(v) for v in z_cols), tuple(int(v) for v in src_r), tuple(int(v) for v in src_c),
                            windows, rotated, products, partial, gather, b, gather + b)
+
+
+UPSAMPLERS = ("nearest", "bilinear")
+
+
+def upsampling_kernel_shape(name: str, factor: Pair) -> Pair:
+    """(kH, kW) of ``upsampling_kernel``, known before anything is allocated: s, or 2s − s mod 2."""
+    if name not in UPSAMPLERS:
+        raise GeometryError(f'unknown upsampling kernel "{name}"; known: {", ".join(UPSAMPLERS)}')
+    sizes = [s if name == "nearest" else 2 * s - s % 2 for s in factor]
+    return sizes[0], sizes[1]
+
+
+def upsampling_kernel(name: str, factor: Pair) -> np.ndarray:
+    """(kH, kW) kernel that makes a stride-``factor`` transposed convolution an upsampler.
+
+    "nearest": k = s, all ones, padding 0: each input pixel becomes an s×s block.
+    "bilinear": k = 2s − s mod 2 with the tent 1 − |t − c|/s (FCN's initialisation); with padding
+    ⌊s/2⌋ the output is exactly s times the input and interior pixels are linearly interpolated."""
+    axes = []
+    for s, k in zip(factor, upsampling_kernel_shape(name, factor)):
+        if name == "nearest":
+            axes.append(np.ones(k))
+        else:
+            centre = s - 1 if k % 2 else s - 0.5
+            axes.append(1 - np.abs(np.arange(k) - centre) / s)
+    return np.outer(axes[0], axes[1]).astype(np.float32)  # (kH, kW)
+
+
+def upsampling_padding(name: str, factor: Pair) -> Pair:
+    """The padding that makes ``upsampling_kernel``'s output exactly s·i long."""
+    if name == "nearest":
+        return 0, 0
+    return factor[0] // 2, factor[1] // 2  # (k − s)/2 rounded up, k = 2s − s mod 2

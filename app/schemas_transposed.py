@@ -1,0 +1,164 @@
+"""Request and response models of /api/transposed and /api/transposed/trace (issue 15)."""
+from __future__ import annotations
+
+from typing import Annotated, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+from app.schemas import (Cost, EncodedArray, InputInfo, InputSpec, Int, Num, PairOrInt, Pos, Position, SampleInput,
+                         Strict)
+
+IntPair = Union[Int, Annotated[list[Int], Field(min_length=2, max_length=2)]]
+
+
+class TransposedLayerSpec(Strict):
+    """Omitted fields come from the weights: upsampling kernels fix the kernel, groups and padding."""
+    out_channels: Optional[Pos] = Field(None, description="default: C_in for upsampling kernels, 4 for random")
+    kernel_size: Optional[PairOrInt] = Field(None, description="default: 3 for random weights")
+    stride: PairOrInt = 2
+    padding: Optional[IntPair] = Field(None, description="default: 0, or what makes an upsampler exact")
+    output_padding: IntPair = Field(0, description="extra rows/cols at the bottom/right; < max(stride, dilation)")
+    dilation: PairOrInt = 1
+    groups: Optional[Pos] = None
+    bias: Optional[StrictBool] = Field(None, description="default: on for random weights, off otherwise")
+
+
+class TRandomWeights(Strict):
+    kind: Literal["random"] = "random"
+    seed: Int = 0
+
+
+class UpsampleWeights(Strict):
+    """One kernel per channel (groups = C_in) that upsamples by the stride: nearest or bilinear."""
+    kind: Literal["upsample"] = "upsample"
+    name: Literal["nearest", "bilinear"] = "bilinear"
+
+
+class TCustomWeights(Strict):
+    kind: Literal["custom"] = "custom"
+    weight: list[list[list[list[Num]]]] = Field(description="[C_in][C_out/groups][kH][kW], torch's layout")
+    bias: Optional[list[Num]] = None
+
+
+TWeightSpec = Annotated[Union[TRandomWeights, UpsampleWeights, TCustomWeights], Field(discriminator="kind")]
+
+
+class TransposedRequest(Strict):
+    input: InputSpec = SampleInput(name="edges")
+    layer: TransposedLayerSpec = TransposedLayerSpec()
+    weights: TWeightSpec = UpsampleWeights()
+    encoding: Literal["base64", "binary", "list"] = "base64"
+    include_input: StrictBool = Field(False, description="also return the input tensor (for drawing it)")
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"input": {"kind": "sample", "name": "edges"}, "layer": {"stride": 2},
+         "weights": {"kind": "upsample", "name": "bilinear"}},
+        {"input": {"kind": "random", "shape": [4, 5, 5], "seed": 1},
+         "layer": {"out_channels": 2, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1},
+         "weights": {"kind": "random", "seed": 0}},
+    ]})
+
+
+class TransposedTraceRequest(TransposedRequest):
+    positions: list[Position] = Field(default_factory=lambda: [Position()], min_length=1, max_length=4096)
+
+
+class ResolvedTransposed(BaseModel):
+    in_channels: int
+    out_channels: int
+    kernel_size: list[int]
+    stride: list[int]
+    padding: list[int]
+    output_padding: list[int]
+    dilation: list[int]
+    groups: int
+    bias: bool
+    gather_padding: list[list[int]] = Field(description="[[top, bottom], [left, right]] of the equivalent direct "
+                                                        "convolution; negative means cropped")
+    zero_inserted_shape: list[int] = Field(description="[H, W] once s − 1 zeros sit between input pixels")
+
+
+class Restores(BaseModel):
+    axis: str
+    conv_inputs: list[int] = Field(description="every input length the convolution with the same k, s, p, d maps "
+                                               "onto this layer's input length")
+    output_padding_for_each: list[int]
+    restored: int
+    restores_conv_input: bool
+    text: str
+
+
+class TransposedFormulas(BaseModel):
+    out_height: str
+    out_width: str
+    params: str
+    macs: str
+    zero_inserted_macs: str
+    flops: str
+    torch: str
+    gather: list[str]
+    relationships: list[str]
+    restores: list[Restores]
+
+
+class TransposedCost(Cost):
+    zero_inserted_macs: int = Field(description="MACs of the gather reading run naively, inserted zeros included")
+
+
+class TransposedResponse(BaseModel):
+    input: InputInfo
+    input_array: Optional[EncodedArray] = None
+    layer: ResolvedTransposed
+    output_shape: list[int]
+    output: EncodedArray
+    weight: EncodedArray
+    bias: Optional[list[float]]
+    cost: TransposedCost
+    formulas: TransposedFormulas
+    engine_ms: float
+
+
+class Stamps(BaseModel):
+    """Scatter: every input pixel whose stamp covers the output position, one entry per list index."""
+    channels: list[int]
+    rows: list[int]
+    cols: list[int]
+    tap_rows: list[int]
+    tap_cols: list[int]
+    values: list[float]
+    weights: list[float]
+    products: list[float]
+
+
+class Gather(BaseModel):
+    """Gather: the stride-1 window over the zero-inserted, padded input, kernel rotated 180°."""
+    z_rows: list[int]
+    z_cols: list[int]
+    source_rows: list[int] = Field(description="input row each window row shows; −1: an inserted zero or padding")
+    source_cols: list[int]
+    windows: list[list[list[float]]]
+    rotated_weights: list[list[list[float]]]
+    products: list[list[list[float]]]
+    partial_sums: list[float]
+
+
+class TransposedTraceItem(BaseModel):
+    channel: int
+    row: int
+    col: int
+    group: int
+    input_channels: list[int]
+    stamps: Stamps
+    scatter_sum: float
+    gather: Gather
+    gather_sum: float
+    bias: float
+    value: float
+    engine_value: float = Field(description="the engine's output at this position, for the check")
+
+
+class TransposedTraceResponse(BaseModel):
+    input: InputInfo
+    layer: ResolvedTransposed
+    output_shape: list[int]
+    traces: list[TransposedTraceItem]
