@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.engine import ConvCost, ConvGeometry, GeometryError, conv2d, conv_cost, conv_geometry, relu
-from app.engine.geometry import pair
+from app.engine.geometry import allowed_groups, pair
 from app.engine.trace import Trace, trace_positions
 from app.errors import check_limit
 from app.schemas import CustomWeights, LayerSpec, PresetWeights, RandomWeights
@@ -59,6 +59,24 @@ def _layout(c_in: int, layer: LayerSpec, weights) -> tuple[int, tuple[int, int],
         has_bias = weights.bias is not None if layer.bias is None else layer.bias
         return shape[0], (shape[2], shape[3]), groups or 1, has_bias
     return out or 4, kernel or (3, 3), groups or 1, True if layer.bias is None else layer.bias
+
+
+def groups_choices(in_shape: tuple[int, int, int], layer: LayerSpec, weights) -> list[int] | None:
+    """The groups values this layer could take on this input with everything else as asked: the one a
+    preset implies, those that fit a custom weight's C_in/groups, the common divisors otherwise. None
+    when the layer's channels cannot be worked out (e.g. a conflicting out_channels)."""
+    c_in = in_shape[0]
+    try:
+        out, _, groups, _ = _layout(c_in, layer.model_copy(update={"groups": None}), weights)
+    except GeometryError:
+        return None
+    if isinstance(weights, PresetWeights):
+        return [groups]
+    choices = allowed_groups(c_in, out)
+    if isinstance(weights, CustomWeights):
+        per_group = _nested_shape(weights.weight)[1]
+        choices = [g for g in choices if c_in // g == per_group]
+    return choices
 
 
 def _nested_shape(w: list) -> tuple[int, int, int, int]:

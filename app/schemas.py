@@ -89,6 +89,9 @@ class ConvolveRequest(Strict):
                                                       "stretched)")
     channel: Int = Field(0, description="with encoding=png: which output channel")
     include_input: StrictBool = Field(False, description="also return the input tensor (for drawing it)")
+    region_size: Optional[Annotated[StrictInt, Field(ge=1, le=64)]] = Field(
+        None, description="also return `region`: the size×size output region (cut to the output) whose "
+                          "receptive field has the most input detail (variance), where a page starts its animation")
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"input": {"kind": "sample", "name": "edges"}, "layer": {"padding": 1},
@@ -199,6 +202,8 @@ class LayerCheckResponse(BaseModel):
     formulas: Optional[Formulas] = None
     connectivity: Optional[list[list[int]]] = Field(None, description="for each output channel, the input "
                                                                       "channels it reads")
+    allowed_groups: Optional[list[int]] = Field(None, description="the groups values this layer accepts on this "
+                                                                  "input, the rest as asked (also when invalid)")
 
 
 class ConvolveResponse(BaseModel):
@@ -211,6 +216,8 @@ class ConvolveResponse(BaseModel):
     bias: Optional[list[float]]
     cost: Cost
     engine_ms: float = Field(description="time of the engine alone (convolution, bias, activation)")
+    region: Optional[Region] = Field(None, description="with region_size: the output region (channel 0) whose "
+                                                       "receptive field has the most input detail")
 
 
 class ErrorDetail(BaseModel):

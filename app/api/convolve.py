@@ -1,22 +1,25 @@
 """POST /api/convolve and POST /api/trace."""
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
 from app.api.deps import settings_of, store_of
-from app.compute import PreparedLayer, plan_layer, prepare_layer, run_layer, trace_many
+from app.compute import PreparedLayer, groups_choices, plan_layer, prepare_layer, run_layer, trace_many
 from app.api.chunked import ChunkedResponse
 from app.encoding import FRAME_MEDIA_TYPE, Frame, encode_array, json_bytes, npy_chunks, to_png
 from app.engine.cost import ConvCost
 from app.engine.explain import connectivity, explain
+from app.engine.region import busiest_region
 from app.engine.errors import GeometryError
 from app.errors import check_limit
 from app.errors import ConvlensError, NotFound
 from app.inputs.resolve import input_shape, resolve_input
 from app.inputs.store import InputStore
 from app.schemas import (ERROR_RESPONSES, CheckError, ConvolveRequest, ConvolveResponse, Cost, Formulas,
-                         LayerCheckRequest, LayerCheckResponse, ResolvedLayer, TraceRequest)
+                         LayerCheckRequest, LayerCheckResponse, Region, ResolvedLayer, TraceRequest)
 from app.settings import Settings
 
 router = APIRouter(prefix="/api", tags=["convolution"], responses=ERROR_RESPONSES)
@@ -44,19 +47,23 @@ def check_layer(req: LayerCheckRequest, s: Settings = Depends(settings_of), stor
     """Output shape, cost, the formulas with this layer's numbers, and which input channels feed each
     output channel. An invalid layer is a valid answer here: ``valid: false`` with the error /api/convolve
     would give. Nothing is allocated, so a page can call it on every control change."""
+    shape = None
     try:
         shape, info = input_shape(req.input, store, s)
         plan = plan_layer(shape, req.layer, req.weights, s)
     except ConvlensError as exc:
         return LayerCheckResponse(valid=False, error=CheckError(code=exc.code, message=exc.message,
-                                                                 status=exc.status_code))
+                                                                 status=exc.status_code),
+                                  allowed_groups=shape and groups_choices(shape, req.layer, req.weights))
     except GeometryError as exc:
-        return LayerCheckResponse(valid=False, error=CheckError(code="invalid_layer", message=str(exc), status=422))
+        return LayerCheckResponse(valid=False, error=CheckError(code="invalid_layer", message=str(exc), status=422),
+                                  allowed_groups=shape and groups_choices(shape, req.layer, req.weights))
     g = plan.geometry
     return LayerCheckResponse(valid=True, input=info, layer=resolved_layer(g, plan.has_bias, req.layer.flip,
                                                                req.layer.activation == "relu"),
                               output_shape=list(g.output_shape), cost=cost_model(plan.cost),
-                              formulas=Formulas(**explain(g, plan.has_bias)), connectivity=connectivity(g))
+                              formulas=Formulas(**explain(g, plan.has_bias)), connectivity=connectivity(g),
+                              allowed_groups=groups_choices(shape, req.layer, req.weights))
 
 
 @router.post("/convolve", response_model=ConvolveResponse, summary="Run one convolution layer",
@@ -85,13 +92,15 @@ def convolve(req: ConvolveRequest, s: Settings = Depends(settings_of), store: In
                            f"0..{result.output.shape[0] - 1}")
         return Response(to_png(result.output, req.channel), media_type="image/png", headers=headers)
     frame = Frame() if req.encoding == "binary" else None
+    region = None if req.region_size is None else Region(
+        channel=0, **asdict(busiest_region(x, layer.geometry, req.region_size)))
     response = ConvolveResponse(
         input=info, input_array=encode_array(x, req.encoding, frame) if req.include_input else None,
         layer=_resolved(layer), output_shape=list(result.output.shape),
         output=encode_array(result.output, req.encoding, frame),
         weight=encode_array(layer.weight, req.encoding, frame),
         bias=None if layer.bias is None else layer.bias.tolist(), cost=cost_model(layer.cost),
-        engine_ms=result.engine_ms)
+        engine_ms=result.engine_ms, region=region)
     # The model above is the contract (and the OpenAPI schema); the bytes are assembled without
     # re-scanning megabytes of base64 (see json_bytes) or copying the arrays (see Frame).
     if frame is not None:

@@ -93,6 +93,12 @@ class ConvGeometry:
         return self.kernel == (1, 1)
 
 
+def allowed_groups(in_channels: int, out_channels: int) -> list[int]:
+    """Every groups value a layer in_channels → out_channels accepts: the common divisors (the rule
+    _conv_geometry enforces), so a page can offer only these."""
+    return [g for g in range(1, min(in_channels, out_channels) + 1) if in_channels % g == 0 and out_channels % g == 0]
+
+
 def _positive(name: str, value: Pair) -> None:
     if min(value) < 1:
         raise GeometryError(f"{name} must be ≥ 1, got {list(value)}")

@@ -1,8 +1,10 @@
 // The pages' one door to the server: JSON in, decoded arrays out. No convolution math lives in JS.
 
-/** POST JSON; a 4xx/5xx throws an Error carrying the server's message (errors are always JSON). */
-async function post(url, body) {
-  const res = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+/** POST JSON; a 4xx/5xx throws an Error carrying the server's message (errors are always JSON).
+ * opts.signal (an AbortSignal) cancels a request a newer one has superseded (see shell.js). */
+async function post(url, body, opts = {}) {
+  const res = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    signal: opts.signal });
   if (!res.ok) {
     const data = await res.json().catch(() => null);
     throw new Error(data?.error?.message || `${res.status} ${res.statusText}`);
@@ -11,15 +13,30 @@ async function post(url, body) {
 }
 
 /** POST JSON and return the parsed body. */
-export async function postJSON(url, body) {
-  return (await post(url, body)).json();
+export async function postJSON(url, body, opts) {
+  return (await post(url, body, opts)).json();
+}
+
+/** POST JSON and return the body as a Blob (downloads: .npy, .png). */
+export async function postBlob(url, body, opts) {
+  return (await post(url, body, opts)).blob();
+}
+
+/** POST a file as multipart form data (uploads); errors as post(). */
+export async function postFile(url, file, opts = {}) {
+  const form = new FormData();
+  form.append("file", file);
+  const res = await fetch(url, { method: "POST", body: form, signal: opts.signal });
+  const data = await res.json().catch(() => null);
+  if (!res.ok) throw new Error(data?.error?.message || `${res.status} ${res.statusText}`);
+  return data;
 }
 
 /** POST JSON asking for a binary frame (encoding "binary"): a JSON header, then the arrays' raw
  * little-endian float32 bytes. Each array gets `values`, a Float32Array view into the one buffer, so
  * nothing is decoded value by value. */
-export async function postFrame(url, body) {
-  const res = await post(url, { ...body, encoding: "binary" });
+export async function postFrame(url, body, opts) {
+  const res = await post(url, { ...body, encoding: "binary" }, opts);
   const buf = await res.arrayBuffer();
   const n = new DataView(buf).getUint32(0, true);
   const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 4, n)));

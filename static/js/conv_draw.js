@@ -6,8 +6,36 @@ const TEXT_CELLS = 900; // write values into cells only when a panel shows at mo
 
 /** The input area the region's windows read, in input coordinates (padding lies outside [0, H)). */
 export function receptiveBounds(traces) {
-  const rows = traces.flatMap((t) => t.input_rows), cols = traces.flatMap((t) => t.input_cols);
-  return { r0: Math.min(...rows), r1: Math.max(...rows), c0: Math.min(...cols), c1: Math.max(...cols) };
+  const b = { r0: Infinity, r1: -Infinity, c0: Infinity, c1: -Infinity }; // a loop: no spreading large arrays
+  for (const t of traces) {
+    for (const r of t.input_rows) { b.r0 = Math.min(b.r0, r); b.r1 = Math.max(b.r1, r); }
+    for (const c of t.input_cols) { b.c0 = Math.min(b.c0, c); b.c1 = Math.max(b.c1, c); }
+  }
+  return b;
+}
+
+/** "(input channel 2 feeds output channel 2)" or "(input channels 0–2 feed output channel 1)". */
+export function feedCaption(channels, out) {
+  if (channels.length === 1) return `(input channel ${channels[0]} feeds output channel ${out})`;
+  return `(input channels ${channels[0]}–${channels[channels.length - 1]} feed output channel ${out})`;
+}
+
+/** The input pixel (row, col) under a pointer event on a heatmap or image plot, or null outside it. */
+export function inputPointAt(gd, ev) {
+  const xa = gd._fullLayout?.xaxis, ya = gd._fullLayout?.yaxis;
+  if (!xa || !ya) return null;
+  const box = gd.getBoundingClientRect();
+  const px = ev.clientX - box.left - xa._offset, py = ev.clientY - box.top - ya._offset;
+  if (px < 0 || py < 0 || px > xa._length || py > ya._length) return null;
+  return [Math.round(ya.p2l(py)), Math.round(xa.p2l(px))];
+}
+
+/** The output pixel whose window is centred nearest input pixel (r, c), for a resolved layer as the API
+ * returns it: output i reads input rows i·s − pad_top + d·j, j = 0…k−1 (the geometry the trace uses). */
+export function outputAt(layer, outShape, [r, c]) {
+  const near = (x, k, s, d, pad, n) => Math.max(0, Math.min(n - 1, Math.round((x + pad - (d * (k - 1)) / 2) / s)));
+  return [near(r, layer.kernel_size[0], layer.stride[0], layer.dilation[0], layer.padding[0][0], outShape[1]),
+    near(c, layer.kernel_size[1], layer.stride[1], layer.dilation[1], layer.padding[1][0], outShape[2])];
 }
 
 function crop(channel, b) {
@@ -43,13 +71,14 @@ export function drawInputs(gd, input, inputMeta, channels, b) {
   shown.forEach((ch, i) => {
     const a = axes(i), { z, pad } = crop(input[ch], b);
     traces.push({ type: "heatmap", x, y, z, xaxis: a.x, yaxis: a.y, coloraxis: "coloraxis",
-      texttemplate: withText ? "%{z:.2f}" : undefined, textfont: { size: 9 },
+      texttemplate: withText ? "%{z:.2f}" : undefined, textfont: { size: 11 },
       hovertemplate: `x[${ch}, %{y}, %{x}] = %{z:.4f}<extra></extra>` });
     traces.push({ type: "heatmap", x, y, z: pad, xaxis: a.x, yaxis: a.y, showscale: false, hoverinfo: "skip",
       colorscale: [[0, "rgba(255,190,0,0.35)"], [1, "rgba(255,190,0,0.35)"]] });
-    layout[a.xName] = { constrain: "domain", showgrid: false, dtick: x.length > 16 ? undefined : 1, tickfont: { size: 9 } };
+    const roomy = panel / Math.max(x.length, y.length) >= 22; // a tick per cell only where labels do not overlap
+    layout[a.xName] = { constrain: "domain", showgrid: false, dtick: roomy ? 1 : undefined, nticks: roomy ? undefined : 4, tickfont: { size: 11 } };
     layout[a.yName] = { autorange: "reversed", scaleanchor: a.x, constrain: "domain", showgrid: false,
-      dtick: y.length > 16 ? undefined : 1, tickfont: { size: 9 } };
+      dtick: roomy ? 1 : undefined, nticks: roomy ? undefined : 4, tickfont: { size: 11 } };
     layout.annotations.push({ text: `input channel ${ch}`, xref: `${a.x} domain`, yref: `${a.y} domain`,
       x: 0, y: 1.08, showarrow: false, xanchor: "left", font: { size: 11 } });
   });
@@ -87,7 +116,7 @@ export function drawRegion(gd, traces, region, upto, outMeta, channel) {
   const y = Array.from({ length: region.row_stop - region.row_start }, (_, i) => region.row_start + i);
   const scale = scaleFor(Math.min(0, outMeta.channel_min[channel]), outMeta.channel_max[channel]);
   return Plotly.react(gd, [{ type: "heatmap", x, y, z: regionZ(traces, region, upto), ...scale,
-    texttemplate: "%{z:.2f}", textfont: { size: 9 }, hovertemplate: `y[${channel}, %{y}, %{x}] = %{z:.4f}<extra></extra>` }],
+    texttemplate: "%{z:.2f}", textfont: { size: 11 }, hovertemplate: `y[${channel}, %{y}, %{x}] = %{z:.4f}<extra></extra>` }],
   { margin: { t: 10, r: 8, b: 24, l: 32 }, height: 380, xaxis: { constrain: "domain" },
     yaxis: { autorange: "reversed", scaleanchor: "x", constrain: "domain" } }, CONFIG);
 }
@@ -119,7 +148,7 @@ export function drawOverview(gd, input, meta, b) {
   const trace = overviewTrace(input, meta);
   const rect = { type: "rect", x0: b.c0 - 0.5, x1: b.c1 + 0.5, y0: b.r0 - 0.5, y1: b.r1 + 0.5, line: { color: "#ff7a00", width: 2 } };
   const frame = { type: "rect", x0: -0.5, x1: w - 0.5, y0: -0.5, y1: h - 0.5, line: { color: "#888", width: 1, dash: "dot" } };
-  return Plotly.react(gd, [trace], { margin: { t: 10, r: 8, b: 24, l: 32 }, height: 300, shapes: [frame, rect],
+  return Plotly.react(gd, [trace], { margin: { t: 10, r: 8, b: 24, l: 32 }, height: 300, shapes: [frame, rect], dragmode: false,
     xaxis: { constrain: "domain", range: [Math.min(-0.5, b.c0 - 1), Math.max(w - 0.5, b.c1 + 1)] },
     yaxis: { autorange: false, range: [Math.max(h - 0.5, b.r1 + 1), Math.min(-0.5, b.r0 - 1)], scaleanchor: "x", constrain: "domain" } }, CONFIG);
 }
@@ -151,16 +180,20 @@ export function drawChannels(el, out, meta, selected, onPick) {
   });
 }
 
-/** Which input channels feed which output channels (from the API's connectivity lists). */
-export function drawConnectivity(gd, connectivity, cIn) {
-  if (connectivity.every((ins) => ins.length === cIn)) {
+/** Which input channels feed which output channels (from the API's connectivity lists), with a caption
+ * that always describes the layer on screen. */
+export function drawConnectivity(gd, caption, connectivity, layer) {
+  const cIn = layer.in_channels, g = layer.groups;
+  if (g === 1) {
     Plotly.purge(gd);
-    gd.innerHTML = `<p class="muted small">groups = 1: every output channel reads all ${cIn} input channels.</p>`;
+    caption.textContent = `groups = 1: every output channel reads all ${cIn} input channels.`;
     return;
   }
+  caption.textContent = `groups = ${g}: each output channel reads only the ${connectivity[0].length} input ` +
+    `channel${connectivity[0].length === 1 ? "" : "s"} of its group.`;
   if (connectivity.length > 64 || cIn > 64) {
     Plotly.purge(gd);
-    gd.innerHTML = `<p class="muted small">Connectivity: ${connectivity.length} × ${cIn} is too large to draw.</p>`;
+    caption.textContent += ` The ${connectivity.length} × ${cIn} map is too large to draw.`;
     return;
   }
   const z = connectivity.map((ins) => Array.from({ length: cIn }, (_, c) => (ins.includes(c) ? 1 : 0)));
@@ -168,7 +201,7 @@ export function drawConnectivity(gd, connectivity, cIn) {
     hovertemplate: "output %{y} ← input %{x}: %{z}<extra></extra>" }],
   { height: Math.max(140, 16 * connectivity.length + 60), margin: { t: 24, r: 8, b: 36, l: 48 },
     title: { text: "which input channels (x) feed each output channel (y)", font: { size: 12 } },
-    xaxis: { title: "input channel", dtick: 1 }, yaxis: { title: "output", autorange: "reversed", dtick: 1 } }, CONFIG);
+    xaxis: { title: "input channel", dtick: 1, tickfont: { size: 11 } }, yaxis: { title: "output", autorange: "reversed", dtick: 1, tickfont: { size: 11 } } }, CONFIG);
 }
 
 function table(rows, padMask, caption) {

@@ -15,3 +15,10 @@ export function formatCount(n) {
 export function formatBytes(n) {
   return `${formatCount(n)}B`;
 }
+
+/** An exact integer with thousands separators ("1,234,567"): counts the formulas state exactly.
+ * Written out here rather than toLocaleString, whose separator depends on the visitor's locale. */
+export function formatInt(n) {
+  const s = String(Math.round(Math.abs(n))).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return n < 0 ? `-${s}` : s;
+}

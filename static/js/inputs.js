@@ -1,5 +1,6 @@
 // The input chooser shared by the pages: sample, seeded random tensor, or an uploaded file.
 // It turns the form into the API's input spec and back; uploads go to POST /api/inputs.
+import { postFile } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -62,24 +63,32 @@ export class InputPicker {
 
   changed() {
     $("random-fields").hidden = $("input-kind").value !== "random";
+    this.showStatus();
     this.onChange(this.spec());
+  }
+
+  /** The status line speaks of the upload only while the upload is the chosen input. */
+  showStatus() {
+    const status = $("input-status");
+    status.className = "muted small";
+    status.textContent = $("input-kind").value === "upload" ? (this.uploadLabel || "") : "";
   }
 
   async upload(file) {
     const status = $("input-status");
     status.textContent = `uploading ${file.name}…`;
     status.className = "small muted";
-    const form = new FormData();
-    form.append("file", file);
-    const res = await fetch("/api/inputs", { method: "POST", body: form });
-    const body = await res.json();
-    if (!res.ok) {
-      status.textContent = `upload refused: ${body.error?.message || res.status}`;
+    let body;
+    try {
+      body = await postFile("/api/inputs", file);
+    } catch (err) {
+      status.textContent = `upload refused: ${err.message}`;
       status.className = "small message error";
       return;
     }
     this.uploaded = body;
-    status.textContent = `${body.source.replace("upload:", "")}: [${body.shape.join("×")}]`;
+    this.uploadLabel = `${body.source.replace("upload:", "")}: [${body.shape.join("×")}]`;
+    status.textContent = this.uploadLabel;
     $("upload-option").disabled = false;
     $("input-kind").value = "upload";
     this.changed();

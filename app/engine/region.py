@@ -1,0 +1,55 @@
+"""Where to start looking: the output region whose receptive field holds the most input detail.
+
+A page that animates a window over a 12×12 output region should start where the input has content,
+not at the top-left corner, which on photos and samples is padding and flat colour (STYLE.md §14).
+"Detail" is the input's variance over the region's receptive field, summed over input channels,
+computed for every candidate region at once with summed-area tables (O(C·H·W), float64 sums).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.engine.geometry import ConvGeometry
+
+
+def _window_sums(a: np.ndarray, fh: int, fw: int) -> np.ndarray:
+    """Sum of every fh×fw window of a 2-D array, by top-left corner: shape (H−fh+1, W−fw+1)."""
+    s = np.zeros((a.shape[0] + 1, a.shape[1] + 1))
+    np.cumsum(np.cumsum(a, axis=0, dtype=np.float64), axis=1, out=s[1:, 1:])
+    return s[fh:, fw:] - s[:-fh, fw:] - s[fh:, :-fw] + s[:-fh, :-fw]
+
+
+@dataclass(frozen=True)
+class OutputRegion:
+    """Output rows [row_start, row_stop) × cols [col_start, col_stop)."""
+    row_start: int
+    row_stop: int
+    col_start: int
+    col_stop: int
+
+
+def busiest_region(x: np.ndarray, g: ConvGeometry, size: int) -> OutputRegion:
+    """The size×size output region (cut to the output) whose receptive field has the largest summed
+    per-channel variance. Regions whose field lies wholly inside the input win over ones that read
+    padding; ties go to the first in row-major order. x: (C, H, W)."""
+    rows, cols = min(size, g.out_height), min(size, g.out_width)
+    (sh, sw), (dh, dw), (kh, kw) = g.stride, g.dilation, g.kernel
+    fh, fw = (rows - 1) * sh + dh * (kh - 1) + 1, (cols - 1) * sw + dw * (kw - 1) + 1  # field size
+    n_r, n_c = g.out_height - rows + 1, g.out_width - cols + 1  # candidate top-left corners
+    (pt, pb), (pl, pr) = g.pad_h, g.pad_w
+    score = np.zeros((n_r, n_c))
+    for ch in x:                                                    # (H, W), one channel at a time
+        p = np.pad(ch.astype(np.float64), ((pt, pb), (pl, pr)))    # zeros, as the engine pads
+        s1 = _window_sums(p, fh, fw)[: (n_r - 1) * sh + 1: sh, : (n_c - 1) * sw + 1: sw]
+        s2 = _window_sums(p * p, fh, fw)[: (n_r - 1) * sh + 1: sh, : (n_c - 1) * sw + 1: sw]
+        score += s2 / (fh * fw) - (s1 / (fh * fw)) ** 2            # variance of this channel's field
+    r = np.arange(n_r) * sh - pt                                    # field's first input row
+    c = np.arange(n_c) * sw - pl
+    inside = ((r >= 0) & (r + fh <= g.in_height))[:, None] & ((c >= 0) & (c + fw <= g.in_width))[None, :]
+    if inside.any():
+        score = np.where(inside, score, -np.inf)
+    i = int(np.argmax(score))
+    r0, c0 = i // n_c, i % n_c
+    return OutputRegion(r0, r0 + rows, c0, c0 + cols)

@@ -1,0 +1,25 @@
+// Every page's URL keys, one frozen table (namespace) per page (STYLE.md §6: keys are constants, so a
+// typo is a TypeError at load, never a silently lost setting). A page's state name → its query key.
+// Keys are short because shared links carry them; within one page a key is used once (checked below).
+// links.js builds links into other pages from these same tables.
+
+function table(page, keys) {
+  const seen = new Map();
+  for (const [name, key] of Object.entries(keys)) {
+    if (seen.has(key)) throw new Error(`keys.js: ${page} uses "${key}" for both ${seen.get(key)} and ${name}`);
+    seen.set(key, name);
+  }
+  return Object.freeze(keys);
+}
+
+export const KEYS = Object.freeze({
+  conv: table("conv", {
+    input: "in", outChannels: "co", kernelH: "kh", kernelW: "kw", stride: "s", padding: "p", dilation: "d",
+    groups: "g", bias: "b", flip: "f", relu: "r", weights: "w", weightSeed: "ws", presetMode: "pm",
+    custom: "cw", channel: "oc", regionRow: "rr", regionCol: "rc", regionSize: "rs", step: "t", speed: "v",
+  }),
+  pointwise: table("pointwise", {
+    input: "in", outChannels: "co", weights: "w", weightSeed: "ws", bias: "b", relu: "r", custom: "cw",
+    step: "t", ninWidths: "nw", speed: "v",
+  }),
+});

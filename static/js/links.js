@@ -1,0 +1,66 @@
+// Links into the pages, built in one place: a page's state → its URL, and an API request
+// ({input, layer, weights}, the same body /api/convolve takes) → the page that shows that layer.
+// Home cards, cost-lab rows and network layers link through here, so a page's URL keys change in
+// one file (keys.js) and every link follows.
+import { KEYS } from "./keys.js";
+import { specToString } from "./inputs.js";
+
+/** "/conv?in=…&co=…" from a page state (names as in KEYS[page]; empty values are left out). */
+export function pageUrl(page, state) {
+  const keys = KEYS[page];
+  if (!keys) throw new Error(`links.js: no page "${page}"`);
+  const q = new URLSearchParams();
+  for (const [name, key] of Object.entries(keys)) {
+    const v = state[name];
+    if (v !== undefined && v !== null && v !== "") q.set(key, String(v));
+  }
+  const query = q.toString();
+  return `/${page}${query ? `?${query}` : ""}`;
+}
+
+const pairText = (v) => (Array.isArray(v) ? (v[0] === v[1] ? String(v[0]) : v.join(",")) : String(v));
+const flag = (v) => (v === undefined || v === null ? undefined : v ? "1" : "0");
+
+/** The weights part of a page state from an API weight spec. */
+function weightState(weights = { kind: "random", seed: 0 }) {
+  if (weights.kind === "preset") return { weights: `preset:${weights.name}`, presetMode: weights.mode };
+  if (weights.kind === "custom") return { weights: "custom", custom: JSON.stringify({ weight: weights.weight, bias: weights.bias ?? null }) };
+  return { weights: "random", weightSeed: String(weights.seed ?? 0) };
+}
+
+/** /conv showing this layer on this input. */
+export function convUrl({ input, layer = {}, weights }) {
+  const k = layer.kernel_size === undefined ? undefined : Array.isArray(layer.kernel_size) ? layer.kernel_size : [layer.kernel_size, layer.kernel_size];
+  return pageUrl("conv", {
+    input: input && specToString(input), outChannels: layer.out_channels, kernelH: k?.[0], kernelW: k?.[1],
+    stride: layer.stride === undefined ? undefined : pairText(layer.stride),
+    padding: layer.padding === undefined ? undefined : pairText(layer.padding),
+    dilation: layer.dilation === undefined ? undefined : pairText(layer.dilation), groups: layer.groups,
+    bias: flag(layer.bias), flip: flag(layer.flip), relu: layer.activation === undefined ? undefined : flag(layer.activation === "relu"),
+    ...weightState(weights),
+  });
+}
+
+/** /pointwise showing this 1×1 layer on this input. */
+export function pointwiseUrl({ input, layer = {}, weights }) {
+  const w = weightState(weights);
+  delete w.presetMode;
+  return pageUrl("pointwise", {
+    input: input && specToString(input), outChannels: layer.out_channels, bias: flag(layer.bias),
+    relu: layer.activation === undefined ? undefined : flag(layer.activation === "relu"), ...w,
+  });
+}
+
+/** True when the layer is a plain 1×1 convolution, the one /pointwise explains (groups 1, stride 1,
+ * no padding, no dilation). `layer` is a resolved layer as the API returns it (ResolvedLayer). */
+export function isPointwise(layer) {
+  const ones = (v) => [].concat(v).every((x) => x === 1);
+  const zeros = (v) => [].concat(v).flat().every((x) => x === 0);
+  return ones(layer.kernel_size) && ones(layer.stride) && ones(layer.dilation) && zeros(layer.padding) && layer.groups === 1;
+}
+
+/** The page that shows this layer best: /pointwise for a plain 1×1, /conv for everything else. */
+export function layerUrl(req) {
+  return isPointwise({ stride: 1, dilation: 1, padding: 0, groups: 1, ...req.layer, kernel_size: req.layer?.kernel_size ?? 3 })
+    ? pointwiseUrl(req) : convUrl(req);
+}
