@@ -4,8 +4,15 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import sys
 import time
 from typing import Callable
+
+BLAS_ENV_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+# Set on some machines of this workplace because older OpenBLAS builds crash or compute wrong results on
+# their CPUs; a current numpy's OpenBLAS runs slower with them (e.g. the Haswell kernel on an AVX-512
+# CPU). Tests and CI keep them as they are; a benchmark run can drop both with `--blas-env unset`.
+SIMD_LEVELS = ("AVX512F", "AVX2", "AVX", "SSE42", "SVE", "ASIMD", "NEON", "VSX", "VX")  # best first
 
 
 def median_ms(fn: Callable[[], object], repeats: int = 15, warmup: int = 3, budget_s: float = 5.0) -> float:
@@ -38,16 +45,52 @@ def paired_ms(fn_a: Callable[[], object], fn_b: Callable[[], object], rounds: in
     return statistics.median(a_times), statistics.median(b_times), statistics.median(ratios)
 
 
+def cpu_model() -> str:
+    """The CPU's model name as the kernel reports it (platform's guess where there is no /proc/cpuinfo)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() in ("model name", "Model", "cpu model"):
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def simd_level() -> str:
+    """The widest vector extension this process can use, as NumPy's dispatcher detected it (so the OS's
+    support is included), e.g. "AVX512F", "AVX2", "ASIMD"."""
+    from numpy._core._multiarray_umath import __cpu_features__ as features
+    return next((level for level in SIMD_LEVELS if features.get(level)), "none")
+
+
+def add_blas_env_argument(parser) -> None:
+    parser.add_argument("--blas-env", choices=("as-is", "unset"), default="as-is",
+                        help="'unset': re-run this benchmark with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE "
+                             "removed from its environment (this process only), so OpenBLAS picks the "
+                             "kernel for this CPU itself")
+
+
+def apply_blas_env(choice: str) -> None:
+    """For 'unset', replace this process by itself without the OpenBLAS variables: OpenBLAS reads them
+    once, when it is loaded, so removing them from os.environ afterwards would change nothing."""
+    if choice == "unset" and any(v in os.environ for v in BLAS_ENV_VARS):
+        env = {k: v for k, v in os.environ.items() if k not in BLAS_ENV_VARS}
+        sys.stdout.flush()
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
 def environment() -> dict:
     import numpy as np
     from threadpoolctl import threadpool_info
     env = {
         "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
+        "cpu_model": cpu_model(), "simd": simd_level(),
         "numpy": np.__version__,
-        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
-        "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE"),
+        **{v: os.environ.get(v) for v in BLAS_ENV_VARS},
         "blas": [{k: i.get(k) for k in ("internal_api", "version", "num_threads", "architecture", "filepath")}
-                 for i in threadpool_info()],
+                 for i in threadpool_info() if i.get("user_api") == "blas"],
     }
     try:
         import torch
@@ -56,3 +99,13 @@ def environment() -> dict:
     except ImportError:
         env["torch"] = None
     return env
+
+
+def header_lines(env: dict) -> list[str]:
+    """What a benchmark prints first, so that its numbers say which CPU and which BLAS kernel made them."""
+    blas = "; ".join(f"{b['internal_api']} {b['version']}, kernel {b['architecture'] or '?'}, "
+                     f"{b['num_threads']} threads" for b in env["blas"]) or "none loaded"
+    variables = ", ".join(f"{v}={env[v]}" if env.get(v) is not None else f"{v} unset" for v in BLAS_ENV_VARS)
+    return [f"CPU: {env['cpu_model']} ({env['machine']}, {env['cpus']} cores), SIMD {env['simd']}",
+            f"BLAS: {blas} ({variables})",
+            f"python {env['python']}, numpy {env['numpy']}, torch {env.get('torch')}"]

@@ -1,6 +1,10 @@
 """The NumPy engine against PyTorch's CPU convolution, measured side by side in one run.
 
-    .venv/bin/python benchmarks/engine.py [--threads 2] [--quick] [--json benchmarks/results/engine.json]
+    .venv/bin/python benchmarks/engine.py [--threads 2] [--quick] [--blas-env unset] [--header-only]
+                                          [--json benchmarks/results/engine.json]
+
+The header names the CPU, its SIMD level and the OpenBLAS kernel in use; `--blas-env unset` runs with
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed (in this process only), so both settings can be compared.
 
 Prints one table: case, implementation, median time, GFLOP/s (FLOPs = 2·MACs), % of the NumPy matmul
 peak on this machine, ratio to torch, max |error| vs torch, and the engine's peak extra memory
@@ -21,7 +25,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app.engine import conv2d, conv_cost, conv_geometry  # noqa: E402
-from benchmarks.common import environment, median_ms, paired_ms  # noqa: E402
+from benchmarks.common import (add_blas_env_argument, apply_blas_env, environment, header_lines,  # noqa: E402
+                               median_ms, paired_ms)
 
 
 @dataclass(frozen=True)
@@ -161,7 +166,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2, help="BLAS and torch threads (default 2)")
     ap.add_argument("--quick", action="store_true", help="only the two cases of the foundation issue")
     ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "engine.json")
+    ap.add_argument("--header-only", action="store_true", help="print the machine header and stop")
+    add_blas_env_argument(ap)
     args = ap.parse_args()
+    apply_blas_env(args.blas_env)
     import torch
     from threadpoolctl import threadpool_limits
     torch.set_num_threads(args.threads)
@@ -169,11 +177,12 @@ def main() -> None:
     cases = [c for c in CASES if not args.quick or c.name in ("1x1 256->64 @56", "3x3 64->64 @56")]
     with threadpool_limits(limits=args.threads, user_api="blas"):
         env = environment()
+        print("\n".join(header_lines(env)), flush=True)
+        if args.header_only:
+            return
         peak = matmul_peak_gflops()
         rows = [r for c in cases for r in run_case(c, peak, torch, args.threads)]
-    print(f"numpy {env['numpy']}, torch {env['torch']}, threads {args.threads}, "
-          f"BLAS {[(b['internal_api'], b['version'], b['architecture']) for b in env['blas']]}, "
-          f"OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}, square-GEMM peak {peak:.1f} GFLOP/s")
+    print(f"threads {args.threads}, square-GEMM peak {peak:.1f} GFLOP/s")
     head = f"{'case':26} {'implementation':20} {'median ms':>10} {'GFLOP/s':>8} {'% peak':>7} {'÷ torch':>8} " \
            f"{'max|err|':>9} {'extra MB':>9}"
     print(head)
