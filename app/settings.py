@@ -47,6 +47,13 @@ class Settings:
     im2col_chunk_bytes: int = 16 * 2**20  # cap on a band's temporary (app.engine.conv.band_rows sizes them)
     measure_budget_s: int = 5  # wall time one /api/measure request may spend running a design
     max_measure_macs: int = 20 * 10**9  # MACs of a design × (warm-up + repeats), refused before running
+    # --- networks: ONNX upload and the /network page (issue 13, helper "net") ---
+    max_model_bytes: int = 64 * 2**20  # an .onnx upload (resnet18 is 45 MiB); the request cap lets this route through
+    max_model_nodes: int = 10_000  # ResNet-50 has ~180 after BN folding
+    max_model_params: int = 64 * 2**20  # weight values of one model, counted from declared shapes before decoding
+    max_model_macs: int = 20 * 10**9  # MACs of one forward pass at the chosen input size
+    max_model_activation_bytes: int = 512 * 2**20  # every activation of one forward pass, all kept at once
+    model_store_quota_bytes: int = 1024 * 2**20  # uploaded models on disk, LRU-evicted
 
     def env_name(self, name: str) -> str:
         return f"CONVLENS_{name.upper()}"

@@ -123,6 +123,7 @@ ELEMENTWISE = {
     "Reshape": (lambda x: x.reshape(1, -1, 4), {}, [np.array([0, -1, 4])]),
     "Clip": (lambda x: x.clamp(0, 6), {}, [np.float32(0), np.float32(6)]),
     "ClipAttr": (lambda x: x.clamp(-0.5, 0.5), {"min": -0.5, "max": 0.5}, []),
+    "Cast": (lambda x: x, {"to": 1}, []),
 }
 
 

@@ -96,3 +96,20 @@ class _Binary(OpDef):
 
 for _name, _fn in (("Add", np.add), ("Sub", np.subtract), ("Mul", np.multiply), ("Div", np.divide)):
     register(_name, 2, 2)(type(_name, (_Binary,), {"fn": staticmethod(_fn)}))
+
+
+@register("Cast")
+class Cast(_Unary):
+    """To a float type (computed as float32, the engine's one float type) or an integer type (int64)."""
+    FLOATS, INTS = {1, 10, 11}, {6, 7}
+
+    @staticmethod
+    def infer(node, shapes, consts):
+        if attr(node, "to") not in Cast.FLOATS | Cast.INTS:
+            raise GeometryError(f"Cast node '{node.name}': target type {attr(node, 'to')} is not supported "
+                                "(float or integer types only)")
+        return [shapes[0]]
+
+    @staticmethod
+    def forward(node, xs):
+        return [np.asarray(xs[0]).astype(np.float32 if attr(node, "to") in Cast.FLOATS else np.int64)]
