@@ -1,0 +1,171 @@
+"""Receptive fields: which input pixels one output position of a layer can see, layer by layer.
+
+The standard recurrence (Araujo, Norris & Sim, "Computing Receptive Fields of Convolutional Neural
+Networks", Distill 2019), per axis, from the input forwards, for a layer with kernel k, stride s, padding
+p before the input and dilation d (effective kernel d·(k − 1) + 1):
+
+    jump  j_l = j_{l−1} · s                      (input pixels between neighbouring outputs)
+    size  r_l = r_{l−1} + d·(k − 1) · j_{l−1}    (input pixels one output sees)
+    start u_l = u_{l−1} − p · j_{l−1}            (input coordinate of output 0's first pixel)
+
+with j_0 = r_0 = 1, u_0 = 0. Output x of layer l sees input [u_l + x·j_l, u_l + x·j_l + r_l − 1]
+(clipped to the input: what lies outside is padding). A 1×1 layer with stride 1 leaves all three
+unchanged: it mixes channels of the same field. Multi-path designs (Concat, Add) keep every path's
+(r, j, u); a layer reports the range of sizes over paths and the union of their fields, which is what
+a layer after them (or the Add itself) sees.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+from app.engine.design import Add, Block, Concat, Conv, Fc, Layer, Pool, Relu
+from app.engine.errors import GeometryError
+from app.engine.geometry import conv_geometry, pair, pool_geometry
+
+Path = tuple[int, int, int]   # (size r, jump j, start u) along one axis
+MAX_PATHS = 4096              # distinct (r, j, u) per axis kept; more paths than this are merged to their hull
+
+
+@dataclass(frozen=True)
+class Window:
+    """One sliding-window layer along both axes: kernel, stride, padding before the input, dilation."""
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    pad_before: tuple[int, int]
+    dilation: tuple[int, int] = (1, 1)
+
+
+def step(paths: frozenset[Path], k: int, s: int, p: int, d: int) -> frozenset[Path]:
+    """The recurrence for one layer along one axis, applied to every path."""
+    return frozenset((r + d * (k - 1) * j, j * s, u - p * j) for r, j, u in paths)
+
+
+@dataclass(frozen=True)
+class Field:
+    """Every path's (r, j, u) along H and along W; ``whole`` after a layer that sees all of its input."""
+    h: frozenset[Path] = frozenset({(1, 1, 0)})
+    w: frozenset[Path] = frozenset({(1, 1, 0)})
+    whole: bool = False
+
+    def through(self, win: Window) -> "Field":
+        if self.whole:
+            return self
+        return Field(step(self.h, win.kernel[0], win.stride[0], win.pad_before[0], win.dilation[0]),
+                     step(self.w, win.kernel[1], win.stride[1], win.pad_before[1], win.dilation[1]))
+
+    @staticmethod
+    def union(fields: Iterable["Field"]) -> "Field":
+        fields = list(fields)
+        if any(f.whole for f in fields):
+            return Field(whole=True)
+        return Field(_cap(frozenset().union(*(f.h for f in fields))), _cap(frozenset().union(*(f.w for f in fields))))
+
+    def box(self, row: int, col: int, in_h: int, in_w: int) -> tuple[int, int, int, int]:
+        """(top, left, bottom, right), inclusive, of output (row, col)'s field, before clipping to the input."""
+        if self.whole:
+            return 0, 0, in_h - 1, in_w - 1
+        top, bottom = _span(self.h, row)
+        left, right = _span(self.w, col)
+        return top, left, bottom, right
+
+
+def _span(paths: frozenset[Path], x: int) -> tuple[int, int]:
+    return min(u + x * j for r, j, u in paths), max(u + x * j + r - 1 for r, j, u in paths)
+
+
+def _cap(paths: frozenset[Path]) -> frozenset[Path]:
+    """Bound the path set of very branchy graphs: past MAX_PATHS keep the extremes, which give the union."""
+    if len(paths) <= MAX_PATHS:
+        return paths
+    lo = min(paths, key=lambda q: (q[2], -q[0]))
+    hi = max(paths, key=lambda q: (q[2] + q[0], q[0]))
+    small, big = min(paths), max(paths)
+    return frozenset({lo, hi, small, big})
+
+
+@dataclass(frozen=True)
+class FieldRow:
+    """One layer of a design: its output shape and receptive field summary per axis."""
+    name: str
+    kind: str
+    depth: int
+    out_shape: tuple[int, int, int]
+    field: Field
+
+    def summary(self) -> dict:
+        out = {"name": self.name, "kind": self.kind, "depth": self.depth, "out_shape": list(self.out_shape),
+               "whole_input": self.field.whole}
+        for axis, paths in (("h", self.field.h), ("w", self.field.w)):
+            sizes, jumps = [r for r, _, _ in paths], [j for _, j, _ in paths]
+            out[axis] = {"size_min": min(sizes), "size_max": max(sizes), "jump_min": min(jumps),
+                         "jump_max": max(jumps), "start": min(u for _, _, u in paths), "paths": len(paths)}
+        return out
+
+
+def _name(layer, fallback: str) -> str:
+    return getattr(layer, "name", "") or fallback
+
+
+def design_fields(layers: Iterable[Layer], in_shape: tuple[int, int, int]) -> list[FieldRow]:
+    """A row per layer (nested ones too, in order) of a cost-lab design or paper architecture."""
+    rows: list[FieldRow] = []
+    _walk(tuple(layers), tuple(int(v) for v in in_shape), Field(), 0, rows)
+    return rows
+
+
+def _walk(layers, shape, field: Field, depth: int, rows: list) -> tuple[tuple[int, int, int], Field]:
+    for layer in layers:
+        if isinstance(layer, Block):
+            shape, field = _walk(layer.layers, shape, field, depth + 1, rows)
+            rows.append(FieldRow(_name(layer, "block"), "block", depth, shape, field))
+            continue
+        if isinstance(layer, (Concat, Add)):
+            ends = [_walk(b, shape, field, depth + 1, rows) for b in layer.branches]
+            hw = {s[1:] for s, _ in ends}
+            if len(hw) != 1:
+                raise GeometryError(f"'{layer.name}': branches end in different H×W {sorted(hw)}")
+            channels = sum(s[0] for s, _ in ends) if isinstance(layer, Concat) else ends[0][0][0]
+            shape, field = (channels, *ends[0][0][1:]), Field.union(f for _, f in ends)
+            rows.append(FieldRow(_name(layer, type(layer).__name__.lower()), type(layer).__name__.lower(), depth,
+                                 shape, field))
+            continue
+        shape, field, kind = _layer(layer, shape, field)
+        rows.append(FieldRow(_name(layer, kind), kind, depth, shape, field))
+    return shape, field
+
+
+def _layer(layer: Layer, shape, field: Field):
+    if isinstance(layer, Conv):
+        g = conv_geometry(shape, layer.out, layer.k, layer.stride, layer.padding, 1,
+                          shape[0] if layer.groups == 0 else layer.groups)
+        win = Window(g.kernel, g.stride, (g.pad_h[0], g.pad_w[0]), g.dilation)
+        return g.output_shape, field.through(win), f"conv {g.kernel[0]}×{g.kernel[1]}/{g.stride[0]}"
+    if isinstance(layer, Pool):
+        g = pool_geometry(shape, layer.k, layer.stride, layer.padding)
+        win = Window(g.kernel, g.stride, g.padding)
+        return g.output_shape, field.through(win), f"{layer.kind} pool {g.kernel[0]}×{g.kernel[1]}/{g.stride[0]}"
+    if isinstance(layer, Relu):
+        return shape, field, "relu"
+    if isinstance(layer, Fc):
+        return (layer.out, 1, 1), Field(whole=True), "fully connected"
+    raise GeometryError(f"no receptive-field rule for {type(layer).__name__}")
+
+
+def stack_fields(windows: list[Window]) -> list[Field]:
+    """The field after each layer of a plain stack of windows (the tests' torch stacks)."""
+    out, field = [], Field()
+    for win in windows:
+        field = field.through(win)
+        out.append(field)
+    return out
+
+
+def window(kernel, stride=1, pad_before=0, dilation=1) -> Window:
+    return Window(pair(kernel, "kernel"), pair(stride, "stride"), pair(pad_before, "padding"), pair(dilation, "dilation"))
+
+
+def clipped(box: tuple[int, int, int, int], in_h: int, in_w: int) -> Optional[tuple[int, int, int, int]]:
+    """The part of a field inside the input, or None when it is all padding."""
+    t, l, b, r = max(0, box[0]), max(0, box[1]), min(in_h - 1, box[2]), min(in_w - 1, box[3])
+    return (t, l, b, r) if t <= b and l <= r else None
