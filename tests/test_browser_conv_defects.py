@@ -1,0 +1,154 @@
+"""The /conv defects of issue 11, one Chromium test each; every one of them failed on the page before
+its fix (the old page was run against this file to see it go red)."""
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.conftest import ready
+from tests.images import png_rgb
+from tests.test_browser_conv import api_output, position, shown
+
+
+def change(page, selector: str, value: str, loads: int):
+    """Set a control as a user would (select or type, then leave it) and wait for the n-th load."""
+    if page.eval_on_selector(selector, "e => e.tagName") == "SELECT":
+        page.select_option(selector, value)
+    else:
+        page.fill(selector, value)
+        page.dispatch_event(selector, "change")
+    ready(page, loads)
+
+
+def test_groups_caption_follows_the_layer(page, live_server):
+    page.goto(live_server + "/conv")
+    ready(page)
+    assert "groups = 1" in page.inner_text("#stage")
+    change(page, "#weights-kind", "preset:sobel_x", 2)  # depthwise: groups = 3
+    page.wait_for_function("document.getElementById('connectivity-plot').querySelector('.main-svg')")
+    text = page.inner_text("#stage")
+    assert "groups = 1" not in text and "every output channel reads all" not in text
+    assert "groups = 3" in text
+    assert page.watch.errors == []
+
+
+def test_upload_label_goes_when_a_sample_is_chosen(page, live_server, tmp_path):
+    f = tmp_path / "dropped.png"
+    f.write_bytes(png_rgb(20, 24))
+    page.goto(live_server + "/conv")
+    ready(page)
+    page.set_input_files("#file-input", str(f))
+    ready(page, 2)
+    assert "dropped.png" in page.inner_text("#input-box")
+    change(page, "#input-kind", "sample:edges", 3)
+    assert "dropped.png" not in page.inner_text("#input-box")
+    assert "[4×96×96]" in page.inner_text("#layer-message")
+    change(page, "#input-kind", "upload", 4)  # back to the upload: its label comes back with it
+    assert "dropped.png" in page.inner_text("#input-box")
+
+
+def test_one_input_channel_is_not_a_range(page, live_server):
+    page.goto(live_server + "/conv?w=preset%3Abox_blur&oc=1")
+    ready(page)
+    caption = page.inner_text("#input-caption")
+    assert caption == "(input channel 1 feeds output channel 1)" and "1–1" not in caption
+
+
+def test_a_1x1_kernel_sets_padding_0_visibly_and_it_stays_editable(page, live_server):
+    page.goto(live_server + "/conv")
+    ready(page)
+    page.fill("#kernel-h", "1")
+    page.fill("#kernel-w", "1")
+    page.dispatch_event("#kernel-w", "change")
+    page.wait_for_function("document.getElementById('layer-message').textContent.includes('[4×96×128]')")
+    assert page.input_value("#padding") == "0"
+    assert "padding set to 0" in page.inner_text("#padding-note")
+    assert "p=0" in page.url
+    first = shown(page)
+    assert "pad" not in page.inner_html("#computation")  # no padding cell in the window
+    change(page, "#padding", "1", page.evaluate("Number(document.body.dataset.ready)") + 1)
+    assert "[4×98×130]" in page.inner_text("#layer-message")  # the user can still choose padding 1
+    assert first["label"]
+
+
+@pytest.mark.parametrize("preset,padding,shape", [("greyscale", "0", "[1×96×128]"), ("sobel_x", "same", "[3×96×128]")])
+def test_a_preset_sets_its_padding(page, live_server, preset, padding, shape):
+    page.goto(live_server + "/conv")
+    ready(page)
+    change(page, "#weights-kind", f"preset:{preset}", 2)
+    assert page.input_value("#padding") == padding
+    assert shape in page.inner_text("#layer-message")
+    assert page.inner_text("#padding-note").startswith(f"padding set to {padding}")
+
+
+def test_the_animation_starts_where_the_input_has_detail(page, live_server):
+    page.goto(live_server + "/conv")
+    ready(page)
+    body = {"input": {"kind": "sample", "name": "colour"}, "layer": {"padding": 1}, "region_size": 12}
+    region = httpx.post(live_server + "/api/convolve", json=body).json()["region"]
+    assert (region["row_start"], region["col_start"]) != (0, 0)
+    assert position(page) == (region["row_start"], region["col_start"])
+    assert page.locator("#input-plot .tap.pad").count() == 0  # the first window reads no padding
+
+
+def test_drag_on_the_whole_input_moves_the_region(page, live_server):
+    page.goto(live_server + "/conv")
+    ready(page)
+    before = position(page)
+    gd = page.locator("#overview-plot")
+    gd.scroll_into_view_if_needed()
+    pt = page.evaluate("""() => { const gd = document.getElementById('overview-plot'), xa = gd._fullLayout.xaxis,
+        ya = gd._fullLayout.yaxis, r = gd.getBoundingClientRect();
+        const at = (row, col) => ({x: r.left + xa._offset + xa.l2p(col), y: r.top + ya._offset + ya.l2p(row)});
+        return {a: at(70, 20), b: at(80, 30)}; }""")
+    page.mouse.move(pt["a"]["x"], pt["a"]["y"])
+    page.mouse.down()
+    page.mouse.move(pt["b"]["x"], pt["b"]["y"], steps=4)
+    page.mouse.up()
+    page.wait_for_function("document.getElementById('position-label').textContent.includes('output (74, 24)')")
+    assert position(page) != before
+    assert "rr=74" in page.url and "rc=24" in page.url
+
+
+def test_a_shared_link_keeps_the_channel_and_the_region(page, live_server):
+    page.goto(live_server + "/conv")
+    ready(page)
+    page.click("#channels-plot figure[data-channel='2']")
+    page.wait_for_function("document.getElementById('oc-label').textContent === '2'")
+    page.fill("#region-row", "40")
+    page.fill("#region-col", "50")
+    page.wait_for_function("document.getElementById('position-label').textContent.includes('output (40, 50)')")
+    page.click("h1")
+    page.keyboard.press("ArrowRight")
+    url = page.url
+    assert "oc=2" in url and "rr=40" in url and "rc=50" in url and "t=1" in url
+    page.goto(url)
+    ready(page)
+    assert page.inner_text("#oc-label") == "2"
+    assert position(page) == (40, 51)
+    assert shown(page)["value"] == pytest.approx(float(api_output(live_server)[2, 40, 51]), abs=1e-5)
+
+
+def test_a_1x1_layer_links_to_pointwise_with_the_same_input_and_weights(page, live_server):
+    page.goto(live_server + "/conv?kh=1&kw=1&p=0&ws=5&co=2")
+    ready(page)
+    link = page.get_attribute("#pointwise-href", "href")
+    assert link.startswith("/pointwise?") and "in=sample%3Acolour" in link and "ws=5" in link and "co=2" in link
+    page.click("#pointwise-href")
+    page.wait_for_url("**/pointwise?*")
+    page.wait_for_function("Number(document.body.dataset.ready || 0) >= 1", timeout=20000)
+    assert page.input_value("#weights-seed") == "5" and page.input_value("#out-channels") == "2"
+    page.goto(live_server + "/conv")
+    ready(page)
+    assert page.locator("#pointwise-link").is_hidden()  # a 3×3 layer is not one
+
+
+def test_play_is_one_tab_and_enter_away(page, live_server):
+    page.goto(live_server + "/conv")
+    ready(page)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to the player"
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.activeElement.id === 'btn-play'")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('btn-play').getAttribute('aria-label') === 'pause'")
