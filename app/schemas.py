@@ -177,6 +177,16 @@ class LayerCheckRequest(Strict):
     weights: WeightSpec = RandomWeights()
 
 
+class PointwiseFormulas(BaseModel):
+    """A plain 1×1 layer's formulas (the 1×1 page's "show your work")."""
+    params: str
+    macs: str
+    torch: str
+    numpy: str
+    reads: int = Field(description="input values one output value reads: C_in")
+    reads_3x3: int = Field(description="what a 3×3 with the same channels would read: 9·C_in")
+
+
 class Formulas(BaseModel):
     out_height: str
     out_width: str
@@ -184,6 +194,7 @@ class Formulas(BaseModel):
     macs: str
     flops: str
     torch: str
+    pointwise: Optional[PointwiseFormulas] = Field(None, description="only for a 1×1 layer with groups 1")
 
 
 class CheckError(BaseModel):

@@ -47,8 +47,25 @@ def test_nin_is_a_per_pixel_mlp(client):
 def test_fc_is_a_conv(client):
     res = client.post("/api/pointwise/fc", json={"channels": 8, "block": 7, "outputs": 10, "size": 14}).json()
     assert res["fc_params"] == 10 * 8 * 7 * 7 + 10 and res["conv_weight_shape"] == [10, 8, 7, 7]
+    assert res["fc_inputs"] == 8 * 7 * 7 and res["inputs_formula"] == "C · k · k = 8 · 7 · 7 = 392"
+    assert res["params_formula"].endswith(f"= 10 · 392 + 10 = {10 * 392 + 10:,}")
+    assert len(decode_array(res["score_map"]).reshape(-1)) == 10 * 8 * 8  # the shape the formula names
     assert np.allclose(res["fc_scores"], res["conv_scores"], atol=1e-4) and res["max_abs_block"] <= 1e-4
     assert res["score_map_shape"] == [10, 8, 8] and res["max_abs_map"] <= 1e-4
     one = client.post("/api/pointwise/fc", json={"block": 1, "size": 1}).json()
     assert one["conv_weight_shape"][2:] == [1, 1] and one["max_abs_block"] <= 1e-5
     assert client.post("/api/pointwise/fc", json={"block": 7, "size": 5}).status_code == 422
+
+
+def test_layer_check_writes_out_the_1x1_formulas(client):
+    """The 1×1 page shows these strings as they are; they end in the engine's own counts."""
+    body = {"input": {"kind": "sample", "name": "colour"}, "layer": {"kernel_size": 1, "out_channels": 4, "bias": True}}
+    f = client.post("/api/layer/check", json=body).json()["formulas"]["pointwise"]
+    assert f["params"] == f"params = C_in · C_out + C_out = 3 · 4 + 4 = {3 * 4 + 4}"
+    assert f["macs"] == f"MACs = H · W · C_in · C_out = 96 · 128 · 3 · 4 = {96 * 128 * 3 * 4:,}"
+    assert f["reads"] == 3 and f["reads_3x3"] == 9 * 3
+    assert f["torch"] == "torch.nn.Conv2d(3, 4, kernel_size=1, bias=True)" and "+ b[:, None, None]" in f["numpy"]
+    plain = client.post("/api/layer/check", json={**body, "layer": {"kernel_size": 1, "bias": False}}).json()
+    assert plain["formulas"]["pointwise"]["params"].endswith("= 3 · 4 = 12")
+    three = client.post("/api/layer/check", json={**body, "layer": {"kernel_size": 3}}).json()
+    assert three["formulas"]["pointwise"] is None

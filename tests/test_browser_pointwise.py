@@ -126,3 +126,75 @@ def test_in_page_upload_redraws_the_matrices(page, live_server, tmp_path):
     assert matrix_rows(page, "y-plot") == 480 * 640
     assert "(307200 × 3)" in page.inner_text("#x-label")  # 480·640 rows of C_in = 3
     assert page.watch.errors == []
+
+
+def test_fc_fields_and_speed_survive_a_shared_link_and_a_bad_size_clears_the_map(page, live_server):
+    page.goto(live_server + "/pointwise?fc=4&fk=3&fo=5&fs=9&sp=16")
+    ready(page)
+    assert [page.input_value(f"#{i}") for i in ("fc-c", "fc-k", "fc-o", "fc-size", "speed")] == ["4", "3", "5", "9", "16"]
+    page.wait_for_function("document.getElementById('fc-plot').data?.[0]?.z?.length === 9 - 3 + 1")
+    fc = httpx.post(live_server + "/api/pointwise/fc", json={"channels": 4, "block": 3, "outputs": 5, "size": 9}).json()
+    assert fc["inputs_formula"] in page.inner_text("#fc-text") and fc["params_formula"] in page.inner_text("#fc-text")
+    page.fill("#fc-size", "2")  # smaller than the block k = 3: no score map exists
+    page.dispatch_event("#fc-size", "change")
+    page.wait_for_function("document.getElementById('fc-text').textContent.includes('must be at least')")
+    assert page.evaluate("() => !document.getElementById('fc-plot').data")  # the old map is gone
+    assert "fs=2" in page.url and "fk=3" in page.url
+    page.fill("#fc-size", "11")
+    page.dispatch_event("#fc-size", "change")
+    page.wait_for_function("document.getElementById('fc-plot').data?.[0]?.z?.length === 11 - 3 + 1")
+    assert "must be at least" not in page.inner_text("#fc-text")
+    assert [e for e in page.watch.errors if "422" not in e] == []  # the refused size's 422 is expected
+
+
+def test_show_your_work_is_the_apis_text(page, live_server):
+    page.goto(live_server + "/pointwise?in=sample%3Acolour&w=random&co=5&b=0")
+    ready(page)
+    check = httpx.post(live_server + "/api/layer/check", json={
+        "input": {"kind": "sample", "name": "colour"}, "layer": {"kernel_size": 1, "out_channels": 5, "bias": False},
+        "weights": {"kind": "random", "seed": 0}}).json()["formulas"]["pointwise"]
+    work = page.inner_text("#work")
+    for key in ("params", "macs", "torch", "numpy"):
+        assert check[key] in work
+    assert page.inner_text("#reads-1x1") == str(check["reads"]) and page.inner_text("#reads-3x3") == str(check["reads_3x3"])
+    assert page.watch.errors == []
+
+
+def test_one_diverging_scale_blue_is_positive(page, live_server):
+    """The home demo, the W heatmap and the output canvases all draw positive values blue."""
+    page.goto(live_server + "/")
+    page.wait_for_selector("body[data-demo-ready='1']", timeout=15000)
+    home = page.evaluate("() => document.getElementById('demo').data[0].colorscale")
+    page.goto(live_server + "/pointwise?in=sample%3Acolour&w=random&co=3&ws=1&b=1")
+    ready(page)
+    w = page.evaluate("() => document.getElementById('w-plot').data[0].colorscale")
+    assert home == w
+    rgb = lambda s: [int(v) for v in re.findall(r"\d+", s)]
+    top, bottom = rgb(home[-1][1]), rgb(home[0][1])
+    assert top[2] > top[0] and bottom[0] > bottom[2]  # positive end blue, negative end red
+    out = api_output(live_server, {"input": {"kind": "sample", "name": "colour"},
+                                   "layer": {"kernel_size": 1, "out_channels": 3, "bias": True},
+                                   "weights": {"kind": "random", "seed": 1}})
+    k = int(np.argmax(out.max(axis=(1, 2)) * (out.min(axis=(1, 2)) < 0)))  # a signed channel
+    r, c = np.unravel_index(np.argmax(out[k]), out[k].shape)
+    px = page.evaluate("([k, r, c]) => Array.from(document.querySelectorAll('#outputs canvas:not(.mask)')[k]"
+                       ".getContext('2d').getImageData(c, r, 1, 1).data)", [k, int(r), int(c)])
+    assert px[2] > px[0]  # its largest value is painted blue
+    assert page.watch.errors == []
+
+
+@pytest.mark.parametrize("co,text", [(16, True), (17, False)])
+def test_w_matrix_readable_up_to_16x16(page, live_server, co, text):
+    page.goto(live_server + f"/pointwise?in=random%3A{co}%2C8%2C8%2C0%2Cnormal&w=random&co={co}")
+    ready(page)
+    boxes = page.eval_on_selector_all(
+        "#w-plot text", "ts => ts.filter(t => /^-?\\d+\\.\\d+$/.test(t.textContent)).map(t => {"
+        " const b = t.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom, parseFloat(getComputedStyle(t).fontSize)]; })")
+    if not text:
+        assert boxes == []  # values on hover only
+        return
+    assert len(boxes) == co * co and min(b[4] for b in boxes) >= 11
+    overlaps = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]]
+    assert overlaps == []
+    assert page.watch.errors == []

@@ -11,6 +11,7 @@ from app.api.deps import settings_of, store_of
 from app.compute import prepare_layer
 from app.encoding import encode_array
 from app.engine import GeometryError, conv1x1, conv_cost, conv_geometry, max_pool2d, pool_cost, pool_geometry
+from app.engine.explain import fc_explain
 from app.engine.pointwise import conv_stack, fc_as_conv, max_abs, mlp_per_pixel, pointwise_as_matmul
 from app.errors import check_limit
 from app.inputs.resolve import resolve_input
@@ -153,7 +154,10 @@ class FcRequest(Strict):
 
 
 class FcResponse(BaseModel):
+    fc_inputs: int = Field(description="C·k·k: the flattened block's length")
     fc_params: int
+    inputs_formula: str
+    params_formula: str
     conv_weight_shape: list[int]
     fc_scores: list[float]
     conv_scores: list[float]
@@ -172,7 +176,9 @@ def fc(req: FcRequest):
     x = random_tensor((req.channels, req.size, req.size), req.seed)
     w, b = random_weights((req.outputs, req.channels * req.block * req.block, 1, 1), req.seed + 1, True)
     r = fc_as_conv(x, w[:, :, 0, 0], b, req.block)
-    return FcResponse(fc_params=w.size + b.size, conv_weight_shape=[req.outputs, req.channels, req.block, req.block],
+    e = fc_explain(req.channels, req.block, req.outputs, req.size)
+    return FcResponse(fc_inputs=e["inputs"], fc_params=e["params"], inputs_formula=e["inputs_formula"],
+                      params_formula=e["params_formula"], conv_weight_shape=e["conv_weight_shape"],
                       fc_scores=r.fc_scores.tolist(), conv_scores=r.conv_scores.tolist(), max_abs_block=r.max_abs_block,
                       score_map_shape=list(r.score_map.shape), max_abs_map=r.max_abs_map,
                       score_map=encode_array(r.score_map))

@@ -36,9 +36,15 @@ class ConvCost:
         return self.macs / (self.bytes_input + self.bytes_weights + self.bytes_output)
 
 
+def window_values(g: ConvGeometry) -> int:
+    """Input values one output value reads, C_in/groups · kH · kW: its MACs, and the input count of the
+    fully connected layer it equals (a 1×1 reads one pixel's C_in values)."""
+    return g.in_per_group * g.kernel[0] * g.kernel[1]
+
+
 def conv_macs(g: ConvGeometry) -> int:
     """One MAC per weight tap per output value."""
-    return g.out_channels * g.out_height * g.out_width * g.in_per_group * g.kernel[0] * g.kernel[1]
+    return g.out_channels * g.out_height * g.out_width * window_values(g)
 
 
 def conv_cost(g: ConvGeometry, bias: bool) -> ConvCost:

@@ -1,6 +1,6 @@
 // Home page: one live convolution, so a first visit shows the engine working.
 import { postFrame, decodeArray } from "./api.js";
-import { plotlyReady } from "./plots.js";
+import { plotlyReady, signedScale } from "./plots.js";
 
 async function demo() {
   const res = await postFrame("/api/convolve", {
@@ -11,7 +11,7 @@ async function demo() {
   const [out] = decodeArray(res.output);
   await plotlyReady();
   const lim = Math.max(Math.abs(res.output.channel_min[0]), Math.abs(res.output.channel_max[0]));
-  Plotly.newPlot("demo", [{ z: out, type: "heatmap", colorscale: "RdBu", zmin: -lim, zmax: lim }],
+  Plotly.newPlot("demo", [{ z: out, type: "heatmap", ...signedScale(lim) }],
     { margin: { t: 10, r: 10, b: 30, l: 40 }, xaxis: { constrain: "domain" }, yaxis: { autorange: "reversed", scaleanchor: "x", constrain: "domain" }, height: 360 },
     { displaylogo: false, responsive: true });
   document.getElementById("demo-caption").textContent =

@@ -4,21 +4,22 @@
 import { decodeArray, postJSON } from "./api.js";
 import { checkThenRun, debounced, layerMessage } from "./ui.js";
 import { InputPicker, specToString, stringToSpec } from "./inputs.js";
-import { fmt, plotlyReady } from "./plots.js";
+import { fmt, plotlyReady, signedScale } from "./plots.js";
 import * as draw from "./pointwise_draw.js";
 import { readState, writeState } from "./urlstate.js";
 
 
 const $ = (id) => document.getElementById(id);
 const DEFAULTS = { input: "sample:colour", outChannels: "4", weights: "preset:greyscale", weightSeed: "0", bias: "1",
-  relu: "0", step: "0", ninWidths: "8,4" };
+  relu: "0", step: "0", ninWidths: "8,4", speed: "4", fcChannels: "8", fcBlock: "7", fcOutputs: "10", fcSize: "14" };
 const FORM = { outChannels: "out-channels", weightSeed: "weights-seed", weights: "weights-kind", ninWidths: "nin-widths" };
+const FC_FORM = { fcChannels: "fc-c", fcBlock: "fc-k", fcOutputs: "fc-o", fcSize: "fc-size" };
 const CHECKS = { bias: "bias", relu: "relu" };
 
 const state = { ...DEFAULTS, ...readState() };
 const data = { conv: null, input: null, output: null, w2d: null, outViews: [], h: 0, w: 0 };
 const perf = (window.__convlens = { frameTimes: [], ready: false, loads: 0, firstPlotMs: null, step: (d) => step(d, false) });
-let timer = null, generation = 0, writtenTimer = null;
+let timer = null, generation = 0, writtenTimer = null, fcGeneration = 0;
 const picker = new InputPicker((spec) => { state.input = specToString(spec); changed(); });
 
 function request() {
@@ -63,9 +64,9 @@ async function load() {
     await draw.drawWeights($("w-plot"), w2d, conv.weight, conv.layer.out_channels, conv.layer.in_channels);
     perf.firstPlotMs ??= performance.now();
     $("scrubber").max = data.h * data.w - 1;
-    $("reads-1x1").textContent = conv.layer.in_channels;
-    $("reads-3x3").textContent = 9 * conv.layer.in_channels;
-    showWork(check, conv);
+    $("reads-1x1").textContent = check.formulas.pointwise.reads;
+    $("reads-3x3").textContent = check.formulas.pointwise.reads_3x3;
+    showWork(check);
     drawMatrixEditor();
     setStep(Math.min(+state.step || 0, data.h * data.w - 1));
     perf.ready = true;
@@ -74,7 +75,6 @@ async function load() {
     loadMatmul(req, my);
     loadReduce(req.input, my);
     loadNin(my);
-    loadFc(my);
   } catch (err) {
     if (my === generation) message(err.message, false);
   }
@@ -183,31 +183,41 @@ async function loadNin(my) {
   $("nin-check").textContent = `pixel (${r}, ${c}) · output [${res.output_shape.join("×")}] · engine: max |1×1 conv stack − per-pixel MLP| = ${res.max_abs_conv_stack_vs_mlp.toExponential(2)}`;
 }
 
-async function loadFc(my) {
-  const body = { channels: +$("fc-c").value, block: +$("fc-k").value, outputs: +$("fc-o").value, size: +$("fc-size").value };
+/** FC ≡ conv. Its own fields: an invalid size clears the old score map instead of leaving it up. */
+async function loadFc() {
+  const body = { channels: +state.fcChannels, block: +state.fcBlock, outputs: +state.fcOutputs, size: +state.fcSize };
+  const my = ++fcGeneration;
   let res;
-  try { res = await postJSON("/api/pointwise/fc", body); } catch (err) { $("fc-text").textContent = err.message; return; }
-  if (my !== generation) return;
-  const { channels: c, block: k, outputs: o, size } = body;
+  try { res = await postJSON("/api/pointwise/fc", body); } catch (err) {
+    if (my !== fcGeneration) return;
+    $("fc-text").textContent = err.message;
+    $("fc-text").className = "work small message error";
+    if (window.Plotly) Plotly.purge($("fc-plot"));
+    return;
+  }
+  if (my !== fcGeneration) return;
+  const { block: k, outputs: o, size } = body;
+  $("fc-text").className = "work small";
   $("fc-text").innerHTML = [
-    `FC layer: ${c}·${k}·${k} = ${c * k * k} inputs → ${o} outputs, ${res.fc_params.toLocaleString()} parameters.`,
+    `FC layer: ${res.inputs_formula} inputs → ${o} outputs; ${res.params_formula}.`,
     `The same weights as a ${k}×${k} convolution with ${o} filters: weight [${res.conv_weight_shape.join(", ")}].`,
-    `On one ${k}×${k}×${c} block: max |FC − conv| = <b id="fc-block">${res.max_abs_block.toExponential(2)}</b>`,
+    `On one ${k}×${k}×${body.channels} block: max |FC − conv| = <b id="fc-block">${res.max_abs_block.toExponential(2)}</b>`,
     `Slid over a ${size}×${size} input, the conv gives a map of scores [${res.score_map_shape.join("×")}] instead of one vector;`,
     `max |conv map − FC on each crop| = <b>${res.max_abs_map.toExponential(2)}</b>.`].join("<br>");
   const map = decodeArray(res.score_map)[0];
-  Plotly.react($("fc-plot"), [{ type: "heatmap", z: map, colorscale: "RdBu", reversescale: true, hovertemplate: "score 0 at (%{y}, %{x}) = %{z:.3f}<extra></extra>" }],
+  const lim = Math.max(Math.abs(res.score_map.channel_min[0]), Math.abs(res.score_map.channel_max[0]));
+  await plotlyReady();
+  if (my !== fcGeneration) return;
+  Plotly.react($("fc-plot"), [{ type: "heatmap", z: map, ...signedScale(lim), hovertemplate: "score 0 at (%{y}, %{x}) = %{z:.3f}<extra></extra>" }],
     { height: 260, margin: { t: 24, r: 8, b: 24, l: 32 }, title: { text: "score map, output 0", font: { size: 12 } },
       yaxis: { autorange: "reversed", scaleanchor: "x" } }, { displaylogo: false, responsive: true });
 }
 
-function showWork(check, conv) {
-  const { in_channels: ci, out_channels: co, bias } = conv.layer;
-  const [h, w] = conv.output_shape.slice(1);
-  $("work").textContent = [check.formulas.params, check.formulas.macs.replace("· 1 · 1 =", "="),
-    `(for a 1×1: params = C_in·C_out${bias ? " + C_out" : ""} = ${ci}·${co}${bias ? ` + ${co}` : ""}; MACs = H·W·C_in·C_out = ${h}·${w}·${ci}·${co})`,
-    "", "PyTorch:", `torch.nn.Conv2d(${ci}, ${co}, kernel_size=1, bias=${bias ? "True" : "False"})`,
-    "NumPy:", `y = np.einsum("oc,chw->ohw", W, x)${bias ? " + b[:, None, None]" : ""}   # W: (${co}, ${ci}), x: (${ci}, ${h}, ${w})`].join("\n");
+/** The formulas with this layer's numbers, as the API writes them (app/engine/explain.py). */
+function showWork(check) {
+  const f = check.formulas, p = f.pointwise;
+  $("work").textContent = [f.params, f.macs, `for a 1×1: ${p.params}; ${p.macs}`,
+    "", "PyTorch:", p.torch, "NumPy:", p.numpy].join("\n");
 }
 
 function drawMatrixEditor() {
@@ -242,7 +252,7 @@ function play() {
   if (+state.step >= data.h * data.w - 1) state.step = "0";
   draw.coverMasks(data.outViews, +state.step, data.w);
   const tick = () => {
-    const n = data.h * data.w, next = Math.min(n - 1, +state.step + +$("speed").value);
+    const n = data.h * data.w, next = Math.min(n - 1, +state.step + +state.speed);
     setStep(next, false);
     if (next >= n - 1) return stop();
     timer = requestAnimationFrame(tick);
@@ -281,7 +291,12 @@ function wire() {
       changed();
     });
   }
-  for (const id of ["fc-c", "fc-k", "fc-o", "fc-size"]) $(id).addEventListener("change", () => loadFc(generation));
+  for (const [k, id] of Object.entries(FC_FORM)) {
+    $(id).value = state[k];
+    $(id).addEventListener("change", () => { state[k] = $(id).value; writeState(state); loadFc(); });
+  }
+  $("speed").value = state.speed;
+  $("speed").addEventListener("change", () => { state.speed = $("speed").value; writeState(state); });
   $("input-canvas").addEventListener("click", (e) => { stop(); setStep(pixelFromEvent(e), true); });
   $("input-canvas").addEventListener("mousemove", (e) => { if (!timer) setStep(pixelFromEvent(e), false); });
   $("input-canvas").addEventListener("mouseleave", () => { if (!timer) setStep(+state.step, true); });
@@ -312,3 +327,4 @@ async function download(kind) {
 
 wire();
 load();
+loadFc();

@@ -5,6 +5,7 @@ export const KEYS = Object.freeze({
   input: "in", outChannels: "co", kernelH: "kh", kernelW: "kw", stride: "s", padding: "p", dilation: "d",
   groups: "g", bias: "b", flip: "f", relu: "r", weights: "w", weightSeed: "ws", presetMode: "pm",
   custom: "cw", channel: "oc", regionRow: "rr", regionCol: "rc", regionSize: "rs", step: "t", ninWidths: "nw",
+  speed: "sp", fcChannels: "fc", fcBlock: "fk", fcOutputs: "fo", fcSize: "fs",  // the 1×1 page (point)
 });
 
 /** Read the query string into a plain object keyed by the names in KEYS. */
