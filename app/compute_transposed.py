@@ -14,7 +14,7 @@ from app.compute import _agree, _nested_shape
 from app.engine.cost import ConvCost, transposed_cost
 from app.engine.errors import GeometryError
 from app.engine.geometry import TransposedGeometry, pair, transposed_geometry
-from app.engine.transposed import (TransposedTrace, conv_transpose2d, full_shape, trace_transposed,
+from app.engine.transposed import (TransposedTrace, conv_transpose2d, full_shape, gather_canvas_shape, trace_transposed,
                                    upsampling_kernel, upsampling_kernel_shape, upsampling_padding)
 from app.errors import check_limit
 from app.schemas_transposed import TCustomWeights, TransposedLayerSpec, TRandomWeights, UpsampleWeights
@@ -68,6 +68,9 @@ def plan_transposed(in_shape: tuple[int, int, int], layer: TransposedLayerSpec, 
     check_limit("stamps of one input row (C_out·kH·kW·W_in)", g.out_channels * kernel[0] * kernel[1] * g.in_width,
                 s.max_output_elements, "max_output_elements")
     check_limit("MACs", cost.macs, s.max_macs, "max_macs")
+    gh, gw = gather_canvas_shape(g)  # drawn for the page: the zero-inserted, padded input
+    check_limit("zero-inserted input elements (C_in·H·W)", g.in_channels * gh * gw, s.max_output_elements,
+                "max_output_elements")
     return g, cost, has_bias
 
 

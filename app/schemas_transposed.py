@@ -5,7 +5,7 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from app.schemas import (Cost, EncodedArray, InputInfo, InputSpec, Int, Num, PairOrInt, Pos, Position, SampleInput,
+from app.schemas import (CheckError, Cost, EncodedArray, InputInfo, InputSpec, Int, Num, PairOrInt, Pos, Position, SampleInput,
                          Strict)
 
 IntPair = Union[Int, Annotated[list[Int], Field(min_length=2, max_length=2)]]
@@ -59,6 +59,12 @@ class TransposedRequest(Strict):
     ]})
 
 
+class TransposedCheckRequest(Strict):
+    input: InputSpec = SampleInput(name="edges")
+    layer: TransposedLayerSpec = TransposedLayerSpec()
+    weights: TWeightSpec = UpsampleWeights()
+
+
 class TransposedTraceRequest(TransposedRequest):
     positions: list[Position] = Field(default_factory=lambda: [Position()], min_length=1, max_length=4096)
 
@@ -76,6 +82,8 @@ class ResolvedTransposed(BaseModel):
     gather_padding: list[list[int]] = Field(description="[[top, bottom], [left, right]] of the equivalent direct "
                                                         "convolution; negative means cropped")
     zero_inserted_shape: list[int] = Field(description="[H, W] once s − 1 zeros sit between input pixels")
+    gather_shape: list[int] = Field(description="[H, W] of the zero-inserted input after the gather padding")
+    stamp_span: list[int] = Field(description="[H, W] one input pixel's stamp covers: d·(k − 1) + 1")
 
 
 class Restores(BaseModel):
@@ -101,6 +109,17 @@ class TransposedFormulas(BaseModel):
     restores: list[Restores]
 
 
+class TransposedCheckResponse(BaseModel):
+    """An invalid layer is a valid answer: ``valid: false`` with the error /api/transposed would give."""
+    valid: bool
+    error: Optional[CheckError] = None
+    input: Optional[InputInfo] = None
+    layer: Optional[ResolvedTransposed] = None
+    output_shape: Optional[list[int]] = None
+    cost: Optional["TransposedCost"] = None
+    formulas: Optional["TransposedFormulas"] = None
+
+
 class TransposedCost(Cost):
     zero_inserted_macs: int = Field(description="MACs of the gather reading run naively, inserted zeros included")
 
@@ -108,6 +127,8 @@ class TransposedCost(Cost):
 class TransposedResponse(BaseModel):
     input: InputInfo
     input_array: Optional[EncodedArray] = None
+    gather_array: Optional[EncodedArray] = Field(None, description="with include_input: the zero-inserted, "
+                                                                   "padded input the gather reading slides over")
     layer: ResolvedTransposed
     output_shape: list[int]
     output: EncodedArray
@@ -125,6 +146,8 @@ class Stamps(BaseModel):
     cols: list[int]
     tap_rows: list[int]
     tap_cols: list[int]
+    origin_rows: list[int] = Field(description="output row where the stamp's tap (0, 0) lands: row·s − p")
+    origin_cols: list[int]
     values: list[float]
     weights: list[float]
     products: list[float]
@@ -162,3 +185,6 @@ class TransposedTraceResponse(BaseModel):
     layer: ResolvedTransposed
     output_shape: list[int]
     traces: list[TransposedTraceItem]
+
+
+TransposedCheckResponse.model_rebuild()

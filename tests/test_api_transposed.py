@@ -99,3 +99,22 @@ def test_trace_refuses_positions_outside_and_too_many(make_client):
         **RANDOM, "positions": [{"channel": 6, "row": 0, "col": 0}]}), 422)["message"]
     assert "CONVLENS_MAX_TRACE_POSITIONS" in error_of(client.post("/api/transposed/trace", json={
         **RANDOM, "positions": pos * 3}), 413)["message"]
+
+
+def test_check_answers_without_running_and_explains_an_invalid_layer(client):
+    ok = client.post("/api/transposed/check", json={"input": RANDOM["input"], "layer": RANDOM["layer"],
+                                                    "weights": RANDOM["weights"]}).json()
+    run = client.post("/api/transposed", json=RANDOM).json()
+    assert ok["valid"] and ok["output_shape"] == run["output_shape"] and ok["cost"] == run["cost"]
+    assert ok["formulas"] == run["formulas"] and ok["layer"] == run["layer"]
+    bad = client.post("/api/transposed/check", json={"layer": {"stride": 2, "output_padding": 3}}).json()
+    assert not bad["valid"] and bad["error"]["status"] == 422 and "output_padding" in bad["error"]["message"]
+
+
+def test_gather_array_is_the_zero_inserted_padded_input(client):
+    res = client.post("/api/transposed", json={**RANDOM, "include_input": True}).json()
+    x, z = decode_array(res["input_array"]), decode_array(res["gather_array"])
+    (t, _), (l, _) = res["layer"]["gather_padding"]  # 1 and 2: both ≥ 0 here
+    assert list(z.shape[1:]) == res["layer"]["gather_shape"]
+    assert np.array_equal(z[:, t:t + (5 - 1) * 2 + 1:2, l:l + (6 - 1) * 3 + 1:3], x)
+    assert np.count_nonzero(z) == np.count_nonzero(x)

@@ -14,7 +14,7 @@ from app.engine.conv import conv2d
 from app.engine.cost import transposed_cost, zero_inserted_macs
 from app.engine.geometry import (conv_inputs_for_output, output_size, transposed_geometry,
                                  transposed_output_size)
-from app.engine.transposed import conv_transpose2d, trace_transposed
+from app.engine.transposed import conv_transpose2d, gather_canvas, trace_transposed
 from tests.test_engine_vs_torch import close
 
 torch.set_num_threads(1)
@@ -87,6 +87,11 @@ def test_gather_reading_as_a_direct_convolution_equals_the_engine(case):
     x, w, b = tensors(case)
     t = gather_by_conv2d(x, w, b, *args(case), case["groups"])
     close(conv_transpose2d(x, w, b, *args(case), case["groups"]), t)
+    # the page's picture of the gather reading is the same zero-inserted, padded input
+    g = transposed_geometry(x.shape, case["c_out"], case["kernel"], *args(case)[:3], case["dilation"], case["groups"])
+    og, (kh, kw) = w.shape[1], case["kernel"]
+    w_direct = w.reshape(case["groups"], -1, og, kh, kw).transpose(0, 2, 1, 3, 4).reshape(case["c_out"], -1, kh, kw)
+    close(conv2d(gather_canvas(x, g), w_direct, b, 1, 0, case["dilation"], case["groups"], flip=True), t)
 
 
 @settings(max_examples=60, deadline=None)
@@ -127,6 +132,8 @@ def test_trace_names_the_input_pixels_of_a_stride_2_stamp():
     assert {(s.row, s.col, s.tap_row, s.tap_col) for s in t.stamps} == {(0, 0, 2, 2), (0, 1, 2, 0), (1, 0, 0, 2),
                                                                           (1, 1, 0, 0)}
     assert t.value == 1 * 9 + 2 * 7 + 3 * 3 + 4 * 1
+    # each stamp's tap (0, 0) lands at row·s − p: input (1, 1) stamps from output (1, 1)
+    assert {(s.row, s.col): (s.origin_row, s.origin_col) for s in t.stamps}[(1, 1)] == (2 - 1, 2 - 1)
     # gather: padding d·(k−1)−p = 1, window rows 1..3 of the zero-inserted, padded input show input rows 0, −, 1
     assert t.source_rows == (0, -1, 1) and t.source_cols == (0, -1, 1)
 

@@ -6,14 +6,19 @@ from fastapi import APIRouter, Depends, Response
 from app.api.chunked import ChunkedResponse
 from app.api.convolve import cost_model
 from app.api.deps import settings_of, store_of
-from app.compute_transposed import PreparedTransposed, prepare_transposed, run_transposed, trace_transposed_many
+from app.compute_transposed import (PreparedTransposed, plan_transposed, prepare_transposed, run_transposed,
+                                    trace_transposed_many)
 from app.encoding import FRAME_MEDIA_TYPE, Frame, encode_array, json_bytes
 from app.engine.cost import zero_inserted_macs
+from app.engine.errors import GeometryError
+from app.engine.geometry import TransposedGeometry
+from app.engine.transposed import gather_canvas, gather_canvas_shape
 from app.engine.transposed_explain import explain_transposed
-from app.inputs.resolve import resolve_input
+from app.errors import ConvlensError
+from app.inputs.resolve import input_shape, resolve_input
 from app.inputs.store import InputStore
-from app.schemas import ERROR_RESPONSES
-from app.schemas_transposed import (Gather, ResolvedTransposed, Stamps, TransposedCost, TransposedFormulas,
+from app.schemas import ERROR_RESPONSES, CheckError
+from app.schemas_transposed import (Gather, TransposedCheckRequest, TransposedCheckResponse, ResolvedTransposed, Stamps, TransposedCost, TransposedFormulas,
                                     TransposedRequest, TransposedResponse, TransposedTraceItem,
                                     TransposedTraceRequest, TransposedTraceResponse)
 from app.settings import Settings
@@ -22,12 +27,39 @@ router = APIRouter(prefix="/api", tags=["transposed convolution"], responses=ERR
 
 
 def _resolved(p: PreparedTransposed) -> ResolvedTransposed:
-    g = p.geometry
+    return resolved(p.geometry, p.bias is not None)
+
+
+def resolved(g: TransposedGeometry, has_bias: bool) -> ResolvedTransposed:
     return ResolvedTransposed(in_channels=g.in_channels, out_channels=g.out_channels, kernel_size=list(g.kernel),
                               stride=list(g.stride), padding=list(g.padding), output_padding=list(g.output_padding),
-                              dilation=list(g.dilation), groups=g.groups, bias=p.bias is not None,
+                              dilation=list(g.dilation), groups=g.groups, bias=has_bias,
                               gather_padding=[list(g.gather_padding[0]), list(g.gather_padding[1])],
-                              zero_inserted_shape=list(g.zero_inserted_shape))
+                              zero_inserted_shape=list(g.zero_inserted_shape), gather_shape=list(gather_canvas_shape(g)),
+                              stamp_span=list(g.stamp_span))
+
+
+def _cost(g: TransposedGeometry, c) -> TransposedCost:
+    return TransposedCost(**cost_model(c).model_dump(), zero_inserted_macs=zero_inserted_macs(g))
+
+
+@router.post("/transposed/check", response_model=TransposedCheckResponse,
+             summary="Check a transposed convolution without running it")
+def transposed_check(req: TransposedCheckRequest, s: Settings = Depends(settings_of),
+                     store: InputStore = Depends(store_of)):
+    """Output shape, cost and the formulas, from shapes alone; an invalid layer answers ``valid: false``
+    with the error /api/transposed would give. Nothing is allocated, so a page calls it on every change."""
+    try:
+        shape, info = input_shape(req.input, store, s)
+        g, cost, has_bias = plan_transposed(shape, req.layer, req.weights, s)
+    except ConvlensError as exc:
+        return TransposedCheckResponse(valid=False, error=CheckError(code=exc.code, message=exc.message,
+                                                                     status=exc.status_code))
+    except GeometryError as exc:
+        return TransposedCheckResponse(valid=False, error=CheckError(code="invalid_layer", message=str(exc),
+                                                                     status=422))
+    return TransposedCheckResponse(valid=True, input=info, layer=resolved(g, has_bias), output_shape=list(g.output_shape),
+                                   cost=_cost(g, cost), formulas=TransposedFormulas(**explain_transposed(g, has_bias)))
 
 
 @router.post("/transposed", response_model=TransposedResponse, summary="Run one transposed convolution",
@@ -43,9 +75,10 @@ def transposed(req: TransposedRequest, s: Settings = Depends(settings_of), store
     p = prepare_transposed(x.shape, req.layer, req.weights, s)
     out, ms = run_transposed(x, p)
     frame = Frame() if req.encoding == "binary" else None
-    cost = TransposedCost(**cost_model(p.cost).model_dump(), zero_inserted_macs=zero_inserted_macs(p.geometry))
+    cost = _cost(p.geometry, p.cost)
     response = TransposedResponse(
         input=info, input_array=encode_array(x, req.encoding, frame) if req.include_input else None,
+        gather_array=encode_array(gather_canvas(x, p.geometry), req.encoding, frame) if req.include_input else None,
         layer=_resolved(p), output_shape=list(out.shape), output=encode_array(out, req.encoding, frame),
         weight=encode_array(p.weight, req.encoding, frame), bias=None if p.bias is None else p.bias.tolist(),
         cost=cost, formulas=TransposedFormulas(**explain_transposed(p.geometry, p.bias is not None)), engine_ms=ms)
@@ -70,7 +103,8 @@ def transposed_trace(req: TransposedTraceRequest, s: Settings = Depends(settings
         channel=t.out_channel, row=t.row, col=t.col, group=t.group, input_channels=list(t.input_channels),
         stamps=Stamps(channels=[m.channel for m in t.stamps], rows=[m.row for m in t.stamps],
                       cols=[m.col for m in t.stamps], tap_rows=[m.tap_row for m in t.stamps],
-                      tap_cols=[m.tap_col for m in t.stamps], values=[m.value for m in t.stamps],
+                      tap_cols=[m.tap_col for m in t.stamps], origin_rows=[m.origin_row for m in t.stamps],
+                      origin_cols=[m.origin_col for m in t.stamps], values=[m.value for m in t.stamps],
                       weights=[m.weight for m in t.stamps], products=[m.product for m in t.stamps]),
         scatter_sum=t.scatter_sum,
         gather=Gather(z_rows=list(t.z_rows), z_cols=list(t.z_cols), source_rows=list(t.source_rows),

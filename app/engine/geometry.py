@@ -272,6 +272,11 @@ class TransposedGeometry:
         return sides[0], sides[1]
 
     @property
+    def stamp_span(self) -> Pair:
+        """(H, W) one input pixel's stamp covers on the output: d·(k − 1) + 1."""
+        return (self.dilation[0] * (self.kernel[0] - 1) + 1, self.dilation[1] * (self.kernel[1] - 1) + 1)
+
+    @property
     def zero_inserted_shape(self) -> Pair:
         """(H, W) of the input once s − 1 zeros sit between neighbouring pixels: (i − 1)·s + 1."""
         return ((self.in_height - 1) * self.stride[0] + 1, (self.in_width - 1) * self.stride[1] + 1)

@@ -81,6 +81,22 @@ def _scatter(x: np.ndarray, weight: np.ndarray, g: TransposedGeometry, band_byte
     return np.ascontiguousarray(out).reshape(g.output_shape)
 
 
+def gather_canvas_shape(g: TransposedGeometry) -> Pair:
+    """(H, W) of the zero-inserted input after the gather padding (negative padding crops)."""
+    (zh, zw), ((t, b), (l, r)) = g.zero_inserted_shape, g.gather_padding
+    return zh + t + b, zw + l + r
+
+
+def gather_canvas(x: np.ndarray, g: TransposedGeometry) -> np.ndarray:
+    """The guide's picture: the input with s − 1 zeros between neighbouring pixels, padded by
+    d·(k − 1) − p before and that plus output_padding after (negative: cropped). (C_in, H, W) float32."""
+    (zh, zw), ((t, b), (l, r)) = g.zero_inserted_shape, g.gather_padding
+    canvas = np.zeros((g.in_channels, zh + max(0, t) + max(0, b), zw + max(0, l) + max(0, r)), dtype=np.float32)
+    canvas[:, max(0, t):max(0, t) + zh:g.stride[0], max(0, l):max(0, l) + zw:g.stride[1]] = x
+    hh, ww = gather_canvas_shape(g)
+    return canvas[:, max(0, -t):max(0, -t) + hh, max(0, -l):max(0, -l) + ww]  # (C_in, H_z, W_z)
+
+
 @dataclass(frozen=True)
 class Stamp:
     """One input pixel's contribution to an output value in the scatter reading."""
@@ -89,6 +105,8 @@ class Stamp:
     col: int
     tap_row: int        # which kernel tap lands on the output position: r + p = row·s + tap_row·d
     tap_col: int
+    origin_row: int     # where the stamp's tap (0, 0) lands on the output: row·s − p (may be cropped)
+    origin_col: int
     value: float        # x[channel, row, col]
     weight: float       # w[channel, out_channel % (C_out/G), tap_row, tap_col]
     product: float
@@ -158,7 +176,8 @@ def trace_transposed(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
                 continue
             for c in channels:
                 v, wv = x[c, y, xx], w[c - channels[0], i, j]
-                stamps.append(Stamp(int(c), int(y), int(xx), i, j, float(v), float(wv), float(v * wv)))
+                stamps.append(Stamp(int(c), int(y), int(xx), i, j, int(y * sh - ph), int(xx * sw - pw), float(v),
+                                    float(wv), float(v * wv)))
     b = 0.0 if bias is None else float(bias[out_channel])
     gather = float(partial.sum())
     return TransposedTrace(out_channel, row, col, group, tuple(int(c) for c in channels), tuple(stamps),
