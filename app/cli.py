@@ -1,11 +1,10 @@
-"""``convlens serve``: start uvicorn with the settings' host, port and workers."""
+"""``convlens serve``: start uvicorn (see app/server.py) with the settings' host, port and workers."""
 from __future__ import annotations
 
 import argparse
 import os
 
-import uvicorn
-
+from app.server import run
 from app.settings import get_settings
 
 
@@ -22,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     # so each one shares the cores out correctly (see Settings.compute_threads).
     os.environ["CONVLENS_WORKERS"] = str(args.workers)
     print(f"convlens on http://{args.host}:{args.port}/  (API docs at /docs)", flush=True)
-    uvicorn.run("app.asgi:app", host=args.host, port=args.port, workers=args.workers, log_level="info")
+    run(args.host, args.port, args.workers)
 
 
 if __name__ == "__main__":

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from threadpoolctl import threadpool_limits
 
 from app import __version__
 from app.api import convolve, cost, inputs, pages, pointwise
 from app.api import transposed  # issue 15
 from app.api.errors import install_error_handlers
-from app.api.middleware import BodyLimit, SecurityHeaders
+from app.api.middleware import install_middleware
 from app.api.static import CachedStaticFiles
 from app.inputs.store import InputStore
 from app.paths import STATIC
@@ -51,9 +50,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     app.mount("/static", CachedStaticFiles(directory=STATIC), name="static")
-    if s.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=[o.strip() for o in s.cors_origins.split(",")],
-                           allow_methods=["GET", "POST"], allow_headers=["*"])
-    app.add_middleware(SecurityHeaders)
-    app.add_middleware(BodyLimit, max_bytes=s.max_request_bytes)
+    install_middleware(app, s)
     return app

@@ -55,6 +55,25 @@ class Settings:
     max_model_activation_bytes: int = 512 * 2**20  # every activation of one forward pass, all kept at once
     model_store_quota_bytes: int = 1024 * 2**20  # uploaded models on disk, LRU-evicted
 
+    # hardening (issue 14): HTTP framing, JSON parse cost, response size, admission, security defaults
+    max_header_bytes: int = 16 * 2**10  # request line + headers; over it → 431 (h11 stops reading there)
+    max_header_count: int = 100  # header fields per request; over it → 431
+    header_timeout_s: int = 5  # a request's line and headers must arrive within this, or 408 and close
+    body_timeout_s: int = 10  # longest pause while a body is being sent, or 408 and close
+    max_json_bytes: int = 8 * 2**20  # JSON bodies (uploads and models have their own limits)
+    max_json_depth: int = 32  # nesting of arrays and objects, checked before the body is parsed
+    max_json_keys: int = 100_000  # object keys in one body, checked before parsing
+    max_json_values: int = 1_000_000  # array elements + object values in one body, checked before parsing
+    max_response_bytes: int = 256 * 2**20  # estimated response body, checked before encoding
+    max_list_values: int = 2 * 2**20  # numbers sent with encoding "list" (each a Python object: ~80 B)
+    max_heavy_requests: int = 2  # heavy computations running at once per worker; others queue
+    heavy_queue_s: int = 5  # how long a heavy request waits for a slot before 503 + Retry-After
+    heavy_prefixes: str = ("/api/convolve,/api/trace,/api/pointwise,/api/measure,/api/network,/api/models,"
+                           "/api/transposed")  # POSTs under these paths are heavy
+    allowed_hosts: str = "127.0.0.1,localhost,[::1],testserver"  # Host header names; "*" allows any
+    rate_limit_per_s: int = 0  # requests per second per client address; 0 = off
+    rate_limit_burst: int = 20  # requests a client may send at once before the rate applies
+
     def env_name(self, name: str) -> str:
         return f"CONVLENS_{name.upper()}"
 

@@ -1,6 +1,7 @@
 """Shared fixtures: an app with its own data directory, a live uvicorn server, and real Chromium."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import socket
@@ -127,3 +128,60 @@ def screenshot(page, name: str) -> Path:
 def ready(page, loads: int = 1):
     """Wait until a page has finished its n-th load (the pages count them in body[data-ready])."""
     page.wait_for_function(f"Number(document.body.dataset.ready || 0) >= {loads}", timeout=20000)
+
+
+# --- hardening (issue 14): a live server with chosen settings, and its memory --------------------------
+
+@contextlib.contextmanager
+def running_app(tmp_path_factory, env: dict | None = None, workers: int = 1):
+    """`python -m app --workers N` with extra CONVLENS_* environment on a free loopback port, its log in a
+    file (never an unread pipe); yields (base URL, process, log path)."""
+    port = _free_port()
+    full_env = {**os.environ, "CONVLENS_DATA_DIR": str(tmp_path_factory.mktemp("hard-data")), **(env or {})}
+    log_path = tmp_path_factory.mktemp("hard-log") / "server.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port), "--workers", str(workers)],
+                                cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200 and len(worker_pids(proc)) >= workers:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"server did not start: {log_path.read_text(errors='replace')[-2000:]}")
+                time.sleep(0.1)
+            yield url, proc, log_path
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+
+
+def worker_pids(proc) -> list[int]:
+    """uvicorn's worker processes (the process itself when it runs one worker)."""
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    kids = [int(p) for p in children.read_text().split()] if children.exists() else []
+    # with several workers uvicorn also starts a resource tracker; workers are the ones serving
+    return kids or [proc.pid]
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MB."""
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+            todo += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+        except FileNotFoundError:
+            pass
+    return total

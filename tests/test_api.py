@@ -158,12 +158,13 @@ def test_bad_convolve_requests_get_a_clear_4xx(client, body, status, fragment):
 
 
 def test_malformed_and_oversized_bodies(make_client):
-    c = make_client(max_request_bytes=2000)
+    c = make_client(max_json_bytes=2000)
     err = error_of(c.post("/api/convolve", content=b"{bad json", headers={"content-type": "application/json"}), 422)
     assert "JSON" in err["message"]
-    deep = c.post("/api/convolve", content=b"[" * 1500, headers={"content-type": "application/json"})
-    assert "nested too deeply" in error_of(deep, 400)["message"]
-    assert "CONVLENS_MAX_REQUEST_BYTES" in error_of(c.post("/api/convolve", content=b" " * 5000), 413)["message"]
+    deep = error_of(c.post("/api/convolve", content=b"[" * 1500, headers={"content-type": "application/json"}), 413)
+    assert "nested 1,500 levels deep" in deep["message"] and deep["limit"] == "CONVLENS_MAX_JSON_DEPTH"
+    big = error_of(c.post("/api/convolve", content=b" " * 5000), 413)
+    assert "over 2,000 bytes" in big["message"] and big["limit"] == "CONVLENS_MAX_JSON_BYTES"
 
 
 def test_trace_limits(make_client):

@@ -1,8 +1,6 @@
 """Every failure becomes ``{"error": {"code", "message"}}`` with a 4xx; a bug becomes a bare 500 with no
-stack trace in the body (it is logged instead)."""
+stack trace in the body (it is logged by app.api.middleware.Guard)."""
 from __future__ import annotations
-
-import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -11,8 +9,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.engine.errors import GeometryError
 from app.errors import ConvlensError
-
-log = logging.getLogger("convlens")
 
 
 def error_body(code: str, message: str, **extra) -> dict:
@@ -52,8 +48,6 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RecursionError)
     async def _deep(_: Request, exc: RecursionError):
         return JSONResponse(error_body("invalid_request", "the JSON body is nested too deeply"), status_code=400)
-
-    @app.exception_handler(Exception)
-    async def _bug(request: Request, exc: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(error_body("internal_error", "internal error; it has been logged"), status_code=500)
+    # Unhandled errors become a JSON 500 in app.api.middleware.Guard: a handler registered here for
+    # Exception would run in Starlette's outermost middleware, without the security headers, and re-raise
+    # (uvicorn then closed the keep-alive connection).
