@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import socket
 import subprocess
@@ -114,6 +115,7 @@ def page(browser, live_server):
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = ctx.new_page()
     pg.watch = PageWatch(pg, live_server)
+    pg.wait_for_function = functools.partial(wait_in_page, pg)  # the CSP has no 'unsafe-eval': see there
     yield pg
     ctx.close()
 
@@ -185,3 +187,22 @@ def tree_rss_mb(pid: int) -> float:
         except FileNotFoundError:
             pass
     return total
+
+
+def wait_in_page(page, expression: str, timeout: float = 30000, **_):
+    """page.wait_for_function, polled from here: Playwright's own polls the expression inside the page with
+    eval, which the app's CSP forbids (no 'unsafe-eval'); page.evaluate runs through the DevTools protocol,
+    which the CSP does not govern, so the pages are tested under their real policy."""
+    from playwright.sync_api import Error, TimeoutError as PlaywrightTimeout
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        try:
+            value = page.evaluate(expression)
+            if value:
+                return value
+        except Error as exc:  # a navigation replaced the page's context: poll again
+            if "context was destroyed" not in str(exc) and "navigat" not in str(exc):
+                raise
+        if time.monotonic() > deadline:
+            raise PlaywrightTimeout(f"waited {timeout:.0f} ms for: {expression}")
+        page.wait_for_timeout(50)
