@@ -43,6 +43,17 @@ class NotFound(ConvlensError):
     code = "not_found"
 
 
+class StoreFull(ConvlensError):
+    """The upload store cannot take this input now: its quota is held by recently used inputs, or the disk
+    is full (ENOSPC/EDQUOT). 507 Insufficient Storage; ``headers`` carries a Retry-After when known."""
+    status_code = 507
+    code = "store_full"
+
+    def __init__(self, message: str, retry_after_s: int | None = None):
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after_s)} if retry_after_s else None
+
+
 def check_limit(what: str, asked: int, limit: int, setting: str) -> None:
     if asked > limit:
         raise LimitExceeded(what, asked, limit, setting)

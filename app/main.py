@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # with an inline script, which the CSP blocks and an offline machine cannot reach.
     app = FastAPI(title="convlens", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
     app.state.settings = s
-    app.state.store = InputStore(s.data_dir / "inputs", s.store_quota_bytes)
+    app.state.store = InputStore(s.data_dir / "inputs", s.store_quota_bytes, s.store_grace_s, s.store_rescan_s)
     install_error_handlers(app)
     app.include_router(inputs.router)
     app.include_router(convolve.router)

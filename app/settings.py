@@ -30,6 +30,10 @@ class Settings:
 
     data_dir: Path = field(default_factory=_default_data_dir)
     store_quota_bytes: int = 512 * 2**20
+    # store (issue 14 §4): an input used (uploaded, read) in the last store_grace_s is never evicted;
+    # the store's usage count is recounted from the disk at most every store_rescan_s
+    store_grace_s: int = 120
+    store_rescan_s: int = 300
 
     max_request_bytes: int = 32 * 2**20
     max_upload_bytes: int = 20 * 2**20

@@ -36,7 +36,7 @@ def test_convolve_matches_torch_on_an_upload(client):
     up = client.post("/api/inputs", files={"file": ("g.png", png_rgb(), "image/png")})
     assert up.status_code == 201
     info = up.json()
-    assert info["shape"] == [3, 12, 16] and info["source"] == "upload:g.png"
+    assert info["shape"] == [3, 12, 16] and info["source"] == "upload"
     req = {"input": {"kind": "upload", "id": info["id"]},
            "layer": {"out_channels": 6, "kernel_size": [3, 2], "stride": 2, "padding": [1, 0], "dilation": 1,
                      "groups": 3, "activation": "relu"},
@@ -193,7 +193,22 @@ def test_upload_limit_and_npy_upload(make_client):
     c = make_client()
     info = c.post("/api/inputs", files={"file": ("t.npy", npy(np.ones((5, 4, 4), np.float32)))}).json()
     assert info["shape"] == [5, 4, 4]
-    assert c.get(f"/api/inputs/{info['id']}").json()["source"] == "upload:t.npy"
+    assert c.get(f"/api/inputs/{info['id']}").json()["source"] == "upload"
+
+
+def test_an_uploaders_filename_is_never_shown_to_anyone(client):
+    """The same content has one id for everyone: the first uploader's filename must not reach the next."""
+    first = client.post("/api/inputs", files={"file": ("alice-passport-scan.png", png_rgb())}).json()
+    second = client.post("/api/inputs", files={"file": ("bob.png", png_rgb())}).json()
+    assert first["id"] == second["id"]
+    for body in (first, second, client.get(f"/api/inputs/{first['id']}").json()):
+        assert "alice" not in str(body) and "bob" not in str(body)
+
+
+def test_an_id_with_a_trailing_newline_is_refused(client):
+    info = client.post("/api/inputs", files={"file": ("t.png", png_rgb())}).json()
+    assert client.get(f"/api/inputs/{info['id']}").status_code == 200
+    assert "not a valid id" in error_of(client.get(f"/api/inputs/{info['id']}%0A"), 404)["message"]
 
 
 def test_previews_are_pngs(client):

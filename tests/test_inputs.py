@@ -174,19 +174,21 @@ def test_random_tensors_are_seeded_and_samples_are_all_there():
 def test_store_is_content_addressed_and_survives_a_new_instance(tmp_path):
     store = InputStore(tmp_path, 10**9)
     a = np.arange(12, dtype=np.float32).reshape(1, 3, 4)
-    m1, m2 = store.put(a, "upload:a.png"), store.put(a.copy(), "upload:again.png")
+    m1, m2 = store.put(a), store.put(a.copy())
     assert m1.id == m2.id == tensor_id(a) and len(m1.id) == 64
     again, meta = InputStore(tmp_path, 10**9).get(m1.id)  # e.g. another worker, or after a restart
-    assert np.array_equal(again, a) and meta.source == "upload:a.png"
-    assert not list(tmp_path.glob(".tmp-*"))  # nothing half-written is left behind
+    assert np.array_equal(again, a) and meta.source == "upload"
+    assert InputStore(tmp_path, 10**9).info(m1.id).shape == (1, 3, 4)  # from the .npy header
+    assert not list((tmp_path / "tmp").iterdir())  # nothing half-written is left behind
 
 
 def test_store_evicts_least_recently_used(tmp_path):
     one = np.zeros((1, 64, 64), np.float32)
-    store = InputStore(tmp_path, quota_bytes=int(2.5 * (one.nbytes + 128)))
+    entry = -(-(one.nbytes + 128) // 4096) * 4096  # one input on disk: header + data in whole 4 KiB blocks
+    store = InputStore(tmp_path, quota_bytes=int(2.5 * entry), grace_s=0)
     ids = []
     for k in range(3):
-        ids.append(store.put(one + k, f"upload:{k}").id)
+        ids.append(store.put(one + k).id)
         time.sleep(0.02)
         if k == 1:
             store.get(ids[0])  # touch the first: now the second is the least recently used
@@ -194,8 +196,13 @@ def test_store_evicts_least_recently_used(tmp_path):
     store.get(ids[0]), store.get(ids[2])
     with pytest.raises(NotFound, match="upload it again"):
         store.get(ids[1])
+    assert store.usage_bytes() == store.rescan() == 2 * entry
 
 
-def test_store_refuses_ids_that_are_not_hashes(tmp_path):
+@pytest.mark.parametrize("bad", ["../../etc/passwd", "a" * 64 + "\n", "A" * 64, "a" * 63])
+def test_store_refuses_ids_that_are_not_hashes(tmp_path, bad):
+    store = InputStore(tmp_path, 10**6)
     with pytest.raises(NotFound, match="not a valid id"):
-        InputStore(tmp_path, 10**6).get("../../etc/passwd")
+        store.get(bad)
+    with pytest.raises(NotFound, match="not a valid id"):
+        store.info(bad)

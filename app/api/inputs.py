@@ -71,8 +71,7 @@ def upload_input(file: Annotated[UploadFile, File(description="the image or .npy
     data = file.file.read(s.max_upload_bytes + 1)
     check_limit("upload size in bytes", len(data), s.max_upload_bytes, "max_upload_bytes")
     arr = decode_upload(data, s, keep_alpha)
-    name = (file.filename or "upload")[:120]
-    meta = store.put(arr, f"upload:{name}")
+    meta = store.put(arr)  # the filename is neither stored nor echoed: the same content has one id for everyone
     return InputInfo(id=meta.id, shape=list(meta.shape), source=meta.source)
 
 

@@ -87,7 +87,7 @@ export class InputPicker {
       return;
     }
     this.uploaded = body;
-    this.uploadLabel = `${body.source.replace("upload:", "")}: [${body.shape.join("×")}]`;
+    this.uploadLabel = `${file.name}: [${body.shape.join("×")}]`;  // the server never stores the name
     status.textContent = this.uploadLabel;
     $("upload-option").disabled = false;
     $("input-kind").value = "upload";
