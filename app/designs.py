@@ -118,7 +118,7 @@ def googlenet() -> Architecture:
         note = GOOGLENET_MISPRINTS.get(name, "")
         printed_p[idx] = Printed(pk, _k(pk), G_SRC, note)
         printed_m[idx] = Printed(pm, _k(pm), G_SRC, note if "ops" in note else "")
-    layers += [Pool(7, 1, name="avg pool 7×7/1"), Fc(1000, name="linear")]
+    layers += [Pool(7, 1, kind="avg", name="avg pool 7×7/1"), Fc(1000, name="linear")]
     names += ["avg pool 7×7/1", "linear"]
     printed_p[len(layers) - 1] = Printed("1000K", 1000 * 1024, G_SRC)
     printed_m[len(layers) - 1] = Printed("1M", 1e6, G_SRC)

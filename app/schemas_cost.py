@@ -1,13 +1,19 @@
-"""Wire format of designs for the cost lab: layers as tagged JSON objects, converted to the engine's
-frozen dataclasses in one place (to_layers), so routers never handle both."""
+"""Wire format of the cost lab: designs as tagged JSON layers, converted to the engine's frozen
+dataclasses in one place (to_layers), so routers never handle both; and the requests and responses of
+/api/cost, /api/measure and /api/measure/compare.
+
+An empty branch of a concat or add is the identity: `{"op": "add", "branches": [[conv…], []]}` is a
+residual block, and a concat of `[[], …]` passes the input's channels on."""
 from __future__ import annotations
 
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import Field, StrictBool
+from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from app.engine import design as d
 from app.schemas import Int, Pos, PairOrInt, Strict
+
+Shape = Annotated[list[Pos], Field(min_length=3, max_length=3, description="[C, H, W]")]
 
 PaddingSpec = Union[Int, Annotated[list[Int], Field(min_length=2, max_length=2)], Literal["same", "valid"]]
 
@@ -107,3 +113,138 @@ def from_layer(layer: d.Layer) -> dict:
 
 def _listify(v):
     return list(v) if isinstance(v, tuple) else v
+
+
+class Row(BaseModel):
+    name: str
+    kind: str
+    in_shape: list[int]
+    out_shape: list[int]
+    params: int
+    macs: int
+    flops: int
+    activation_bytes: int
+    arithmetic_intensity: float = Field(description="MACs per byte of input, weights and output moved once")
+    formula: str
+    torch: str
+    depth: int
+    branch: Optional[int]
+    top: int
+
+
+class DesignResult(BaseModel):
+    name: str
+    out_shape: list[int]
+    params: int
+    macs: int
+    flops: int
+    activation_bytes: int
+    by_kind: dict[str, dict[str, int]]
+    rows: list[Row]
+    torch_code: str = Field("", description="a PyTorch module with the same layers, as Python source")
+
+
+class CostRequest(Strict):
+    input_shape: Shape = [256, 28, 28]
+    designs: Annotated[list[DesignSpec], Field(min_length=1, max_length=4)]
+
+
+class CostResponse(BaseModel):
+    input_shape: list[int]
+    designs: list[DesignResult]
+    params_ratio: list[float] = Field(description="design 0's params ÷ each design's")
+    macs_ratio: list[float] = Field(description="design 0's MACs ÷ each design's")
+
+
+class Comparison(BaseModel):
+    name: str
+    title: str
+    description: str
+    input_shape: list[int]
+    designs: list[dict]
+
+
+Repeats = Annotated[StrictInt, Field(ge=1, le=50, description="timed runs (rounds when comparing)")]
+Warmup = Annotated[StrictInt, Field(ge=0, le=5, description="untimed runs first, counted in the budget and MAC limit")]
+Seed = Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]
+
+
+class MeasureRequest(Strict):
+    input_shape: Shape = [256, 28, 28]
+    design: DesignSpec
+    repeats: Repeats = 5
+    warmup: Warmup = 1
+    seed: Seed = 0
+
+
+class CompareRequest(Strict):
+    input_shape: Shape = [256, 28, 28]
+    designs: Annotated[list[DesignSpec], Field(min_length=2, max_length=2, description="A, then B")]
+    repeats: Repeats = 9
+    warmup: Warmup = 1
+    seed: Seed = 0
+
+
+class MeasuredLayer(BaseModel):
+    name: str
+    kind: str
+    median_ms: Optional[float] = Field(description="null when no complete run fitted in the budget")
+    macs: int
+    gmacs_per_s: Optional[float]
+    arithmetic_intensity: float
+
+
+class MeasureResponse(BaseModel):
+    name: str
+    median_ms: Optional[float] = Field(description="median of the timed runs; null when none completed")
+    q1_ms: Optional[float] = Field(description="first quartile of the timed runs")
+    q3_ms: Optional[float] = Field(description="third quartile of the timed runs")
+    times_ms: list[float] = Field(description="every timed run, in order")
+    runs: int
+    truncated: bool = Field(description="true when the time budget stopped the runs early")
+    macs: int
+    layers: list[MeasuredLayer]
+
+
+class SpeedupSpread(BaseModel):
+    median: float = Field(description="median over rounds of A's time ÷ B's time")
+    q1: float
+    q3: float
+    iqr_pct: float = Field(description="(q3 − q1) as a percentage of the median")
+
+
+class CompareResponse(BaseModel):
+    designs: list[MeasureResponse]
+    pairs: int = Field(description="complete A/B rounds, the order alternating A B, B A, …")
+    ratios: list[float] = Field(description="A's time ÷ B's time, one per round")
+    speedup: Optional[SpeedupSpread] = Field(description="null when no round completed")
+    trusted: bool = Field(description="at least 3 rounds and an IQR within 20 % of the median")
+    verdict: str = Field(description="why the speed-up can or cannot be trusted, in words")
+    truncated: bool
+
+
+class PaperRow(BaseModel):
+    name: str
+    out_shape: list[int]
+    params: int
+    macs: int
+    printed_params: Optional[str] = None
+    printed_params_value: Optional[float] = None
+    printed_macs: Optional[str] = None
+    printed_macs_value: Optional[float] = None
+    note: str = ""
+
+
+class ArchitectureResponse(BaseModel):
+    name: str
+    title: str
+    input_shape: list[int]
+    params: int
+    macs: int
+    flops: int
+    rows: list[PaperRow]
+    by_kind: list[dict]
+    printed_totals: dict[str, dict]
+    paper_by_kind: Optional[dict[str, list[float]]] = None
+    notes: list[str]
+    layers: list[Row]

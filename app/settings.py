@@ -49,8 +49,12 @@ class Settings:
     max_trace_positions: int = 4096
     max_trace_values: int = 2_000_000  # positions × (C_in/groups · kH · kW) products returned
     im2col_chunk_bytes: int = 16 * 2**20  # cap on a band's temporary (app.engine.conv.band_rows sizes them)
-    measure_budget_s: int = 5  # wall time one /api/measure request may spend running a design
-    max_measure_macs: int = 20 * 10**9  # MACs of a design × (warm-up + repeats), refused before running
+    # cost lab (helper "cost"): /api/cost, /api/measure, /api/measure/compare
+    measure_budget_s: int = 5  # wall time one measure request may spend, warm-up included, checked before each layer
+    max_measure_macs: int = 60 * 10**9  # MACs of the designs × (warm-up + repeats), refused before running
+    max_measure_bytes: int = 1 * 2**30  # estimated peak memory of a measurement (weights, activations, temporaries)
+    max_design_layers: int = 512  # layers of one design, counted in every branch, on the raw JSON
+    max_design_depth: int = 8  # nesting of concat/add branches
     # --- networks: ONNX upload and the /network page (issue 13, helper "net") ---
     max_model_bytes: int = 64 * 2**20  # an .onnx upload (resnet18 is 45 MiB); the request cap lets this route through
     max_model_nodes: int = 10_000  # ResNet-50 has ~180 after BN folding

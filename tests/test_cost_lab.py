@@ -128,7 +128,8 @@ def test_measure_returns_real_timings_within_limits(make_client):
     assert r.status_code == 413 and "CONVLENS_MAX_MEASURE_MACS" in r.json()["error"]["message"]
     slow = make_client(measure_budget_s=0)
     r = slow.post("/api/measure", json={"input_shape": [64, 14, 14], "design": seed["designs"][1], "repeats": 20}).json()
-    assert r["runs"] == 1 and r["truncated"]  # the budget stops the repeats, one run always completes
+    assert r["runs"] == 0 and r["truncated"] and r["median_ms"] is None  # cut before the first layer
+    assert [l["median_ms"] for l in r["layers"]] == [None, None, None]
 
 
 @pytest.mark.parametrize("body, fragment", [
