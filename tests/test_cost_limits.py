@@ -115,22 +115,27 @@ def _relu_concat(branches: int, length: int) -> bytes:
     return ('{"input_shape":[8,8,8],"designs":[' + design + "]}").encode()
 
 
-def test_a_huge_branch_is_refused_on_the_raw_json(client):
-    body = _relu_concat(8, 190_000)  # the 21 MB request
+@pytest.mark.parametrize("url", ["/api/cost", "/api/measure/compare"])
+def test_a_huge_branch_is_refused(client, url):
+    body = _relu_concat(8, 190_000)  # the 21 MB request: the JSON limits refuse it unparsed
     assert len(body) > 20 * MB
-    r = client.post("/api/cost", content=body, headers={"content-type": "application/json"})
+    r = client.post(url, content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"]["message"]
+    body = _relu_concat(8, 10_000)  # within the JSON limits, 80,000 layers: refused before validation
+    r = client.post(url, content=body, headers={"content-type": "application/json"})
     assert r.status_code == 413 and "CONVLENS_MAX_DESIGN_LAYERS" in r.json()["error"]["message"]
 
 
 @pytest.mark.parametrize("url, key", [("/api/cost", "designs"), ("/api/measure", "design"),
                                       ("/api/measure/compare", "designs")])
-def test_design_caps_come_before_validation(client, url, key):
+def test_design_caps_come_before_validation(make_client, url, key):
+    client = make_client(max_design_depth=2)  # at the default 8, the JSON nesting limit (32) answers first
     # 10,000 layers that the schema would refuse one by one: the size limit answers first
     bad = {"layers": [{"op": "teleport"}] * 10_000}
     r = client.post(url, json={"input_shape": [8, 8, 8], key: [bad, bad] if key == "designs" else bad})
     assert r.status_code == 413 and "CONVLENS_MAX_DESIGN_LAYERS" in r.json()["error"]["message"]
     deep = {"op": "relu"}
-    for _ in range(12):
+    for _ in range(3):
         deep = {"op": "add", "branches": [[deep]]}
     design = {"layers": [deep]}
     r = client.post(url, json={"input_shape": [8, 8, 8], key: [design, design] if key == "designs" else design})
