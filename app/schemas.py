@@ -92,6 +92,10 @@ class ConvolveRequest(Strict):
     region_size: Optional[Annotated[StrictInt, Field(ge=1, le=64)]] = Field(
         None, description="also return `region`: the size×size output region (cut to the output) whose "
                           "receptive field has the most input detail (variance), where a page starts its animation")
+    preview_size: Optional[Annotated[StrictInt, Field(ge=16, le=8192)]] = Field(
+        None, description="send `output` at every s-th row and column, s = ⌈max(H_out, W_out) / preview_size⌉ "
+                          "(`output_step`), for drawing a large output; the values sent are exact, their "
+                          "channel_min/max are those of the values sent; output_shape stays the full shape")
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"input": {"kind": "sample", "name": "edges"}, "layer": {"padding": 1},
@@ -229,6 +233,7 @@ class ConvolveResponse(BaseModel):
     engine_ms: float = Field(description="time of the engine alone (convolution, bias, activation)")
     region: Optional[Region] = Field(None, description="with region_size: the output region (channel 0) whose "
                                                        "receptive field has the most input detail")
+    output_step: int = Field(1, description="with preview_size: `output` holds every output_step-th row and column")
 
 
 class ErrorDetail(BaseModel):

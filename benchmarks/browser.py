@@ -1,6 +1,16 @@
-"""Animation frame times and time to first plot, in headless Chromium (Debian's), per page.
+"""Control change → pixels on screen, animation frame times and time to first plot, in headless
+Chromium (Debian's), per page.
 
-    .venv/bin/python benchmarks/browser.py [--frames 200] [--url http://127.0.0.1:8000]
+    .venv/bin/python benchmarks/browser.py [--changes 11] [--frames 200] [--url http://127.0.0.1:8000]
+
+Control change → pixels (issue 11 §3): on /conv, the kernel height is switched between 3 and 5 as a
+user types it (an `input` event on the field), on a built-in sample and on a 1024×768 photo upload.
+The page's shell (static/js/shell.js) stamps, in ms from the event: "api" when every answer needed for
+the first drawing is in (layer check + convolution), "output" when the first output is drawn (canvas
+thumbnails of every output channel), "all" when every plot is redrawn and one more frame has been
+painted (requestAnimationFrame, then a task). Medians over the changes. Beside them, "API alone": the
+same requests (check, convolve as a binary frame, trace of the region) sent one after the other from
+Python, as the page sends them, without a browser.
 
 Without --url it starts `python -m app` on a free port. A frame is one step of the window: the page's
 own step function plus the style and layout it causes (forced by reading layout), timed with
@@ -18,6 +28,7 @@ import json
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -42,6 +53,79 @@ MEASURE = """async (frames) => {
   return {times, firstPlotMs: hook.firstPlotMs, firstOutputMs: hook.firstOutputMs,
           domContentLoadedMs: performance.timing.domContentLoadedEventEnd - performance.timing.navigationStart};
 }"""
+
+
+CHANGE = """async (value) => {
+  const hook = window.__convlens, before = hook.loads, el = document.getElementById('kernel-h');
+  el.value = value;
+  el.dispatchEvent(new Event('input', {bubbles: true}));
+  while (hook.loads === before) await new Promise((r) => setTimeout(r, 2));
+  return hook.last;
+}"""
+
+
+def photo_png(h: int = 768, w: int = 1024) -> bytes:
+    """A photo-like 1024×768 RGB picture (smooth shading, edges and noise), made in memory."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:h, 0:w] / max(h, w)
+    img = np.stack([np.sin(9 * x) * 0.3 + 0.5, np.cos(7 * y) * 0.3 + 0.5, (x + y) / 2], axis=-1)
+    img[h // 3: h // 2, w // 4: w // 2] = [0.9, 0.2, 0.1]
+    img = np.clip(img + rng.normal(0, 0.04, img.shape), 0, 1)
+    buf = io.BytesIO()
+    Image.fromarray((img * 255).astype(np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def api_alone_ms(url: str, input_spec: dict, kernel_h: int, repeats: int) -> float:
+    """The page's requests for one change, from Python, as the page sends them: the layer check, then
+    the convolution (output preview, no input: it is unchanged) and the region's trace at the same time.
+    Median ms over repeats, after one warm-up."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+    layer = {"stride": 1, "padding": 1, "dilation": 1, "bias": True, "flip": False, "activation": "none",
+             "out_channels": 4, "kernel_size": [kernel_h, 3], "groups": 1}
+    body = {"input": input_spec, "layer": layer, "weights": {"kind": "random", "seed": 0}}
+    with httpx.Client(base_url=url, timeout=60) as c, ThreadPoolExecutor(2) as pool:
+        region = c.post("/api/convolve", json={**body, "region_size": 12, "encoding": "npy"}).headers  # warm-up
+        region = c.post("/api/convolve", json={**body, "region_size": 12, "preview_size": 16}).json()["region"]
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            c.post("/api/layer/check", json=body).raise_for_status()
+            conv = pool.submit(lambda: c.post("/api/convolve", json={**body, "encoding": "binary", "preview_size": 400}).content)
+            trace = pool.submit(lambda: c.post("/api/trace", json={**body, "region": region}).content)
+            conv.result(), trace.result()
+            times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def measure_changes(url: str, changes: int) -> dict:
+    """Control change → pixels on /conv, on a sample and on a 1024×768 upload; and the API alone."""
+    import httpx
+    from playwright.sync_api import sync_playwright
+    up = httpx.post(url + "/api/inputs", files={"file": ("photo.png", photo_png(), "image/png")}, timeout=60).json()
+    cases = {"conv, colour sample 96×128": ("/conv", {"kind": "sample", "name": "colour"}),
+             "conv, 1024×768 upload": (f"/conv?in=upload%3A{up['id']}", {"kind": "upload", "id": up["id"]})}
+    results = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        for name, (path, spec) in cases.items():
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url + path)
+            page.wait_for_function("window.__convlens && window.__convlens.ready", timeout=60000)
+            page.evaluate(CHANGE, "5")  # one change to warm up (plotly.js compiled, caches filled)
+            runs = [page.evaluate(CHANGE, "3" if i % 2 == 0 else "5") for i in range(changes)]
+            page.close()
+            med = lambda k: statistics.median(r[k] for r in runs if r.get(k) is not None)  # noqa: E731
+            results[name] = {"changes": changes, "api_ms": med("api"), "output_ms": med("output"),
+                             "all_ms": med("painted"), "api_alone_ms": api_alone_ms(url, spec, 5, changes)}
+        browser.close()
+    return results
 
 
 def pct(values, p):
@@ -92,15 +176,25 @@ def measure(url: str, frames: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=200)
+    ap.add_argument("--changes", type=int, default=11, help="control changes timed per case")
+    ap.add_argument("--only-changes", action="store_true", help="skip the frame and first-plot measurements")
     ap.add_argument("--url")
     ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "browser.json")
     args = ap.parse_args()
+    def run(url):
+        return measure_changes(url, args.changes), ({} if args.only_changes else measure(url, args.frames))
     if args.url:
-        results = measure(args.url, args.frames)
+        changes, results = run(args.url)
     else:
         from benchmarks.server import running_server
         with running_server() as url:
-            results = measure(url, args.frames)
+            changes, results = run(url)
+    from benchmarks.common import cpu_model
+    print(f"CPU: {cpu_model()}; control change → pixels, medians of {args.changes} changes (ms from the input event)")
+    print(f"{'case':30} {'API answers':>11} {'first output':>12} {'all plots':>9} {'API alone':>9}")
+    for name, r in changes.items():
+        print(f"{name:30} {r['api_ms']:11.0f} {r['output_ms']:12.0f} {r['all_ms']:9.0f} {r['api_alone_ms']:9.0f}")
+    print()
     print("ms after navigation start: DOM ready, first output drawn (canvas), first Plotly plot; "
           "cold = first visit, warm = third visit (code cache)")
     print(f"{'page':34} {'frame med':>9} {'p95':>6} {'DOM':>5} {'output':>7} {'plot':>6} "
@@ -113,7 +207,7 @@ def main() -> None:
                   f"{r['first_output_ms']:7.0f} {r['first_plot_ms']:6.0f} {r['warm_dom_content_loaded_ms']:9.0f} "
                   f"{r['warm_first_output_ms']:7.0f} {r['warm_first_plot_ms']:6.0f}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2))
+    args.json.write_text(json.dumps({"changes": changes, "pages": results}, indent=2))
 
 
 if __name__ == "__main__":

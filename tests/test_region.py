@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
+from app.encoding import decode_array
 from app.engine.geometry import allowed_groups, conv_geometry
 from app.engine.region import busiest_region
 
@@ -78,3 +79,13 @@ def test_convolve_returns_the_busiest_region_when_asked(client):
     region = client.post("/api/convolve", json={**req, "region_size": 12}).json()["region"]
     assert region["row_stop"] - region["row_start"] == 12 and region["col_stop"] - region["col_start"] == 12
     assert (region["row_start"], region["col_start"]) != (0, 0)  # the corner is padding and flat colour
+
+
+def test_a_preview_sends_every_step_th_value_exactly(client):
+    req = {"input": {"kind": "random", "shape": [2, 100, 37]}, "layer": {"padding": 1}}
+    full = decode_array(client.post("/api/convolve", json=req).json()["output"])
+    res = client.post("/api/convolve", json={**req, "preview_size": 40}).json()
+    assert res["output_step"] == 3 and res["output_shape"] == [4, 100, 37]  # ⌈100 / 40⌉ = 3
+    assert np.array_equal(decode_array(res["output"]), full[:, ::3, ::3])
+    small = client.post("/api/convolve", json={**req, "preview_size": 100}).json()
+    assert small["output_step"] == 1 and np.array_equal(decode_array(small["output"]), full)

@@ -13,6 +13,7 @@ from app.encoding import FRAME_MEDIA_TYPE, Frame, encode_array, json_bytes, npy_
 from app.engine.cost import ConvCost
 from app.engine.explain import connectivity, explain
 from app.engine.region import busiest_region
+from app.engine.views import preview_step
 from app.engine.errors import GeometryError
 from app.errors import check_limit
 from app.errors import ConvlensError, NotFound
@@ -94,10 +95,12 @@ def convolve(req: ConvolveRequest, s: Settings = Depends(settings_of), store: In
     frame = Frame() if req.encoding == "binary" else None
     region = None if req.region_size is None else Region(
         channel=0, **asdict(busiest_region(x, layer.geometry, req.region_size)))
+    g = layer.geometry
+    step = 1 if req.preview_size is None else preview_step(g.out_height, g.out_width, req.preview_size)
     response = ConvolveResponse(
         input=info, input_array=encode_array(x, req.encoding, frame) if req.include_input else None,
         layer=_resolved(layer), output_shape=list(result.output.shape),
-        output=encode_array(result.output, req.encoding, frame),
+        output=encode_array(result.output[:, ::step, ::step], req.encoding, frame), output_step=step,
         weight=encode_array(layer.weight, req.encoding, frame),
         bias=None if layer.bias is None else layer.bias.tolist(), cost=cost_model(layer.cost),
         engine_ms=result.engine_ms, region=region)

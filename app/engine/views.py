@@ -13,3 +13,9 @@ def strided_view(base: np.ndarray, shape: tuple[int, ...], strides: tuple[int, .
     view = np.ndarray(shape, base.dtype, base, 0, strides)
     view.flags.writeable = False
     return view
+
+
+def preview_step(height: int, width: int, size: int) -> int:
+    """Every how many rows and columns a height×width map is sampled so its longer side is at most
+    ``size`` values: ⌈max(height, width) / size⌉ (1 when it fits)."""
+    return max(1, -(-max(height, width) // size))

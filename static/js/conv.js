@@ -2,7 +2,7 @@
 // rest (state, URL, loads, player, downloads). Every number comes from the API: the layer check
 // (shape, cost, formulas, allowed groups, connectivity), /api/convolve (maps, weights, the starting
 // region) and /api/trace (the windows, products and sums of the animated region).
-import { decodeArray, postJSON } from "./api.js";
+import { decodeArray, postFrame, postJSON } from "./api.js";
 import { createShell } from "./shell.js";
 import { KEYS } from "./keys.js";
 import { InputPicker, specToString, stringToSpec } from "./inputs.js";
@@ -15,6 +15,7 @@ import * as draw from "./conv_draw.js";
 const $ = (id) => document.getElementById(id);
 const REVEAL_EVERY = 6; // restyle the revealed output every N frames while playing (heatmap updates are slow)
 const MAX_REGION = 24;
+const PREVIEW = 400; // the output is drawn ~450 px wide: a larger one comes as every n-th pixel (exact values)
 
 const DEFAULTS = { input: "sample:colour", outChannels: "4", kernelH: "3", kernelW: "3", stride: "1", padding: "1",
   dilation: "1", groups: "1", bias: "1", flip: "0", relu: "0", weights: "random", weightSeed: "0",
@@ -25,7 +26,8 @@ const CONTROLS = { outChannels: "out-channels", kernelH: "kernel-h", kernelW: "k
   regionRow: { id: "region-row", apply: () => moveRegion() }, regionCol: { id: "region-col", apply: () => moveRegion() },
   regionSize: { id: "region-size", apply: () => moveRegion() } };
 
-const data = { check: null, conv: null, input: null, output: null, traces: [], region: null, bounds: null, req: null };
+const data = { check: null, conv: null, input: null, inputMeta: null, inputKey: null, output: null, traces: [], region: null,
+  bounds: null, req: null };
 let revealedUpto = -1, clicksWired = false;
 
 /** "1" → 1, "1,2" → [1, 2], "same" / "valid" as they are (the API's padding, stride and dilation forms). */
@@ -77,8 +79,7 @@ function onControl(name, value, shell) {
 
 const shell = createShell({
   page: "conv", keys: KEYS.conv, defaults: DEFAULTS, controls: CONTROLS, request, onControl,
-  extra: () => ({ region_size: regionSize() }),
-  render, onInvalid: (check) => setGroups(check.allowed_groups),
+  run, render, onInvalid: (check) => setGroups(check.allowed_groups),
   player: { count: () => data.traces.length, show },
   downloads: {
     "download-png": (s) => ({ url: "/api/convolve", body: { ...request(s), encoding: "png", channel: +s.channel },
@@ -90,11 +91,27 @@ const picker = new InputPicker((spec) => shell.set({ input: specToString(spec), 
 
 const regionSize = () => Math.max(1, Math.min(+shell.state.regionSize || 12, MAX_REGION));
 
-async function render({ check, conv, body }, ctx) {
-  Object.assign(data, { check, conv, req: body, input: decodeArray(conv.input_array), output: decodeArray(conv.output) });
-  const [cOut, h, w] = check.output_shape;
+/** The convolution, and at the same time the region's trace when the region is known already. The
+ * input comes along only when it changed; for a new input the server picks the region (region_size). */
+async function run(body, ctx) {
+  const inputKey = shell.state.input, same = data.input && data.inputKey === inputKey;
+  const pick = !same && !shell.touched("regionRow");
+  const convP = postFrame("/api/convolve", { ...body, include_input: !same, preview_size: PREVIEW, ...(pick ? { region_size: regionSize() } : {}) },
+    { signal: ctx.signal });
+  let trace = null;
+  if (!pick) {
+    const region = regionOf(ctx.check.output_shape);
+    trace = { region, answer: postJSON("/api/trace", { ...body, region }, { signal: ctx.signal }) };
+    trace.answer.catch(() => {}); // awaited in render; a superseded load never gets there
+  }
+  return { conv: await convP, trace, inputKey };
+}
+
+async function render({ check, conv, body, trace, inputKey }, ctx) {
+  if (conv.input_array) Object.assign(data, { input: decodeArray(conv.input_array), inputMeta: conv.input_array, inputKey });
+  Object.assign(data, { check, conv, req: body, output: decodeArray(conv.output) });
   if (!shell.touched("regionRow") && conv.region) shell.set({ regionRow: conv.region.row_start, regionCol: conv.region.col_start }, { touch: false });
-  shell.set({ channel: Math.min(+shell.state.channel || 0, cOut - 1) }, { touch: shell.touched("channel") });
+  shell.set({ channel: Math.min(+shell.state.channel || 0, check.output_shape[0] - 1) }, { touch: shell.touched("channel") });
   showChannels(); // the output, drawn at once: canvases need no plotly.js
   ctx.mark("output");
   shell.message(`output [${check.output_shape.join("×")}] · ${formatInt(check.cost.params)} parameters · ${formatInt(check.cost.macs)} MACs`, true);
@@ -105,7 +122,7 @@ async function render({ check, conv, body }, ctx) {
   showPointwiseLink(check);
   await plotlyReady(); // only now: parsing plotly.js takes long and would have held back the output
   if (ctx.isStale()) return;
-  await loadRegion(ctx, [h, w]);
+  await loadRegion(ctx, trace);
 }
 
 /** The groups the API allows for this layer: the control offers only those. */
@@ -153,24 +170,24 @@ function drawWeightsEditor() {
 }
 
 /** The region to animate, in output coordinates, from the state (cut to the output). */
-function regionOf([h, w]) {
-  const size = regionSize(), s = shell.state;
+function regionOf([c, h, w]) {
+  const size = regionSize(), s = shell.state, channel = Math.min(+s.channel || 0, c - 1);
   const r0 = Math.max(0, Math.min(+s.regionRow || 0, h - Math.min(size, h))), c0 = Math.max(0, Math.min(+s.regionCol || 0, w - Math.min(size, w)));
-  return { channel: +s.channel, row_start: r0, row_stop: Math.min(h, r0 + size), col_start: c0, col_stop: Math.min(w, c0 + size) };
+  return { channel, row_start: r0, row_stop: Math.min(h, r0 + size), col_start: c0, col_stop: Math.min(w, c0 + size) };
 }
 
 /** Trace the region (the layer on screen, not a newer form) and draw everything that depends on it. */
-async function loadRegion(ctx, hw = data.check.output_shape.slice(1)) {
-  const region = regionOf(hw);
-  const res = await postJSON("/api/trace", { ...data.req, region });
+async function loadRegion(ctx, sent = null) {
+  const region = sent ? sent.region : regionOf(data.check.output_shape);
+  const res = await (sent ? sent.answer : postJSON("/api/trace", { ...data.req, region }));
   if (ctx.isStale()) return;
   Object.assign(data, { traces: res.traces, region, bounds: draw.receptiveBounds(res.traces) });
-  const channels = res.traces[0].input_channels, meta = data.conv.input_array, outMeta = data.conv.output;
+  const channels = res.traces[0].input_channels, meta = data.inputMeta, outMeta = data.conv.output;
   await draw.drawInputs($("input-plot"), data.input, meta, channels, data.bounds);
-  revealedUpto = -1;
-  await draw.drawRegion($("region-plot"), data.traces, region, -1, outMeta, region.channel);
+  revealedUpto = Math.min(+shell.state.step || 0, data.traces.length - 1); // drawn revealed up to the step shown
+  await draw.drawRegion($("region-plot"), data.traces, region, revealedUpto, outMeta, region.channel);
   await draw.drawOverview($("overview-plot"), data.input, meta, data.bounds);
-  await draw.drawOutput($("output-plot"), data.output, outMeta, region.channel, region);
+  await draw.drawOutput($("output-plot"), data.output, outMeta, region.channel, region, data.conv.output_step);
   if (ctx.isStale()) return;
   showChannels();
   draw.drawConnectivity($("connectivity-plot"), $("connectivity-caption"), data.check.connectivity, data.check.layer);
@@ -180,7 +197,6 @@ async function loadRegion(ctx, hw = data.check.output_shape.slice(1)) {
   $("region-row").value = region.row_start;
   $("region-col").value = region.col_start;
   shell.resetPlayer(data.traces.length);
-  show(+shell.state.step || 0, { force: true });
   if (!clicksWired) wirePlotClicks();
 }
 
@@ -208,7 +224,7 @@ function show(t, { playing = false, force = false } = {}) {
   placeOverlays(t);
   $("computation").innerHTML = draw.computationHTML(tr);
   $("position-label").textContent = `${t + 1}/${data.traces.length} · output (${tr.row}, ${tr.col})`;
-  if (force || !playing || t < revealedUpto || t - revealedUpto >= REVEAL_EVERY) {
+  if (force || (t !== revealedUpto && (!playing || t < revealedUpto || t - revealedUpto >= REVEAL_EVERY))) {
     revealedUpto = t;
     Plotly.restyle($("region-plot"), { z: [draw.regionZ(data.traces, data.region, t)] });
   }

@@ -73,8 +73,10 @@ export function drawInputs(gd, input, inputMeta, channels, b) {
     traces.push({ type: "heatmap", x, y, z, xaxis: a.x, yaxis: a.y, coloraxis: "coloraxis",
       texttemplate: withText ? "%{z:.2f}" : undefined, textfont: { size: 11 },
       hovertemplate: `x[${ch}, %{y}, %{x}] = %{z:.4f}<extra></extra>` });
-    traces.push({ type: "heatmap", x, y, z: pad, xaxis: a.x, yaxis: a.y, showscale: false, hoverinfo: "skip",
-      colorscale: [[0, "rgba(255,190,0,0.35)"], [1, "rgba(255,190,0,0.35)"]] });
+    if (pad.some((row) => row.some((v) => v !== null))) { // shade padding only where the crop has some
+      traces.push({ type: "heatmap", x, y, z: pad, xaxis: a.x, yaxis: a.y, showscale: false, hoverinfo: "skip",
+        colorscale: [[0, "rgba(255,190,0,0.35)"], [1, "rgba(255,190,0,0.35)"]] });
+    }
     const roomy = panel / Math.max(x.length, y.length) >= 22; // a tick per cell only where labels do not overlap
     layout[a.xName] = { constrain: "domain", showgrid: false, dtick: roomy ? 1 : undefined, nticks: roomy ? undefined : 4, tickfont: { size: 11 } };
     layout[a.yName] = { autorange: "reversed", scaleanchor: a.x, constrain: "domain", showgrid: false,
@@ -126,17 +128,41 @@ export function placeHit(gd, row, col) {
   place(el, cellBox(gd, "xaxis", "yaxis", row, col));
 }
 
+/** Every how many pixels a whole map is drawn: plots are ~450 px wide, so a 1024×768 map is shown at
+ * every 3rd pixel (values shown and hovered are still the exact ones at those pixels). */
+export function displayStride(h, w, max = 400) {
+  return Math.max(1, Math.ceil(Math.max(h, w) / max));
+}
+
+/** Rows of one channel taken every `step` pixels (views when step is 1). */
+function strided(rows, step) {
+  if (step === 1) return rows;
+  const out = [];
+  for (let r = 0; r < rows.length; r += step) {
+    const row = rows[r], sub = new Float32Array(Math.ceil(row.length / step));
+    for (let c = 0, i = 0; c < row.length; c += step, i++) sub[i] = row[c];
+    out.push(sub);
+  }
+  return out;
+}
+
 /** The whole input (in colour when it has 3 channels), with the crop's rectangle. */
 const overviewTraces = new WeakMap(); // decoded input → its trace: built once per input, not per region
 
 function overviewTrace(input, meta) {
   if (!overviewTraces.has(input)) {
+    const h = input[0].length, w = input[0][0].length, s = displayStride(h, w), at = { x0: 0, dx: s, y0: 0, dy: s };
     let trace;
     if (input.length === 3 && meta.channel_min.every((v) => v >= 0) && meta.channel_max.every((v) => v <= 1)) {
-      const z = input[0].map((row, r) => Array.from(row, (_, c) => [0, 1, 2].map((k) => Math.round(input[k][r][c] * 255))));
-      trace = { type: "image", z, hovertemplate: "(%{y}, %{x}) rgb %{z}<extra></extra>" };
+      const z = [];
+      for (let r = 0; r < h; r += s) {
+        const row = [];
+        for (let c = 0; c < w; c += s) row.push([0, 1, 2].map((k) => Math.round(input[k][r][c] * 255)));
+        z.push(row);
+      }
+      trace = { type: "image", z, ...at, hovertemplate: "(%{y}, %{x}) rgb %{z}<extra></extra>" };
     } else {
-      trace = { type: "heatmap", z: input[0], ...scaleFor(meta.channel_min[0], meta.channel_max[0]), showscale: false };
+      trace = { type: "heatmap", z: strided(input[0], s), ...at, ...scaleFor(meta.channel_min[0], meta.channel_max[0]), showscale: false };
     }
     overviewTraces.set(input, trace);
   }
@@ -153,12 +179,20 @@ export function drawOverview(gd, input, meta, b) {
     yaxis: { autorange: false, range: [Math.max(h - 0.5, b.r1 + 1), Math.min(-0.5, b.r0 - 1)], scaleanchor: "x", constrain: "domain" } }, CONFIG);
 }
 
-/** One output channel in full, with the animated region outlined. */
-export function drawOutput(gd, out, meta, channel, region) {
+/** One output channel in full, with the region outlined. `out` is the API's preview of a large output:
+ * every step-th row and column (the values there exact). */
+const outputTraces = new WeakMap(); // one channel's rows → its trace: a region move redraws the box only
+
+export function drawOutput(gd, out, meta, channel, region, step = 1) {
   const rect = { type: "rect", x0: region.col_start - 0.5, x1: region.col_stop - 0.5, y0: region.row_start - 0.5,
     y1: region.row_stop - 0.5, line: { color: "#ff7a00", width: 2 } };
-  return Plotly.react(gd, [{ type: "heatmap", z: out[channel], ...scaleFor(meta.channel_min[channel], meta.channel_max[channel]),
-    hovertemplate: `y[${channel}, %{y}, %{x}] = %{z:.4f}<extra></extra>` }],
+  const rows = out[channel];
+  if (!outputTraces.has(rows)) {
+    outputTraces.set(rows, { type: "heatmap", z: rows, x0: 0, dx: step, y0: 0, dy: step,
+      ...scaleFor(meta.channel_min[channel], meta.channel_max[channel]),
+      hovertemplate: `y[${channel}, %{y}, %{x}] = %{z:.4f}<extra></extra>` });
+  }
+  return Plotly.react(gd, [outputTraces.get(rows)],
   { margin: { t: 10, r: 8, b: 24, l: 32 }, height: 300, shapes: [rect], xaxis: { constrain: "domain" },
     yaxis: { autorange: "reversed", scaleanchor: "x", constrain: "domain" } }, CONFIG);
 }
@@ -171,7 +205,8 @@ export function drawChannels(el, out, meta, selected, onPick) {
     fig.className = `thumb${k === selected ? " selected" : ""}`;
     fig.dataset.channel = k;
     const canvas = document.createElement("canvas");
-    paintChannel(canvas, rows, meta.channel_min[k], meta.channel_max[k]);
+    // a thumbnail is ~110 px wide: paint every few pixels of a large channel, not all of them
+    paintChannel(canvas, strided(rows, displayStride(rows.length, rows[0].length, 240)), meta.channel_min[k], meta.channel_max[k]);
     const cap = document.createElement("figcaption");
     cap.textContent = `ch ${k}`;
     fig.append(canvas, cap);

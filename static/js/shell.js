@@ -13,7 +13,8 @@
 //                                         //   (a control that only changes what is drawn)
 //     request: (state) => body,           // the API request for this state ({input, layer, weights})
 //     run: (body, ctx) => answer,         // optional; default: POST /api/convolve as a binary frame
-//                                         //   with include_input (+ ctx.extra()); ctx.signal aborts it
+//                                         //   with include_input (+ page.extra(state)); ctx.signal aborts
+//                                         //   it, ctx.check is the layer check's answer
 //     render: async (answer, ctx) => {},  // draw; answer = {check, conv} (or run's answer + check)
 //     onInvalid: (check, ctx) => {},      // optional: the layer check said invalid
 //     onControl: (name, value, shell) => patch | null,  // optional: a control changed; the patch returned
@@ -121,7 +122,10 @@ export function createShell(page) {
   function ctxFor(my, signal) {
     return {
       isStale: () => my !== generation, signal,
-      mark: (what) => { if (hook.last && my === generation && hook.last[what] === undefined) hook.last[what] = ms(); },
+      mark: (what) => {
+        if (what === "output") hook.firstOutputMs ??= performance.now(); // ms since navigation (benchmarks)
+        if (hook.last && my === generation && hook.last[what] === undefined) hook.last[what] = ms();
+      },
     };
   }
 
@@ -150,7 +154,7 @@ export function createShell(page) {
         finish(my);
         return;
       }
-      const answer = await (page.run || defaultRun)(body, ctx);
+      const answer = await (page.run || defaultRun)(body, { ...ctx, check });
       if (ctx.isStale() || !answer) return;
       ctx.mark("api");
       showMessage("", true);
@@ -184,6 +188,7 @@ export function createShell(page) {
     requestAnimationFrame(() => setTimeout(() => {
       if (my !== generation || stale()) return;
       if (last) last.painted = ms();
+      hook.firstPlotMs ??= performance.now();
       changeAt = null;
       hook.ready = true;
       hook.loads += 1;
