@@ -74,6 +74,16 @@ _TERMS = [
          "convolutions once they are lowered to a matrix product."),
     Term("feature_map", "feature map", "One output channel of a layer: the map of how strongly one filter "
          "responds at each position."),
+    # issue 15: transposed convolution and receptive fields
+    Term("transposed_convolution", "transposed convolution", "A layer that makes its output larger than its "
+         "input: each input pixel stamps the kernel, scaled by its value, onto the output, stride pixels apart, and "
+         "overlapping stamps add up. It is the same as a direct convolution over the input with stride − 1 zeros "
+         "inserted between pixels and the kernel rotated 180°. Sometimes wrongly called deconvolution."),
+    Term("output_padding", "output padding", "Extra rows and columns a transposed convolution adds at the bottom "
+         "and right. A stride-s convolution maps up to s input sizes to the same output size; output padding picks "
+         "which of them the transposed convolution gives back. It must be smaller than the stride or the dilation."),
+    Term("jump", "jump (effective stride)", "How many input pixels apart two neighbouring outputs of a layer "
+         "are: the product of the strides of every layer up to it. Pooling and strided layers multiply it."),
 ]
 
 TERMS: dict[str, Term] = {t.key: t for t in _TERMS}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from app.schemas import (CheckError, Cost, EncodedArray, InputInfo, InputSpec, Int, Num, PairOrInt, Pos, Position, SampleInput,
                          Strict)
@@ -49,6 +49,8 @@ class TransposedRequest(Strict):
     weights: TWeightSpec = UpsampleWeights()
     encoding: Literal["base64", "binary", "list"] = "base64"
     include_input: StrictBool = Field(False, description="also return the input tensor (for drawing it)")
+    region_size: Optional[Annotated[StrictInt, Field(ge=1, le=64)]] = Field(
+        None, description="also return the size×size output region with the most detail (where a page starts)")
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"input": {"kind": "sample", "name": "edges"}, "layer": {"stride": 2},
@@ -136,6 +138,7 @@ class TransposedResponse(BaseModel):
     bias: Optional[list[float]]
     cost: TransposedCost
     formulas: TransposedFormulas
+    region: Optional[list[int]] = Field(None, description="with region_size: [row, col] of the busiest region")
     engine_ms: float
 
 
@@ -170,6 +173,7 @@ class TransposedTraceItem(BaseModel):
     row: int
     col: int
     group: int
+    weight_out_index: int = Field(description="each input channel c stamps its kernel w[c, weight_out_index] here")
     input_channels: list[int]
     stamps: Stamps
     scatter_sum: float

@@ -118,3 +118,13 @@ def test_gather_array_is_the_zero_inserted_padded_input(client):
     assert list(z.shape[1:]) == res["layer"]["gather_shape"]
     assert np.array_equal(z[:, t:t + (5 - 1) * 2 + 1:2, l:l + (6 - 1) * 3 + 1:3], x)
     assert np.count_nonzero(z) == np.count_nonzero(x)
+
+
+def test_region_is_where_the_output_varies_most(client):
+    """On "edges" upsampled ×2 the busiest 6×6 region straddles an edge, never a flat area."""
+    res = client.post("/api/transposed", json={"input": {"kind": "sample", "name": "edges"}, "layer": {"stride": 2},
+                                               "region_size": 6, "encoding": "binary"})
+    body = decode_frame(res.content)
+    r, c = body["region"]
+    window = body["output"]["data"][0, r:r + 6, c:c + 6]
+    assert window.std() > 0 and window.std() >= body["output"]["data"][0, 90:96, 90:96].std()

@@ -41,6 +41,11 @@ def cost_page(request: Request):
     return _page(request, "cost.html")
 
 
+@router.get("/transposed", response_class=HTMLResponse)
+def transposed_page(request: Request):  # issue 15
+    return _page(request, "transposed.html", default_random=[2, 8, 8])
+
+
 @router.get("/glossary", response_class=HTMLResponse)
 def glossary_page(request: Request):
     return _page(request, "glossary.html", terms=list(TERMS.values()))

@@ -12,7 +12,7 @@ from app.encoding import FRAME_MEDIA_TYPE, Frame, encode_array, json_bytes
 from app.engine.cost import zero_inserted_macs
 from app.engine.errors import GeometryError
 from app.engine.geometry import TransposedGeometry
-from app.engine.transposed import gather_canvas, gather_canvas_shape
+from app.engine.transposed import busiest_output_region, gather_canvas, gather_canvas_shape
 from app.engine.transposed_explain import explain_transposed
 from app.errors import ConvlensError
 from app.inputs.resolve import input_shape, resolve_input
@@ -81,7 +81,8 @@ def transposed(req: TransposedRequest, s: Settings = Depends(settings_of), store
         gather_array=encode_array(gather_canvas(x, p.geometry), req.encoding, frame) if req.include_input else None,
         layer=_resolved(p), output_shape=list(out.shape), output=encode_array(out, req.encoding, frame),
         weight=encode_array(p.weight, req.encoding, frame), bias=None if p.bias is None else p.bias.tolist(),
-        cost=cost, formulas=TransposedFormulas(**explain_transposed(p.geometry, p.bias is not None)), engine_ms=ms)
+        cost=cost, formulas=TransposedFormulas(**explain_transposed(p.geometry, p.bias is not None)),
+        region=None if req.region_size is None else list(busiest_output_region(out, req.region_size)), engine_ms=ms)
     headers = {"X-Engine-Ms": f"{ms:.3f}"}
     if frame is not None:
         return ChunkedResponse(frame.chunks(response.model_dump_json().encode()), FRAME_MEDIA_TYPE, headers)
@@ -100,7 +101,8 @@ def transposed_trace(req: TransposedTraceRequest, s: Settings = Depends(settings
     p = prepare_transposed(x.shape, req.layer, req.weights, s)
     traces, engine = trace_transposed_many(x, p, [(q.channel, q.row, q.col) for q in req.positions], s)
     items = [TransposedTraceItem(
-        channel=t.out_channel, row=t.row, col=t.col, group=t.group, input_channels=list(t.input_channels),
+        channel=t.out_channel, row=t.row, col=t.col, group=t.group, weight_out_index=t.weight_out_index,
+        input_channels=list(t.input_channels),
         stamps=Stamps(channels=[m.channel for m in t.stamps], rows=[m.row for m in t.stamps],
                       cols=[m.col for m in t.stamps], tap_rows=[m.tap_row for m in t.stamps],
                       tap_cols=[m.tap_col for m in t.stamps], origin_rows=[m.origin_row for m in t.stamps],

@@ -118,6 +118,7 @@ class TransposedTrace:
     row: int
     col: int
     group: int
+    weight_out_index: int               # the kernel w[c, weight_out_index] each input channel c stamps here
     input_channels: tuple[int, ...]
     stamps: tuple[Stamp, ...]           # scatter: every input pixel whose stamp covers (row, col)
     scatter_sum: float                  # Σ products, float64
@@ -180,7 +181,7 @@ def trace_transposed(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
                                     float(wv), float(v * wv)))
     b = 0.0 if bias is None else float(bias[out_channel])
     gather = float(partial.sum())
-    return TransposedTrace(out_channel, row, col, group, tuple(int(c) for c in channels), tuple(stamps),
+    return TransposedTrace(out_channel, row, col, group, o, tuple(int(c) for c in channels), tuple(stamps),
                            float(sum(s.product for s in stamps)), tuple(int(v) for v in z_rows),
                            tuple(int(v) for v in z_cols), tuple(int(v) for v in src_r), tuple(int(v) for v in src_c),
                            windows, rotated, products, partial, gather, b, gather + b)
@@ -218,3 +219,17 @@ def upsampling_padding(name: str, factor: Pair) -> Pair:
     if name == "nearest":
         return 0, 0
     return factor[0] // 2, factor[1] // 2  # (k − s)/2 rounded up, k = 2s − s mod 2
+
+
+def busiest_output_region(out: np.ndarray, size: int) -> Pair:
+    """Top-left (row, col) of the size×size output window with the largest summed per-channel variance:
+    where a page should start animating (an edge being upsampled, not a flat area). out: (C, H, W)."""
+    from app.engine.region import _window_sums  # the summed-area tables the conv page's region uses
+    c, h, w = out.shape
+    rows, cols = min(size, h), min(size, w)
+    total = np.zeros((h - rows + 1, w - cols + 1))
+    for ch in out.astype(np.float64):
+        mean = _window_sums(ch, rows, cols) / (rows * cols)
+        total += _window_sums(ch * ch, rows, cols) / (rows * cols) - mean * mean
+    r, q = np.unravel_index(int(np.argmax(total)), total.shape)
+    return int(r), int(q)

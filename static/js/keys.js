@@ -22,4 +22,9 @@ export const KEYS = Object.freeze({
     input: "in", outChannels: "co", weights: "w", weightSeed: "ws", bias: "b", relu: "r", custom: "cw",
     step: "t", ninWidths: "nw", speed: "v",
   }),
+  transposed: table("transposed", {  // issue 15
+    input: "in", weights: "w", weightSeed: "ws", outChannels: "co", kernelH: "kh", kernelW: "kw", stride: "s",
+    padding: "p", outputPadding: "op", dilation: "d", groups: "g", channel: "oc", inChannel: "ic",
+    regionRow: "rr", regionCol: "rc", step: "t", speed: "v",
+  }),
 });

@@ -12,6 +12,7 @@
 //                                         //   { id, apply: () => {} } runs apply instead of a full load
 //                                         //   (a control that only changes what is drawn)
 //     request: (state) => body,           // the API request for this state ({input, layer, weights})
+//     check: (body, ctx) => check,        // optional; default: POST /api/layer/check ({valid, error, …})
 //     run: (body, ctx) => answer,         // optional; default: POST /api/convolve as a binary frame
 //                                         //   with include_input (+ page.extra(state)); ctx.signal aborts
 //                                         //   it, ctx.check is the layer check's answer
@@ -146,7 +147,7 @@ export function createShell(page) {
     hook.last = { started: 0 };
     try {
       const body = page.request(state);
-      const check = await postJSON("/api/layer/check", body, { signal: ctx.signal });
+      const check = await (page.check ? page.check(body, ctx) : postJSON("/api/layer/check", body, { signal: ctx.signal }));
       if (ctx.isStale()) return;
       if (!check.valid) {
         showMessage(check.error.message, false);
