@@ -1,0 +1,72 @@
+"""The page scripts keep to the shell (issue 11 §4): network calls only through api.js, one number
+formatter (format.js, never toLocaleString, whose output depends on the visitor's locale), and the
+shared shell (shell.js) for state, URL, loads and the player. Each page adds its script to
+SHELL_PAGES when it moves onto the shell; the formatter and link builders are checked in Chromium."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ready
+
+JS = Path(__file__).resolve().parent.parent / "static" / "js"
+# Page scripts on the shell. Not yet moved: pointwise.js, cost.js, index.js (their own issues' helpers).
+SHELL_PAGES = ["conv.js"]
+NETWORK_DOOR = "api.js"  # the one module allowed to call fetch
+
+
+def code(name: str) -> str:
+    """The script without its comments, so a comment that names fetch or toLocaleString is no hit."""
+    text = (JS / name).read_text()
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    return re.sub(r"(^|[^:\"'`])//.*", r"\1", text)
+
+
+@pytest.mark.parametrize("name", SHELL_PAGES)
+def test_a_shell_page_uses_the_shell_and_nothing_else(name):
+    src = code(name)
+    assert re.search(r"""import \{[^}]*createShell[^}]*\} from "\./shell\.js";""", src), f"{name} must use shell.js"
+    assert not re.search(r"\bfetch\s*\(", src), f"{name} calls fetch: go through api.js"
+    assert "toLocaleString" not in src, f"{name} formats with toLocaleString: use format.js"
+    for retired in ("ui.js", "urlstate.js"):
+        assert f'"./{retired}"' not in src, f"{name} imports {retired}; the shell replaces it"
+    assert "history.replaceState" not in src and "URLSearchParams" not in src, f"{name} writes the URL itself"
+
+
+def test_only_api_js_calls_fetch_among_the_shared_modules():
+    shared = ["shell.js", "links.js", "keys.js", "inputs.js", "weight_editor.js", "format.js", "plots.js"]
+    for name in shared:
+        assert not re.search(r"\bfetch\s*\(", code(name)), f"{name} calls fetch: go through {NETWORK_DOOR}"
+        assert "toLocaleString" not in code(name), name
+
+
+def test_the_formatter_boundaries_in_the_browser(page, live_server):
+    """STYLE.md §10: K = 1,000 (SI), boundaries 999 / 1,000 / 999,999; exact integers with commas."""
+    page.goto(live_server + "/glossary")
+    got = page.evaluate("""async () => { const f = await import('/static/js/format.js');
+        return [999, 1000, 999999, 1000000, 1234567].map((n) => [f.formatCount(n), f.formatInt(n)]); }""")
+    assert got == [["999", "999"], ["1.00K", "1,000"], ["1.00M", "999,999"], ["1.00M", "1,000,000"],
+                   ["1.23M", "1,234,567"]]
+
+
+def test_links_open_conv_on_the_layer_they_describe(page, live_server):
+    """links.convUrl(request) opens /conv showing that layer: the page's layer check agrees with the API's."""
+    req = {"input": {"kind": "random", "shape": [8, 20, 24], "seed": 3, "distribution": "normal"},
+           "layer": {"out_channels": 6, "kernel_size": [5, 3], "stride": 2, "padding": [2, 1], "groups": 2},
+           "weights": {"kind": "random", "seed": 7}}
+    page.goto(live_server + "/glossary")
+    url = page.evaluate("async (req) => (await import('/static/js/links.js')).convUrl(req)", req)
+    page.goto(live_server + url)
+    ready(page)
+    check = httpx.post(live_server + "/api/layer/check", json=req).json()
+    assert f"[{'×'.join(map(str, check['output_shape']))}]" in page.inner_text("#layer-message")
+    assert page.input_value("#groups") == "2" and page.input_value("#kernel-h") == "5"
+    assert page.eval_on_selector_all("#groups option", "os => os.map(o => Number(o.value))") == check["allowed_groups"]
+    layer_url = page.evaluate("""async () => { const l = await import('/static/js/links.js');
+        return [l.layerUrl({input: {kind: 'sample', name: 'edges'}, layer: {kernel_size: 1, out_channels: 2}}),
+                l.layerUrl({input: {kind: 'sample', name: 'edges'}, layer: {kernel_size: 3}})]; }""")
+    assert layer_url[0].startswith("/pointwise?") and layer_url[1].startswith("/conv?")
+    assert page.watch.errors == []
