@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.engine import ConvCost, ConvGeometry, GeometryError, conv2d, conv_cost, conv_geometry, relu
+from app.encoding import response_bytes
+from app.engine.conv import check_weight_shape
 from app.engine.geometry import allowed_groups, pair
 from app.engine.trace import Trace, trace_positions
 from app.errors import check_limit
@@ -88,19 +90,28 @@ def _nested_shape(w: list) -> tuple[int, int, int, int]:
     return shape
 
 
+def _check_custom(geom: ConvGeometry, weights: CustomWeights) -> None:
+    """What /api/convolve would refuse in custom weights, found from the request alone (shape, bias
+    length, finite float32 values), so /api/layer/check and /api/convolve give the same answer."""
+    with np.errstate(over="ignore"):  # 1e39 becomes inf in float32: refused just below
+        w = np.asarray(weights.weight, dtype=np.float32)  # bounded: the JSON scan capped the body's values
+        b = None if weights.bias is None else np.asarray(weights.bias, dtype=np.float32)
+    if not np.isfinite(w).all() or (b is not None and not np.isfinite(b).all()):
+        raise GeometryError("custom weights and bias must be finite float32 numbers")
+    if b is not None and b.shape != (geom.out_channels,):
+        raise GeometryError(f"custom bias has {b.size} values; it needs one per output channel "
+                            f"({geom.out_channels})")
+    check_weight_shape(geom, w.shape, None)
+
+
 def _build_weights(geom: ConvGeometry, weights, has_bias: bool) -> tuple[np.ndarray, np.ndarray | None]:
     if isinstance(weights, RandomWeights):
         return random_weights(geom.weight_shape, weights.seed, has_bias)
     if isinstance(weights, PresetWeights):
         w, b = preset_weights(weights.name, geom.in_channels, weights.mode)
-    else:
+    else:  # checked by plan_layer (_check_custom)
         w = np.asarray(weights.weight, dtype=np.float32)
         b = None if weights.bias is None else np.asarray(weights.bias, dtype=np.float32)
-        if not np.isfinite(w).all() or (b is not None and not np.isfinite(b).all()):
-            raise GeometryError("custom weights and bias must be finite float32 numbers")
-        if b is not None and b.shape != (geom.out_channels,):
-            raise GeometryError(f"custom bias has {b.size} values; it needs one per output channel "
-                                f"({geom.out_channels})")
     if has_bias and b is None:
         b = np.zeros(geom.out_channels, dtype=np.float32)
     return w, (b if has_bias else None)
@@ -114,18 +125,51 @@ class LayerPlan:
     has_bias: bool
 
 
-def plan_layer(in_shape: tuple[int, int, int], layer: LayerSpec, weights, s: Settings) -> LayerPlan:
-    out, kernel, groups, has_bias = _layout(in_shape[0], layer, weights)
+def check_layout(out_channels: int, kernel: tuple[int, int], s: Settings) -> None:
     check_limit("kernel height", kernel[0], s.max_kernel, "max_kernel")
     check_limit("kernel width", kernel[1], s.max_kernel, "max_kernel")
-    check_limit("output channels", out, s.max_channels, "max_channels")
-    geom = conv_geometry(in_shape, out, kernel, layer.stride, layer.padding, layer.dilation, groups)
-    cost = conv_cost(geom, has_bias)
+    check_limit("output channels", out_channels, s.max_channels, "max_channels")
+
+
+def check_conv_limits(geom: ConvGeometry, cost: ConvCost, s: Settings) -> None:
+    """The limits every endpoint that runs the engine's convolution checks before allocating:
+    /api/convolve, /api/trace, /api/layer/check and the 1×1 page's matmul, NiN, reduce and FC views."""
+    check_layout(geom.out_channels, geom.kernel, s)
     check_limit("weight count", cost.params_without_bias, s.max_weight_count, "max_weight_count")
     check_limit("output elements", geom.out_channels * geom.out_height * geom.out_width,
                 s.max_output_elements, "max_output_elements")
     check_limit("MACs", cost.macs, s.max_macs, "max_macs")
+
+
+def check_response(values: int, encoding: str, s: Settings) -> None:
+    """A response's size from the number of float32 values it will carry, before any is encoded
+    ("list" at the output limit was a 681 MB body and +2.5 GB of Python floats)."""
+    if encoding == "list":
+        check_limit("numbers sent as JSON lists (encoding list)", values, s.max_list_values, "max_list_values")
+    check_limit(f"the response's estimated size in bytes (encoding {encoding})", response_bytes(values, encoding),
+                s.max_response_bytes, "max_response_bytes")
+
+
+def plan_layer(in_shape: tuple[int, int, int], layer: LayerSpec, weights, s: Settings) -> LayerPlan:
+    """The one validation of a layer on an input: /api/layer/check answers with it, /api/convolve and
+    /api/trace run only what it accepted."""
+    out, kernel, groups, has_bias = _layout(in_shape[0], layer, weights)
+    check_layout(out, kernel, s)
+    geom = conv_geometry(in_shape, out, kernel, layer.stride, layer.padding, layer.dilation, groups)
+    cost = conv_cost(geom, has_bias)
+    check_conv_limits(geom, cost, s)
+    if isinstance(weights, CustomWeights):
+        _check_custom(geom, weights)
     return LayerPlan(geom, cost, has_bias)
+
+
+def convolve_values(in_shape: tuple[int, int, int], p: PreparedLayer, encoding: str, include_input: bool) -> int:
+    """float32 values a /api/convolve response carries in this encoding."""
+    g = p.geometry
+    if encoding in ("npy", "png"):
+        return g.out_channels * g.out_height * g.out_width // (g.out_channels if encoding == "png" else 1)
+    return (g.out_channels * g.out_height * g.out_width + p.weight.size
+            + (in_shape[0] * in_shape[1] * in_shape[2] if include_input else 0))
 
 
 def prepare_layer(in_shape: tuple[int, int, int], layer: LayerSpec, weights, s: Settings) -> PreparedLayer:

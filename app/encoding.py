@@ -32,6 +32,19 @@ def _channel_stats(arr: np.ndarray) -> tuple[list[float], list[float]]:
 FRAME_MEDIA_TYPE = "application/x-convlens-frame"
 
 
+# Bytes each float32 value costs on the wire, per encoding: raw (binary, npy), 4/3 of that as base64, and
+# for JSON lists the longest repr of a float32 widened to a double ("-1.2345678901234567e-05") plus ", ".
+# PNG sends one byte per pixel of one channel.
+BYTES_PER_VALUE = {"binary": 4.0, "npy": 4.0, "base64": 16 / 3, "list": 25.0, "png": 1.0}
+
+
+def response_bytes(values: int, encoding: str) -> int:
+    """An upper estimate of a response body carrying this many float32 values (headers excluded)."""
+    return int(values * BYTES_PER_VALUE[encoding])
+
+
+
+
 class Frame:
     """The arrays of one binary response, kept as they are (no copy) until they are sent."""
 

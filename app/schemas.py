@@ -8,10 +8,23 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
-Int = Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]
-Pos = Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
+
+def _whole(v):
+    """2.0 → 2: JSON has one number type and many clients write integers as floats; 2.5 is still refused."""
+    return int(v) if isinstance(v, float) and v.is_integer() else v
+
+
+def default_kind(kind: str) -> BeforeValidator:
+    """A union member chosen by "kind", where an object without "kind" means the default member (the
+    schema gives kind a default, and {"seed": 1} must be the random weights it describes)."""
+    return BeforeValidator(lambda v: {"kind": kind, **v} if isinstance(v, dict) and "kind" not in v else v)
+
+
+WholeInt = Annotated[StrictInt, BeforeValidator(_whole)]  # an integer, also when written as 2.0
+Int = Annotated[WholeInt, Field(ge=0, le=2**31 - 1)]
+Pos = Annotated[WholeInt, Field(ge=1, le=2**31 - 1)]
 Num = Union[StrictInt, StrictFloat]
 PairOrInt = Union[Pos, Annotated[list[Pos], Field(min_length=2, max_length=2)]]
 PaddingArg = Union[Int, Annotated[list[Int], Field(min_length=2, max_length=2)], Literal["same", "valid"]]
@@ -38,7 +51,8 @@ class UploadInput(Strict):
     id: str = Field(pattern=r"^[0-9a-f]{64}$", description="the id POST /api/inputs returned")
 
 
-InputSpec = Annotated[Union[SampleInput, RandomInput, UploadInput], Field(discriminator="kind")]
+InputSpec = Annotated[Union[SampleInput, RandomInput, UploadInput], Field(discriminator="kind"),
+                      default_kind("sample")]
 
 
 class LayerSpec(Strict):
@@ -69,11 +83,14 @@ class PresetWeights(Strict):
 
 class CustomWeights(Strict):
     kind: Literal["custom"] = "custom"
-    weight: list[list[list[list[Num]]]] = Field(description="[C_out][C_in/groups][kH][kW]")
-    bias: Optional[list[Num]] = None
+    weight: Annotated[list[Annotated[list[Annotated[list[Annotated[list[Num], Field(max_length=64)]],
+                                                    Field(max_length=64)]], Field(max_length=4096)]],
+                      Field(max_length=4096, description="[C_out][C_in/groups][kH][kW]")]
+    bias: Optional[Annotated[list[Num], Field(max_length=4096)]] = None
 
 
-WeightSpec = Annotated[Union[RandomWeights, PresetWeights, CustomWeights], Field(discriminator="kind")]
+WeightSpec = Annotated[Union[RandomWeights, PresetWeights, CustomWeights], Field(discriminator="kind"),
+                       default_kind("random")]
 Encoding = Literal["base64", "binary", "list", "npy", "png"]
 
 

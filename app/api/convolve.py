@@ -7,7 +7,8 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
 from app.api.deps import settings_of, store_of
-from app.compute import PreparedLayer, groups_choices, plan_layer, prepare_layer, run_layer, trace_many
+from app.compute import (PreparedLayer, check_response, convolve_values, groups_choices, plan_layer, prepare_layer,
+                         run_layer, trace_many)
 from app.api.chunked import ChunkedResponse
 from app.encoding import FRAME_MEDIA_TYPE, Frame, encode_array, json_bytes, npy_chunks, to_png
 from app.engine.cost import ConvCost
@@ -83,6 +84,7 @@ def convolve(req: ConvolveRequest, s: Settings = Depends(settings_of), store: In
     """
     x, info = resolve_input(req.input, store, s)
     layer = prepare_layer(x.shape, req.layer, req.weights, s)
+    check_response(convolve_values(x.shape, layer, req.encoding, req.include_input), req.encoding, s)
     result = run_layer(x, layer, s)
     headers = {"X-Engine-Ms": f"{result.engine_ms:.3f}"}
     if req.encoding == "npy":

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, Field
 
 from app.api.deps import settings_of, store_of
-from app.compute import prepare_layer
+from app.compute import check_conv_limits, check_response, prepare_layer
 from app.encoding import encode_array
 from app.engine import GeometryError, conv1x1, conv_cost, conv_geometry, max_pool2d, pool_cost, pool_geometry
 from app.engine.explain import fc_explain
@@ -18,12 +18,12 @@ from app.inputs.resolve import resolve_input
 from app.inputs.samples import random_tensor
 from app.inputs.store import InputStore
 from app.schemas import (ERROR_RESPONSES, EncodedArray, InputSpec, LayerSpec, RandomWeights, SampleInput, Strict,
-                         WeightSpec)
+                         WeightSpec, WholeInt)
 from app.settings import Settings
 from app.weights import random_weights
 
 router = APIRouter(prefix="/api/pointwise", tags=["1×1 convolution"], responses=ERROR_RESPONSES)
-Small = Annotated[StrictInt, Field(ge=1, le=256)]
+Small = Annotated[WholeInt, Field(ge=1, le=256)]
 
 
 class MatmulRequest(Strict):
@@ -53,6 +53,7 @@ def matmul_view(req: MatmulRequest, s: Settings = Depends(settings_of), store: I
     g = layer.geometry
     if not (g.is_pointwise and g.stride == (1, 1) and g.groups == 1 and g.pad_h == (0, 0) and g.pad_w == (0, 0)):
         raise GeometryError("the matrix view is for a plain 1×1 layer: kernel 1, stride 1, padding 0, groups 1")
+    check_response(x.size + layer.weight.size + g.out_channels * g.out_height * g.out_width, "base64", s)
     v = pointwise_as_matmul(x, layer.weight, layer.bias)
     return MatmulResponse(x_shape=list(v.x_matrix.shape), w_shape=list(v.w_matrix.shape),
                           y_shape=list(v.y_matrix.shape), output_shape=list(v.conv.shape),
@@ -66,7 +67,7 @@ class ReduceRequest(Strict):
     input: InputSpec = SampleInput(name="random8")
     reduction: Small = Field(4, description="the 1×1 layer maps C → max(1, C // reduction)")
     pool: Small = Field(2, description="max-pool kernel and stride")
-    seed: Annotated[StrictInt, Field(ge=0, le=2**31 - 1)] = 0
+    seed: Annotated[WholeInt, Field(ge=0, le=2**31 - 1)] = 0
 
 
 class Reduced(BaseModel):
@@ -83,7 +84,7 @@ def reduce(req: ReduceRequest, s: Settings = Depends(settings_of), store: InputS
     c = x.shape[0]
     g = conv_geometry(x.shape, max(1, c // req.reduction), 1)
     cc = conv_cost(g, True)
-    check_limit("MACs", cc.macs, s.max_macs, "max_macs")
+    check_conv_limits(g, cc, s)
     w, b = random_weights(g.weight_shape, req.seed, True)
     conv_out = conv1x1(x, w, b)
     pg = pool_geometry(x.shape, req.pool)
@@ -100,9 +101,9 @@ class NinRequest(Strict):
     input: InputSpec = SampleInput()
     widths: Annotated[list[Small], Field(min_length=1, max_length=3,
                                          description="output channels of each 1×1 conv + ReLU layer")] = [8, 4]
-    seed: Annotated[StrictInt, Field(ge=0, le=2**31 - 1)] = 0
-    row: Annotated[StrictInt, Field(ge=0)] = 0
-    col: Annotated[StrictInt, Field(ge=0)] = 0
+    seed: Annotated[WholeInt, Field(ge=0, le=2**31 - 1)] = 0
+    row: Annotated[WholeInt, Field(ge=0)] = 0
+    col: Annotated[WholeInt, Field(ge=0)] = 0
 
 
 class NinLayer(BaseModel):
@@ -132,7 +133,8 @@ def nin(req: NinRequest, s: Settings = Depends(settings_of), store: InputStore =
     for k, (c_in, c_out) in enumerate(zip(widths_in, req.widths)):
         g = conv_geometry((c_in, *x.shape[1:]), c_out, 1)
         costs.append(conv_cost(g, True))
-        check_limit("MACs", sum(c.macs for c in costs), s.max_macs, "max_macs")
+        check_conv_limits(g, costs[-1], s)
+        check_limit("MACs of the stack", sum(c.macs for c in costs), s.max_macs, "max_macs")
         layers.append(random_weights(g.weight_shape, req.seed + k, True))
     acts = conv_stack(x, layers)
     mlp = mlp_per_pixel(x, layers)
@@ -147,10 +149,10 @@ def nin(req: NinRequest, s: Settings = Depends(settings_of), store: InputStore =
 
 class FcRequest(Strict):
     channels: Small = 8
-    block: Annotated[StrictInt, Field(ge=1, le=16, description="k: the FC layer reads a k×k×C block")] = 7
+    block: Annotated[WholeInt, Field(ge=1, le=16, description="k: the FC layer reads a k×k×C block")] = 7
     outputs: Small = 10
-    size: Annotated[StrictInt, Field(ge=1, le=64, description="side of the larger input the conv slides over")] = 14
-    seed: Annotated[StrictInt, Field(ge=0, le=2**31 - 1)] = 0
+    size: Annotated[WholeInt, Field(ge=1, le=64, description="side of the larger input the conv slides over")] = 14
+    seed: Annotated[WholeInt, Field(ge=0, le=2**31 - 1)] = 0
 
 
 class FcResponse(BaseModel):
@@ -168,11 +170,13 @@ class FcResponse(BaseModel):
 
 
 @router.post("/fc", response_model=FcResponse, summary="A fully connected layer is a convolution")
-def fc(req: FcRequest):
+def fc(req: FcRequest, s: Settings = Depends(settings_of)):
     """FC with O outputs over a k×k×C block = a k×k conv with O filters (k = 1: FC on a C-vector = 1×1
     conv). Slid over a larger input, the same weights give an (O, size−k+1, size−k+1) map of scores."""
     if req.size < req.block:
         raise GeometryError(f"size={req.size} must be at least the block k={req.block}")
+    g = conv_geometry((req.channels, req.size, req.size), req.outputs, req.block)  # the conv the FC layer slides as
+    check_conv_limits(g, conv_cost(g, True), s)
     x = random_tensor((req.channels, req.size, req.size), req.seed)
     w, b = random_weights((req.outputs, req.channels * req.block * req.block, 1, 1), req.seed + 1, True)
     r = fc_as_conv(x, w[:, :, 0, 0], b, req.block)
