@@ -25,6 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app.engine import conv2d, conv_cost, conv_geometry  # noqa: E402
+from app.engine.lowering import lowering  # noqa: E402
 from benchmarks.common import (add_blas_env_argument, apply_blas_env, environment, header_lines,  # noqa: E402
                                median_ms, paired_ms)
 
@@ -68,6 +69,7 @@ class Row:
     max_abs_err: float
     peak_extra_mb: float
     engine_pct_of_matmul: float | None = None  # 1×1 cases: the engine's GFLOP/s ÷ np.matmul's, paired
+    lowering: str = ""  # the engine's lowering for this layer, as app.engine.lowering chose it in this run
 
 
 def matmul_peak_gflops(n: int = 1024) -> float:
@@ -117,8 +119,9 @@ def run_case(case: Case, peak: float, torch, threads: int) -> list[Row]:
     ref = theirs()[0].numpy()
     err = float(np.abs(ours() - ref).max())
     t_ours, t_torch, ratio = paired_ms(ours, theirs)
+    choice = lowering(geom, threads)
     rows = [Row(case.name, "numpy engine", t_ours, flops / t_ours / 1e6, 100 * flops / t_ours / 1e6 / peak,
-                ratio, err, peak_extra_mb(ours)),
+                ratio, err, peak_extra_mb(ours), lowering=choice.path if choice else "?"),
             Row(case.name, "torch", t_torch, flops / t_torch / 1e6, 100 * flops / t_torch / 1e6 / peak, 1.0, 0.0,
                 float("nan"))]
     if case.kernel == 1:
@@ -136,14 +139,14 @@ def run_case(case: Case, peak: float, torch, threads: int) -> list[Row]:
     return rows
 
 
-GOALS = {  # issue 6: the largest ratio to torch allowed per case
+GOALS = {  # issues 6 and 16: the largest ratio to torch allowed per case
     "1x1": 0.8, "3x3 64->64 @56": 1.25, "4x4 256->256 @28 (seed)": 1.25, "5x5 s2 d2 64->64 @56": 1.25,
     "3x3 3->16 @512": 1.5, "3x3 3->3 @1024": 1.5, "dw 3x3 64 @112": 2.0,
 }
 
 
 def goal_lines(rows: list[Row]) -> list[str]:
-    """Each goal of issue 6 beside what this run measured."""
+    """Each goal of issues 6 and 16 beside what this run measured."""
     lines = []
     for r in rows:
         if r.impl == "numpy engine":
@@ -184,14 +187,14 @@ def main() -> None:
         rows = [r for c in cases for r in run_case(c, peak, torch, args.threads)]
     print(f"threads {args.threads}, square-GEMM peak {peak:.1f} GFLOP/s")
     head = f"{'case':26} {'implementation':20} {'median ms':>10} {'GFLOP/s':>8} {'% peak':>7} {'÷ torch':>8} " \
-           f"{'max|err|':>9} {'extra MB':>9}"
+           f"{'max|err|':>9} {'extra MB':>9}  lowering"
     print(head)
     print("-" * len(head))
     for r in rows:
         print(f"{r.case:26} {r.impl:20} {r.median_ms:10.3f} {r.gflops:8.1f} {r.pct_of_matmul_peak:7.1f} "
-              f"{r.ratio_to_torch:8.2f} {r.max_abs_err:9.2e} {r.peak_extra_mb:9.2f}")
+              f"{r.ratio_to_torch:8.2f} {r.max_abs_err:9.2e} {r.peak_extra_mb:9.2f}  {r.lowering}")
     goals = goal_lines(rows)
-    print("\ngoals (issue 6):")
+    print("\ngoals (issues 6 and 16):")
     print("\n".join(goals))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"environment": env, "matmul_peak_gflops": peak,

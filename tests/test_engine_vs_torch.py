@@ -8,7 +8,8 @@ import torch.nn.functional as F
 from hypothesis import assume, given, settings, strategies as st
 
 from app.engine import GeometryError, avg_pool2d, conv2d, conv_geometry, max_pool2d, output_size, trace_position
-from app.engine.conv import _im2col, _im2col_runs, _parallel_parts, _path, _row_taps, pad_input
+from app.engine.conv import _im2col, _im2col_runs, _parallel_parts, _row_taps, pad_input
+from app.engine.lowering import rule_path as _path
 
 torch.set_num_threads(1)
 
@@ -104,11 +105,12 @@ def test_a_large_depthwise_layer_uses_the_threads_and_each_path_is_chosen_where_
     x = rng.standard_normal((64, 96, 96), dtype=np.float32)
     w = rng.standard_normal((64, 1, 3, 3), dtype=np.float32)
     geom = conv_geometry(x.shape, 64, 3, 1, 1, 1, 64)
-    assert _parallel_parts(geom, 2) == 2 and _path(geom) == "runs"
+    assert _parallel_parts(geom, 2) == 2 and _path(geom) == "depthwise"
     close(conv2d(x, w, None, 1, 1, 1, 64, threads=2), torch_conv(x, w, None, 1, 1, 1, 64, False))
     assert _path(conv_geometry((3, 96, 128), 4, 3, 1, 1)) == "row_taps"             # small
     assert _path(conv_geometry((64, 56, 56), 64, 3, 1, 1)) == "row_taps"            # wide
     assert _path(conv_geometry((3, 256, 256), 16, 3, 1, 1)) == "runs"               # thin and large
+    assert _path(conv_geometry((16, 256, 256), 16, 3, 1, 1, 1, 16)) == "depthwise"  # one channel per group
     assert _path(conv_geometry((3, 1024, 1024), 3, 3, 1, 1)) == "row_taps"          # few filters
     assert _path(conv_geometry((64, 56, 56), 64, 5, 2, 4, 2)) == "windows"          # strided
     assert _path(conv_geometry((64, 56, 56), 64, 1)) == "pointwise"

@@ -1,31 +1,32 @@
 """2-D convolution of one (C, H, W) tensor, vectorised with NumPy.
 
-Every path ends in batched matmuls over bands of output rows (sized by ``band_rows``, never above
-``chunk_bytes`` per thread but for a single row); groups are the batch axis, so grouped layers need no
-Python loop. ``_path`` picks, per layer:
-- 1×1 kernels: one matrix product, (C_out×C_in)·(C_in×H·W); no windows are built;
-- stride-1 layers that are wide, small or have few filters: k_W shifted copies of the input and one
-  matmul per kernel row (``_row_taps``);
-- other stride-1 layers: im2col copied in long contiguous runs (``_im2col_runs``), thin grouped layers
-  (depthwise) shared among threads;
-- strided layers: im2col copied from a strided view of every window (``_im2col``).
-Which path runs never changes a result beyond float32 rounding; tests check each against torch.
+Groups are the batch axis of every product, so grouped layers need no Python loop. The lowerings
+(``app.engine.lowering`` chooses one per layer shape, by rule or by measuring them on this machine):
+- ``pointwise``, 1×1 kernels: one matrix product, (C_out×C_in)·(C_in×H·W); no windows are built;
+- ``row_taps``, stride 1: k_W shifted copies of the input and one matmul per kernel row;
+- ``runs``, stride 1: im2col copied in long contiguous runs, thin grouped layers shared among threads;
+- ``depthwise`` and ``shift_add``, stride 1: no copy, each tap read in place and accumulated
+  (``app.engine.shift``), for one input channel per group and for few filters per group;
+- ``windows``, any layer: im2col copied from a strided view of every window (the only one for strided
+  layers).
+The copies run over bands of output rows (sized by ``band_rows``, never above ``chunk_bytes`` per
+thread but for a single row). Which lowering runs never changes a result beyond float32 rounding;
+tests check each against torch and against the window path.
 """
 from __future__ import annotations
-
-import functools
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from app.engine.cost import conv_macs
 from app.engine.errors import GeometryError
 from app.engine.geometry import ConvGeometry, PaddingArg, Pair, conv_geometry
+from app.engine.lowering import SMALL_MACS, choose
+from app.engine.shift import depthwise_shift, shift_add
+from app.engine.threads import share
 from app.engine.views import strided_view
 
 DEFAULT_CHUNK_BYTES = 16 * 2**20  # the cap on any band's temporary (CONVLENS_IM2COL_CHUNK_BYTES)
 CACHE_BYTES = 2**20  # a band that stays in cache: copy-bound layers ran 2–3× faster than with 32 MB bands
-SMALL_MACS = 4_000_000  # below this a layer takes well under a millisecond; see _path and _parallel_parts
 MIN_GEMM_COLUMNS = 1024  # GEMM-bound layers want long products: the seed 4×4 layer in 2-row bands of
 #                          56 columns took 1.45× torch's time, in one 784-column band 1.25×
 
@@ -54,47 +55,28 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, st
     check_weight_shape(geom, weight.shape, bias)
     if flip:
         weight = weight[:, :, ::-1, ::-1]
-    path = _path(geom)
-    if path == "pointwise":
-        out = _pointwise(pad_input(x, geom), weight, geom)
-    elif path == "row_taps":
-        out = _row_taps(pad_input(x, geom), weight, geom, chunk_bytes)
-    elif path == "runs":
-        out = _im2col_runs(x, weight, geom, chunk_bytes, _parallel_parts(geom, threads))
-    else:
-        out = _im2col(pad_input(x, geom), weight, geom, chunk_bytes)
+    choice = choose(geom, threads, x, weight, lambda p, xs, w, g: _run(p, xs, w, g, chunk_bytes, threads))
+    out = _run(choice.path, x, weight, geom, chunk_bytes, threads)
     if bias is not None:
         out += np.asarray(bias, dtype=np.float32)[:, None, None]
     return out
 
 
 
-def _path(geom: ConvGeometry) -> str:
-    """Which lowering runs a layer, from measurements in paired runs on this project's machine.
-
-    - kernel rows (``_row_taps``) for stride-1 layers that are wide (> 8 filters per group and
-      C_in/G·k_W ≥ 32), small (≤ 4 M MACs) or have ≤ 4 filters per group, when k_H·G products are
-      few. Wide layers: 5–21 % faster than the run copy. Small layers: their products stay small
-      enough for OpenBLAS to run each on one thread; a multi-threaded product right after the im2col
-      copy costs ~100 µs of waking a thread and moving the fresh copy between cores, which made small
-      layers 1.5–4× slower (3×3 3→4 on 96×128: 1.30 ms by runs, 0.30 ms by kernel rows; 3→3 on 1024²:
-      0.78× the time of runs). The window view with one deep product per band measured the same as
-      kernel rows on GEMM-bound layers (4×4 256→256 @28²: 0.99×) and slower on 3×3 64→64 @56².
-    - long-run im2col (``_im2col_runs``) for the other stride-1 layers: thin and large ones (3→16 on
-      256²: 2.1× faster than kernel rows; depthwise: 1.7×), where k_H products over a thin K and
-      k_H−1 passes over the output lose;
-    - the window view (``_im2col``) for the rest (strided layers).
-    """
-    if geom.is_pointwise:
-        return "pointwise"
-    macs, og = conv_macs(geom), geom.out_per_group
-    if geom.stride[0] == 1 and geom.groups * geom.kernel[0] <= 64:
-        wide = og > 8 and geom.in_per_group * geom.kernel[1] >= 32
-        if wide or macs <= SMALL_MACS or og <= 4:
-            return "row_taps"
-    if geom.stride == (1, 1):
-        return "runs"
-    return "windows"
+def _run(path: str, x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_bytes: int,
+         threads: int) -> np.ndarray:
+    """One lowering (app.engine.lowering chooses which) of a layer whose shapes are checked."""
+    if path == "pointwise":
+        return _pointwise(pad_input(x, geom), weight, geom)
+    if path == "row_taps":
+        return _row_taps(pad_input(x, geom), weight, geom, chunk_bytes)
+    if path == "runs":
+        return _im2col_runs(x, weight, geom, chunk_bytes, _parallel_parts(geom, threads))
+    if path == "depthwise":
+        return depthwise_shift(x, weight, geom, _parallel_parts(geom, threads))
+    if path == "shift_add":
+        return shift_add(x, weight, geom, min(chunk_bytes, CACHE_BYTES))
+    return _im2col(pad_input(x, geom), weight, geom, chunk_bytes)
 
 
 def conv1x1(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
@@ -166,7 +148,7 @@ def _row_taps(xp: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_byte
     multiply-adds), and for each kernel row multiply W[:, :, i, :] by a *view* of them starting i·d_H·W_out
     values later, accumulating. The copy is k_W× the input, not k_H·k_W×, and the matmuls keep the full
     C_in·k_W depth. Measured in paired runs: 5–21 % faster than the run copy on 3×3 64→64 @56²,
-    32→64 @112², 16→16 @224² and 4×4 256→256 @28²; _path says where else it wins.
+    32→64 @112², 16→16 @224² and 4×4 256→256 @28²; app.engine.lowering says where else it runs.
     """
     g, cg, og, ho, wo = geom.groups, geom.in_per_group, geom.out_per_group, geom.out_height, geom.out_width
     (kh, kw), (dh, dw), sw = geom.kernel, geom.dilation, geom.stride[1]
@@ -228,7 +210,7 @@ def _im2col_runs(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_by
             res = band if m == band.shape[2] else np.empty((g1 - g0, og, m), dtype=np.float32)
             np.matmul(wm[g0:g1], taps[g0:g1, ..., r0 * wp:r0 * wp + m].reshape(g1 - g0, k, m), out=res)
             out[g0:g1, :, r0:r1, :] = res.reshape(g1 - g0, og, r1 - r0, wp)[..., :wo]
-    _share_groups(groups_run, g, parts)
+    share(groups_run, g, parts)
     return out.reshape(geom.output_shape)
 
 
@@ -240,18 +222,3 @@ def _parallel_parts(geom: ConvGeometry, threads: int) -> int:
     if geom.out_per_group > 8 or conv_macs(geom) <= SMALL_MACS:  # handing work to a thread costs ~100 µs here
         return 1
     return max(1, min(threads, geom.groups))
-
-
-def _share_groups(run, groups: int, parts: int) -> None:
-    """run(g0, g1) over [0, groups) in `parts` contiguous pieces, on the engine's threads."""
-    if parts == 1:
-        run(0, groups)
-        return
-    cuts = [groups * i // parts for i in range(parts + 1)]
-    for future in [_pool(parts).submit(run, a, b) for a, b in zip(cuts, cuts[1:])]:
-        future.result()  # re-raises a worker's error here
-
-
-@functools.lru_cache(maxsize=4)
-def _pool(workers: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="convlens-engine")

@@ -1,0 +1,115 @@
+"""Shift-and-accumulate lowerings for stride-1 layers: no im2col copy at all.
+
+Both flatten each padded channel to one line of H_p·W_p values and compute every output row W_p wide
+(as ``conv._im2col_runs`` does), so the values kernel tap (i, j) meets over a band of output rows are one
+contiguous run of the line, starting at i·d_H·W_p + j·d_W. Each tap is then read in place and multiplied
+into an accumulator, and the (k_W−1)·d_W extra columns per row are dropped when the band is stored.
+
+- ``depthwise_shift``: one input channel per group (depthwise, with any channel multiplier). Channels
+  go in blocks whose line, accumulator and one temporary fit in half the L2 cache; each tap is one
+  multiply into the temporary and one add into the accumulator, all in cache; blocks are shared
+  among the worker's threads (NumPy's ufuncs release the GIL).
+- ``shift_add``: few output channels per group. Per band of output rows (cache-sized), one small
+  product per tap, W[:, :, i, j] (O/G × C/G) times the tap's run (C/G × band), added into the band.
+"""
+from __future__ import annotations
+
+import functools
+import os
+
+import numpy as np
+
+from app.engine.geometry import ConvGeometry
+from app.engine.threads import share
+
+DEFAULT_L2_BYTES = 2**20
+
+
+@functools.lru_cache(maxsize=1)
+def l2_bytes() -> int:
+    """This CPU's L2 cache per core, as Linux reports it (1 MiB where it does not)."""
+    try:
+        for index in sorted(os.listdir("/sys/devices/system/cpu/cpu0/cache")):
+            base = f"/sys/devices/system/cpu/cpu0/cache/{index}"
+            if not index.startswith("index") or open(f"{base}/level").read().strip() != "2":
+                continue
+            size = open(f"{base}/size").read().strip()  # e.g. "2048K"
+            scale = {"K": 2**10, "M": 2**20}.get(size[-1], 1)
+            return int(size.rstrip("KM")) * scale
+    except (OSError, ValueError):
+        pass
+    return DEFAULT_L2_BYTES
+
+
+def _lines(x: np.ndarray, geom: ConvGeometry, c0: int, c1: int) -> np.ndarray:
+    """Channels c0..c1 padded and flattened, one line each, with the zero tail the last row overreads."""
+    (t, b), (l, r) = geom.pad_h, geom.pad_w
+    _, h, w = x.shape
+    hp, wp = h + t + b, w + l + r
+    lines = np.zeros((c1 - c0, hp * wp + (geom.kernel[1] - 1) * geom.dilation[1]), dtype=np.float32)
+    lines[:, :hp * wp].reshape(c1 - c0, hp, wp)[:, t:t + h, l:l + w] = x[c0:c1]
+    return lines
+
+
+def _starts(geom: ConvGeometry, wp: int) -> list[int]:
+    """Where each tap's run begins in a line, in the weight's (i, j) order."""
+    (kh, kw), (dh, dw) = geom.kernel, geom.dilation
+    return [i * dh * wp + j * dw for i in range(kh) for j in range(kw)]
+
+
+def depthwise_block_channels(geom: ConvGeometry) -> int:
+    """Channels per block: the block's line, accumulator and temporary fill half the L2 cache."""
+    wp = geom.in_width + sum(geom.pad_w)
+    hp = geom.in_height + sum(geom.pad_h)
+    per_channel = 4 * (hp * wp + 2 * geom.out_height * wp)
+    return max(1, (l2_bytes() // 2) // per_channel)
+
+
+def depthwise_shift(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, parts: int = 1) -> np.ndarray:
+    """A stride-1 layer with one input channel per group, tap by tap in L2-sized blocks of channels."""
+    g, og, ho, wo = geom.groups, geom.out_per_group, geom.out_height, geom.out_width
+    wp = geom.in_width + sum(geom.pad_w)
+    m = ho * wp
+    starts = _starts(geom, wp)
+    taps = weight.reshape(g, og, len(starts))  # (G, O/G, kH·kW): one scalar per channel, filter and tap
+    out = np.empty((g, og, ho, wo), dtype=np.float32)
+    nb = depthwise_block_channels(geom)
+
+    def blocks(a: int, b: int) -> None:
+        acc = np.empty((min(nb, b - a), m), dtype=np.float32)
+        tmp = np.empty_like(acc)
+        for c0 in range(a, b, nb):
+            c1 = min(b, c0 + nb)
+            lines = _lines(x, geom, c0, c1)  # (n, H_p·W_p + tail)
+            a_, t_ = acc[:c1 - c0], tmp[:c1 - c0]
+            for o in range(og):
+                np.multiply(lines[:, starts[0]:starts[0] + m], taps[c0:c1, o, 0:1], out=a_)
+                for k in range(1, len(starts)):
+                    np.multiply(lines[:, starts[k]:starts[k] + m], taps[c0:c1, o, k:k + 1], out=t_)
+                    a_ += t_
+                out[c0:c1, o] = a_.reshape(c1 - c0, ho, wp)[:, :, :wo]
+    share(blocks, g, max(1, min(parts, -(-g // nb))))
+    return out.reshape(geom.output_shape)
+
+
+def shift_add(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, band_bytes: int) -> np.ndarray:
+    """A stride-1 layer as one small product per tap over bands of output rows, added in place."""
+    g, cg, og, ho, wo = geom.groups, geom.in_per_group, geom.out_per_group, geom.out_height, geom.out_width
+    wp = geom.in_width + sum(geom.pad_w)
+    starts = _starts(geom, wp)
+    w_taps = np.ascontiguousarray(weight.reshape(g, og, cg, len(starts)).transpose(3, 0, 1, 2))  # (taps, G, O/G, C/G)
+    lines = _lines(x, geom, 0, geom.in_channels).reshape(g, cg, -1)  # (G, C/G, line)
+    out = np.empty((g, og, ho, wo), dtype=np.float32)
+    rows = max(1, min(ho, band_bytes // (4 * wp * g * (cg + 2 * og))))
+    acc = np.empty((g, og, rows * wp), dtype=np.float32)
+    tmp = np.empty_like(acc)
+    for r0 in range(0, ho, rows):
+        r1 = min(ho, r0 + rows)
+        m, base = (r1 - r0) * wp, r0 * wp
+        a_, t_ = acc[:, :, :m], tmp[:, :, :m]
+        np.matmul(w_taps[0], lines[:, :, base + starts[0]:base + starts[0] + m], out=a_)
+        for k in range(1, len(starts)):
+            np.matmul(w_taps[k], lines[:, :, base + starts[k]:base + starts[k] + m], out=t_)
+            a_ += t_
+        out[:, :, r0:r1, :] = a_.reshape(g, og, r1 - r0, wp)[..., :wo]
+    return out.reshape(geom.output_shape)

@@ -1,0 +1,131 @@
+"""The shift-and-accumulate lowerings against torch and the window path, and the per-layer choice:
+measured once per shape, cached, bounded, visible."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from app.engine import conv2d, conv_geometry
+from app.engine import lowering
+from app.engine.conv import _im2col, _run, pad_input
+from app.engine.cost import conv_macs
+from app.engine.shift import depthwise_block_channels, depthwise_shift, l2_bytes, shift_add
+from test_engine_vs_torch import close, conv_cases, make_tensors, torch_conv
+
+
+def stride_1(case):
+    return {**case, "stride": (1, 1)}
+
+
+def geometry(case, x, w):
+    return conv_geometry(x.shape, w.shape[0], w.shape[2:], case["stride"], case["padding"], case["dilation"],
+                         case["groups"])
+
+
+@st.composite
+def depthwise_cases(draw):
+    """One input channel per group, any channel multiplier, stride 1."""
+    case = stride_1(draw(conv_cases()))
+    groups = draw(st.integers(1, 9))
+    return {**case, "groups": groups, "c_in": groups, "c_out": groups * draw(st.integers(1, 3))}
+
+
+@settings(max_examples=150, deadline=None)
+@given(depthwise_cases(), st.integers(1, 3))
+def test_depthwise_shift_equals_the_window_path_and_torch(case, parts):
+    x, w, _ = make_tensors(case)
+    geom = geometry(case, x, w)
+    ours = depthwise_shift(x, w, geom, parts)
+    close(ours, _im2col(pad_input(x, geom), w, geom, case["chunk_bytes"]))
+    close(ours, torch_conv(x, w, None, 1, case["padding"], case["dilation"], case["groups"], False))
+
+
+@settings(max_examples=150, deadline=None)
+@given(conv_cases(), st.sampled_from([1, 4096, 2**20]))
+def test_shift_add_equals_the_window_path_and_torch(case, band_bytes):
+    case = stride_1(case)
+    x, w, _ = make_tensors(case)
+    geom = geometry(case, x, w)
+    ours = shift_add(x, w, geom, band_bytes)
+    close(ours, _im2col(pad_input(x, geom), w, geom, case["chunk_bytes"]))
+    close(ours, torch_conv(x, w, None, 1, case["padding"], case["dilation"], case["groups"], False))
+
+
+@settings(max_examples=100, deadline=None)
+@given(conv_cases())
+def test_every_candidate_lowering_agrees_with_torch(case):
+    """Whatever a measurement picks on some machine, the numbers are torch's."""
+    x, w, _ = make_tensors(case)
+    geom = geometry(case, x, w)
+    ref = torch_conv(x, w, None, case["stride"], case["padding"], case["dilation"], case["groups"], False)
+    for path in lowering.candidates(geom):
+        close(_run(path, x, w, geom, case["chunk_bytes"], 2), ref)
+
+
+def test_depthwise_blocks_fit_half_the_l2_and_cover_large_layers():
+    geom = conv_geometry((64, 112, 112), 64, 3, 1, 1, 1, 64)
+    nb = depthwise_block_channels(geom)
+    assert 1 <= nb < 64 and nb * 4 * (114 * 114 + 2 * 112 * 114) <= l2_bytes() // 2
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((64, 112, 112), dtype=np.float32)
+    w = rng.standard_normal((128, 1, 3, 3), dtype=np.float32)  # channel multiplier 2
+    g2 = conv_geometry(x.shape, 128, 3, 1, 1, 1, 64)
+    close(depthwise_shift(x, w, g2, 2), torch_conv(x, w, None, 1, 1, 1, 64, False))
+
+
+@pytest.fixture
+def fresh_choices():
+    lowering.clear()
+    yield
+    lowering.clear()
+    lowering.calibrate = True
+
+
+def test_a_large_layer_is_measured_once_logged_and_cached(fresh_choices, caplog):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((32, 128, 128), dtype=np.float32)
+    w = rng.standard_normal((32, 1, 3, 3), dtype=np.float32)
+    geom = conv_geometry(x.shape, 32, 3, 1, 1, 1, 32)
+    assert conv_macs(geom) > lowering.SMALL_MACS and len(lowering.candidates(geom)) > 1
+    calls = []
+
+    def run(path, xs, w_, g):
+        calls.append((path, g.out_height))
+        return _run(path, xs, w_, g, 2**20, 1)
+    with caplog.at_level(logging.INFO, logger="convlens.engine"):
+        first = lowering.choose(geom, 1, x, w, run)
+    assert first.path in lowering.candidates(geom) and set(first.trial_ms) == set(lowering.candidates(geom))
+    assert len(calls) == lowering.TRIAL_ROUNDS * len(lowering.candidates(geom))
+    trial_rows = calls[0][1]  # a slice of the layer, not the layer: bounded work
+    assert trial_rows < geom.out_height and conv_macs(geom) // geom.out_height * trial_rows <= \
+        max(lowering.TRIAL_MACS, conv_macs(geom) // geom.out_height * lowering.TRIAL_ROWS)
+    assert f"lowering {first.path} for 3×3 32→32 @128×128" in caplog.text and "measured on" in caplog.text
+    assert lowering.choose(geom, 1, x, w, run) is first and len(calls) == lowering.TRIAL_ROUNDS * 3  # cached
+    assert lowering.lowering(geom, 1) is first and lowering.lowering(geom, 2) is None  # per thread count
+    close(conv2d(x, w, None, 1, 1, 1, 32, threads=1), torch_conv(x, w, None, 1, 1, 1, 32, False))
+
+
+def test_small_strided_and_unmeasured_layers_follow_the_rules(fresh_choices):
+    never = lambda *a: pytest.fail("a small or single-candidate layer must not be measured")
+    x = np.zeros((3, 32, 32), dtype=np.float32)
+    small = conv_geometry(x.shape, 4, 3, 1, 1)
+    assert lowering.choose(small, 1, x, np.zeros((4, 3, 3, 3), np.float32), never).path == "row_taps"
+    big = np.zeros((64, 56, 56), dtype=np.float32)
+    strided = conv_geometry(big.shape, 64, 5, 2, 4, 2)
+    assert lowering.choose(strided, 1, big, np.zeros((64, 64, 5, 5), np.float32), never).path == "windows"
+    lowering.calibrate = False
+    dw = conv_geometry(big.shape, 64, 3, 1, 1, 1, 64)
+    choice = lowering.choose(dw, 1, big, np.zeros((64, 1, 3, 3), np.float32), never)
+    assert choice.path == "depthwise" and choice.reason == "rule: measurement off"
+
+
+def test_the_cache_is_bounded(fresh_choices, monkeypatch):
+    monkeypatch.setattr(lowering, "CACHE_SIZE", 3)
+    x = np.zeros((2, 8, 8), dtype=np.float32)
+    for c_out in range(1, 6):
+        lowering.choose(conv_geometry(x.shape, c_out, 3, 1, 1), 1, x, None, None)
+    assert len(lowering._choices) == 3
+    assert lowering.lowering(conv_geometry(x.shape, 1, 3, 1, 1), 1) is None  # the oldest went first
