@@ -160,7 +160,7 @@ class BodyGuard:
         """(byte limit, its setting, whether the body is JSON to scan) for this request."""
         s = self.s
         if scope["path"].startswith("/api/models/upload"):
-            return getattr(s, "max_model_bytes", 64 * 2**20), "max_model_bytes", False
+            return s.max_model_bytes + 2**16, "max_model_bytes", False  # + room for the multipart headers
         kind = (_header(scope, b"content-type") or b"").split(b";")[0].strip().lower()
         if kind.startswith(b"multipart/") or kind == b"application/x-www-form-urlencoded":
             return s.max_request_bytes, "max_request_bytes", False
@@ -238,7 +238,10 @@ class Admission:
         if slots is None:
             slots = self._slots[loop] = asyncio.Semaphore(self.slots)
         try:
-            await asyncio.wait_for(slots.acquire(), self.wait_s)
+            if slots.locked():  # wait_for(…, 0) would time out even on a free slot: only wait when full
+                await asyncio.wait_for(slots.acquire(), self.wait_s)
+            else:
+                await slots.acquire()
         except TimeoutError:
             return await send_error(send, 503, "busy",
                                     f"the server is running {self.slots} heavy computations and none finished "
