@@ -51,16 +51,30 @@ def _check_layers(layers: list, i: int, s: Settings) -> None:
                 stack += [(b, depth + 1) for b in branches if isinstance(b, list)]
 
 
-def _row(r: LayerCost) -> Row:
+def _convolve_request(r: LayerCost, leaf) -> dict | None:
+    """The request that shows a conv row on /conv (or /pointwise for a plain 1×1): its input shape filled
+    with seeded random values, its own kernel, stride, padding and groups."""
+    if not isinstance(leaf, Conv):
+        return None
+    listed = lambda v: list(v) if isinstance(v, tuple) else v  # noqa: E731
+    return {"input": {"kind": "random", "shape": list(r.in_shape), "seed": 0, "distribution": "normal"},
+            "layer": {"out_channels": leaf.out, "kernel_size": listed(leaf.k), "stride": listed(leaf.stride),
+                      "padding": listed(leaf.padding), "groups": r.in_shape[0] if leaf.groups == 0 else leaf.groups,
+                      "bias": leaf.bias},
+            "weights": {"kind": "random", "seed": 0}}
+
+
+def _row(r: LayerCost, leaf=None) -> Row:
     return Row(name=r.name, kind=r.kind, in_shape=list(r.in_shape), out_shape=list(r.out_shape), params=r.params,
                macs=r.macs, flops=r.flops, activation_bytes=r.activation_bytes,
                arithmetic_intensity=r.arithmetic_intensity, formula=r.formula, torch=r.torch, depth=r.depth,
-               branch=r.branch, top=r.top)
+               branch=r.branch, top=r.top, convolve=_convolve_request(r, leaf))
 
 
 def _result(name: str, layers, c: DesignCost) -> DesignResult:
     return DesignResult(name=name, out_shape=list(c.out_shape), params=c.params, macs=c.macs, flops=c.flops,
-                        activation_bytes=c.activation_bytes, by_kind=c.by_kind, rows=[_row(r) for r in c.rows],
+                        activation_bytes=c.activation_bytes, by_kind=c.by_kind,
+                        rows=[_row(r, leaf) for r, leaf in zip(c.rows, leaves(layers))],
                         torch_code=torch_source(name, layers, c))
 
 

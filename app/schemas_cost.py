@@ -130,6 +130,8 @@ class Row(BaseModel):
     depth: int
     branch: Optional[int]
     top: int
+    convolve: Optional[dict] = Field(None, description="conv rows: the /api/convolve request (random input of the "
+                                                       "row's input shape) that /conv or /pointwise shows")
 
 
 class DesignResult(BaseModel):

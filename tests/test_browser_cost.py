@@ -1,30 +1,43 @@
-"""The cost lab in real Chromium: presets, the groups slider, measuring with progress, architectures."""
+"""The cost lab in real Chromium: presets, the layer-stack editor, designs in the URL, A/B measuring with
+its spread, links into /conv and /pointwise, the groups slider, the architectures and the PyTorch module."""
 from __future__ import annotations
 
-from tests.conftest import screenshot
+import httpx
+
+from tests.conftest import ready, screenshot
+
+
+def loads(page) -> int:
+    return page.evaluate("Number(document.body.dataset.ready || 0)")
+
+
+def counted_after(page, n: int):
+    """Wait for the page's (n+1)-th finished load, i.e. the answer to the change just made."""
+    ready(page, n + 1)
 
 
 def test_presets_measure_slider_and_tables(page, live_server):
     page.goto(live_server + "/cost")
-    page.wait_for_selector("body[data-ready='1']", timeout=20000)
+    ready(page)
     assert page.inner_text("#params-ratio") == "3.76×" and page.inner_text("#macs-ratio") == "3.76×"
+    n = loads(page)
     page.select_option("#preset", "mobilenet_separable")
-    page.wait_for_function("document.body.dataset.counted === '2'")
+    counted_after(page, n)
     assert page.inner_text("#macs-ratio") == f"{1 / (1 / 512 + 1 / 9):.2f}×"  # 1/(1/N + 1/k²) = 8.84
+    n = loads(page)
     page.select_option("#preset", "seed")
-    page.wait_for_function("document.body.dataset.counted === '3'")
+    counted_after(page, n)
     page.fill("#in-h", "14")
     page.fill("#in-w", "14")
-    page.dispatch_event("#in-w", "change")
-    page.wait_for_function("Number(document.body.dataset.counted) >= 4")
+    page.wait_for_function("document.querySelector('#table-1 caption').textContent.endsWith('256×14×14')")
+    page.fill("#repeats", "5")
     page.click("#measure")
-    page.wait_for_function("document.getElementById('measure-status').textContent === 'done'", timeout=30000)
-    assert page.eval_on_selector("#progress", "p => p.value") == 2
-    speedup = float(page.inner_text("#speedup").rstrip("×"))
-    assert speedup > 1  # the reduced design really runs faster; by how much is measured, not asserted
+    page.wait_for_function("document.getElementById('measure-status').textContent === 'done'", timeout=60000)
+    speedup, q1, q3 = (float(page.inner_text(f"#{i}").rstrip("×")) for i in ("speedup", "speedup-q1", "speedup-q3"))
+    assert 0 < q1 <= speedup <= q3  # how fast is measured, never asserted: this machine is shared
+    assert "pairs" in page.inner_text("#verdict") or "noisy" in page.inner_text("#verdict")
     page.fill("#g-c", "8")
-    page.dispatch_event("#g-c", "input")
-    page.eval_on_selector("#g-slider", "s => { s.value = s.max; s.dispatchEvent(new Event('input')); }")
+    page.eval_on_selector("#g-slider", "s => { s.value = s.max; s.dispatchEvent(new Event('change')); }")
     page.wait_for_function("document.getElementById('g-value').textContent.includes('depthwise')")
     page.wait_for_function("document.getElementById('g-text').dataset.params === String(8 * 1 * 3 * 3)")
     page.select_option("#arch", "mobilenet")
@@ -36,13 +49,82 @@ def test_presets_measure_slider_and_tables(page, live_server):
     assert page.watch.errors == [] and page.watch.foreign == []
 
 
+def _macs(page, i: int) -> str:
+    return page.inner_text(f"#table-{i} tr.total td:nth-child(4)")
+
+
+def test_the_layer_editor_edits_and_the_link_restores_it(page, live_server):
+    page.goto(live_server + "/cost")
+    ready(page)
+    b = "#editor-1"
+    assert page.locator(f"{b} li.layer").count() == 3  # 1×1, ReLU, 4×4
+    n = loads(page)
+    page.fill(f"{b} li.layer >> nth=0 >> input[aria-label='layer 1 of design B: out channels']", "32")
+    counted_after(page, n)
+    assert page.inner_text("#table-1 tbody tr >> nth=0").startswith("conv 1×1 256→32")
+    n = loads(page)
+    page.select_option(f"{b} select[aria-label='kind of layer to add to design B']", "relu")
+    page.click(f"{b} button[aria-label='add a layer to design B']")
+    counted_after(page, n)
+    assert page.locator(f"{b} li.layer").count() == 4 and page.locator("#table-1 tbody tr").count() == 5
+    n = loads(page)
+    page.click(f"{b} button[aria-label='move layer 4 of design B up']")  # ReLU before the 4×4
+    counted_after(page, n)
+    assert page.inner_text("#table-1 tbody tr >> nth=2").startswith("ReLU")
+    n = loads(page)
+    page.click(f"{b} button[aria-label='remove layer 2 of design B']")
+    counted_after(page, n)
+    macs = _macs(page, 1)
+    assert macs == "109M"  # 32·256·28² + 256·32·16·28² = 6.42M + 102.8M
+    url = page.url
+    assert "d=" in url
+    page.goto(url)  # a shared link: the edited design comes back
+    ready(page)
+    assert page.locator(f"{b} li.layer").count() == 3 and _macs(page, 1) == macs
+    assert page.input_value(f"{b} input[aria-label='layer 1 of design B: out channels']") == "32"
+    assert page.watch.errors == [] and page.watch.foreign == []
+
+
+def test_branches_are_edited_and_printed_as_a_module(page, live_server):
+    page.goto(live_server + "/cost?pre=inception3a")
+    ready(page)
+    b = "#editor-1"
+    assert page.locator(f"{b} .branch").count() == 4
+    assert "torch.cat([branch(x) for branch in self.branches], dim=1)" in page.inner_text("#code-1")
+    n = loads(page)
+    page.click(f"{b} button[aria-label='add a branch to layer 1 of design B']")  # an empty branch: the input as it is
+    counted_after(page, n)
+    assert page.inner_text("#table-1 tr.total td:nth-child(2)") == f"{256 + 192}×28×28"
+    n = loads(page)
+    page.click(f"{b} button[aria-label='remove branch 1 of layer 1 of design B']")
+    counted_after(page, n)
+    assert page.inner_text("#table-1 tr.total td:nth-child(2)") == f"{256 + 192 - 64}×28×28"
+    assert page.watch.errors == [] and page.watch.foreign == []
+
+
+def test_rows_open_their_layer_in_conv_or_pointwise(page, live_server):
+    page.goto(live_server + "/cost")
+    ready(page)
+    links = page.eval_on_selector_all("#table-1 a.open", "as => as.map((a) => a.getAttribute('href'))")
+    assert links[0].startswith("/pointwise?") and links[1].startswith("/conv?")  # 1×1 256→64, then the 4×4
+    # the link carries the row's input shape and its own kernel and padding
+    page.click("#table-1 a.open >> nth=1")
+    page.wait_for_url("**/conv?**")
+    ready(page)
+    q = httpx.URL(page.url).params
+    assert q["in"].startswith("random:64,28,28") and (q["co"], q["kh"], q["kw"], q["p"]) == ("256", "4", "4", "same")
+    assert "error" not in page.get_attribute("#layer-message", "class")
+    assert page.watch.errors == [] and page.watch.foreign == []
+
+
 def test_a_bad_design_is_explained(page, live_server):
     page.goto(live_server + "/cost")
-    page.wait_for_selector("body[data-ready='1']", timeout=20000)
-    page.fill("#design-1", '[{"op": "conv", "out": 8, "k": 99}]')
-    page.wait_for_function("document.getElementById('cost-message').textContent.includes('larger than the padded input')")
-    page.fill("#design-1", '[{"op": "conv", ')
-    page.wait_for_function("document.getElementById('cost-message').textContent.includes('not valid JSON')")
+    ready(page)
+    page.fill("#editor-1 input[aria-label='layer 1 of design B: kernel']", "99")
+    page.wait_for_function("document.getElementById('layer-message').textContent.includes('larger than the padded input')")
+    page.click("#editor-1 details.advanced summary")
+    page.fill("#editor-1 textarea", '[{"op": "conv", ')
+    page.wait_for_function("document.querySelector('#editor-1 .json-note').textContent.includes('not valid JSON')")
     assert [e for e in page.watch.errors if "422" not in e] == []
 
 

@@ -156,3 +156,21 @@ def test_paper_rows_carry_the_modules_output_shape(client):
     paper = {r["type"]: r["output_hwc"] for r in PAPERS["googlenet"]["table1_rows"] if r["type"].startswith("inception")}
     for name, (h, w, c) in paper.items():
         assert rows[name]["out_shape"] == [c, h, w], name
+
+
+def test_each_conv_row_links_to_the_layer_it_counted(client):
+    """The request a row opens in /conv or /pointwise is the layer the row counted: the layer check of that
+    request gives the row's output shape, parameters and MACs."""
+    checked = 0
+    for preset in client.get("/api/comparisons").json():
+        res = client.post("/api/cost", json={"input_shape": preset["input_shape"], "designs": preset["designs"]}).json()
+        for row in (r for d in res["designs"] for r in d["rows"]):
+            if "conv" not in row["kind"]:
+                assert row["convolve"] is None
+                continue
+            check = client.post("/api/layer/check", json=row["convolve"]).json()
+            assert check["valid"], (preset["name"], row["name"], check)
+            assert check["output_shape"] == row["out_shape"] and check["cost"]["macs"] == row["macs"]
+            assert check["cost"]["params"] == row["params"]
+            checked += 1
+    assert checked == 26

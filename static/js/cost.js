@@ -1,106 +1,146 @@
-// Cost lab. Designs are JSON in the text areas; /api/cost counts them, /api/measure times them,
-// /api/layer/check drives the groups slider, /api/architectures/* fills the paper tables.
+// The cost lab: its keys, defaults, request and rendering; the shell (shell.js) keeps the state and the
+// URL and sends each change at once, dropping stale answers. Every number comes from the API: /api/cost
+// counts the designs (rows, formulas, the PyTorch module, the /conv request of each layer),
+// /api/measure/compare times them in A/B pairs, /api/layer/check drives the groups slider and
+// /api/architectures/* fills the paper tables.
 import { postJSON } from "./api.js";
-import { formatBytes, formatCount } from "./format.js";
+import { createShell } from "./shell.js";
+import { KEYS } from "./keys.js";
+import { layerUrl } from "./links.js";
+import { formatBytes, formatCount, formatInt } from "./format.js";
 import { CONFIG, plotlyReady } from "./plots.js";
-import { readState, writeState } from "./urlstate.js";
+import { LayerEditor } from "./layer_editor.js";
 
-plotlyReady();
 const $ = (id) => document.getElementById(id);
-const state = { preset: "seed", ...Object.fromEntries(new URLSearchParams(location.search)) };
-let presets = [], counted = null, measured = [], abort = null, debounce = null;
+const esc = (t) => String(t).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+const DEFAULTS = { preset: "seed", c: "", h: "", w: "", designs: "", repeats: "9", log: "0", gc: "16", gk: "3", groups: "0",
+  arch: "googlenet", alpha: "1.0", resolution: "224" };
+const CONTROLS = { preset: "preset", c: "in-c", h: "in-h", w: "in-w", repeats: { id: "repeats", apply: () => {} },
+  log: { id: "log-scale", apply: () => chart() }, gc: { id: "g-c", apply: () => groupsView() },
+  gk: { id: "g-k", apply: () => groupsView() }, groups: { id: "g-slider", apply: () => groupsView() },
+  arch: { id: "arch", apply: () => archView() }, alpha: { id: "alpha", apply: () => archView() },
+  resolution: { id: "resolution", apply: () => archView() } };
 
-function save() {
-  const q = new URLSearchParams();
-  for (const k of ["preset", "c", "h", "w", "arch", "alpha", "resolution", "groups", "gc"]) if (state[k]) q.set(k, state[k]);
-  if (state.edited) { q.set("d0", $("design-0").value); q.set("d1", $("design-1").value); }
-  history.replaceState(null, "", `${location.pathname}?${q}`);
+let presets = [], counted = null, measured = null, measuring = null;
+const editors = [];
+
+// ---- designs in the URL: base64url of compact JSON (fields at their defaults left out) ----
+const CONV_DEFAULTS = { stride: 1, padding: 0, groups: 1, bias: false };
+
+function compact(layer) {
+  const out = {};
+  for (const [k, v] of Object.entries(layer)) {
+    if (v === null || v === "" || (k === "bias" && v === false)) continue;
+    if (layer.op === "conv" && CONV_DEFAULTS[k] === v) continue;
+    if (layer.op === "pool" && ((k === "padding" && v === 0) || (k === "kind" && v === "max"))) continue;
+    out[k] = k === "branches" ? v.map((b) => b.map(compact)) : v;
+  }
+  return out;
 }
 
-function designs() {
-  return [0, 1].map((i) => ({ name: $(`name-${i}`).textContent, layers: JSON.parse($(`design-${i}`).value) }));
+export function encodeDesigns(designs) {
+  const bytes = new TextEncoder().encode(JSON.stringify(designs.map((d) => ({ n: d.name, l: d.layers.map(compact) }))));
+  let bin = "";
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-function inputShape() { return [+$("in-c").value, +$("in-h").value, +$("in-w").value]; }
+export function decodeDesigns(text) {
+  const b64 = text.replace(/-/g, "+").replace(/_/g, "/");
+  const bin = atob(b64 + "===".slice((b64.length + 3) % 4));
+  const json = new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0)));
+  return JSON.parse(json).map((d) => ({ name: String(d.n ?? "design"), layers: d.l }));
+}
 
-function applyPreset(name, keepDesigns = false) {
-  const p = presets.find((x) => x.name === name) || presets[0];
-  state.preset = p.name;
-  $("preset").value = p.name;
+const presetOf = (name) => presets.find((p) => p.name === name) || presets[0];
+
+/** The designs shown: the edited ones from the URL, or the preset's. */
+function currentDesigns(s) {
+  if (s.designs) {
+    try { return decodeDesigns(s.designs); } catch { /* a damaged link: fall back to the preset */ }
+  }
+  return presetOf(s.preset).designs.map((d) => ({ name: d.name, layers: d.layers }));
+}
+
+function inputShape(s) {
+  const p = presetOf(s.preset).input_shape;
+  return [+(s.c || p[0]), +(s.h || p[1]), +(s.w || p[2])];
+}
+
+function request(s) {
+  return { input_shape: inputShape(s), designs: currentDesigns(s) };
+}
+
+/** A new preset brings its own input shape and designs. */
+function onControl(name, value) {
+  if (name !== "preset") return null;
+  const [c, h, w] = presetOf(value).input_shape;
+  showDesigns({ ...shell.state, preset: value, designs: "" });
+  return { c, h, w, designs: null };
+}
+
+function showDesigns(s) {
+  const p = presetOf(s.preset);
   $("preset-description").textContent = p.description;
-  if (!keepDesigns) {
-    [$("in-c").value, $("in-h").value, $("in-w").value] = p.input_shape;
-    p.designs.forEach((d, i) => { $(`design-${i}`).value = JSON.stringify(d.layers, null, 1); });
-  }
-  p.designs.forEach((d, i) => { $(`name-${i}`).textContent = d.name; });
+  currentDesigns(s).forEach((d, i) => {
+    $(`name-${i}`).value = d.name;
+    editors[i].set(d.layers);
+  });
 }
 
-async function count() {
-  measured = [];
-  $("measured").innerHTML = "";
-  let body;
-  try { body = { input_shape: inputShape(), designs: designs() }; } catch (err) {
-    return showError(`the design is not valid JSON: ${err.message}`);
-  }
-  try {
-    counted = await postJSON("/api/cost", body);
-  } catch (err) { return showError(err.message); }
-  $("cost-message").textContent = "";
-  $("cost-message").className = "message";
+function edited() {
+  const designs = editors.map((ed, i) => ({ name: $(`name-${i}`).value || `design ${"AB"[i]}`, layers: ed.layers }));
+  shell.set({ designs: encodeDesigns(designs) }, { load: true });
+}
+
+// ---- counted ----
+async function render({ cost }) {
+  counted = cost;
+  measured = null;
+  $("measured").replaceChildren();
+  $("verdict").textContent = "";
   [0, 1].forEach((i) => {
-    $(`table-${i}`).innerHTML = costTable(counted.designs[i]);
-    $(`code-${i}`).textContent = torchCode(counted.designs[i]);
+    $(`table-${i}`).innerHTML = costTable(cost.designs[i], cost.input_shape);
+    $(`code-${i}`).textContent = cost.designs[i].torch_code;
   });
   summary();
-  chart();
-  save();
-  document.body.dataset.counted = String(+(document.body.dataset.counted || 0) + 1);
+  await chart();
 }
 
-function showError(text) {
-  $("cost-message").textContent = text;
-  $("cost-message").className = "message error";
-}
-
-function costTable(d) {
-  const rows = d.rows.map((r) => `<tr title="${r.formula}"><td>${"&nbsp;&nbsp;".repeat(r.depth)}${r.branch != null ? `[${r.branch}] ` : ""}${r.name}</td>
-    <td>${r.out_shape.join("×")}</td><td>${formatCount(r.params)}</td><td>${formatCount(r.macs)}</td><td>${formatCount(r.flops)}</td><td>${formatBytes(r.activation_bytes)}</td>
-    <td>${r.arithmetic_intensity.toFixed(1)}</td></tr>`).join("");
-  return `<table class="cost"><thead><tr><th>layer (hover: formula)</th><th>output</th><th>params</th><th>MACs</th><th>FLOPs</th><th>activations</th><th>MACs/byte</th></tr></thead>
-    <tbody>${rows}<tr class="total"><td>total</td><td>${d.out_shape.join("×")}</td><td>${formatCount(d.params)}</td><td>${formatCount(d.macs)}</td>
-    <td>${formatCount(d.flops)}</td><td>${formatBytes(d.activation_bytes)}</td><td></td></tr></tbody></table>`;
+function costTable(d, shape) {
+  const rows = d.rows.map((r) => {
+    const link = r.convolve ? ` <a class="open" href="${esc(layerUrl(r.convolve))}">open</a>` : "";
+    return `<tr title="${esc(r.formula)}"><td class="layer" style="padding-left:${0.4 + r.depth}rem">${r.branch != null ? `[${r.branch + 1}] ` : ""}${esc(r.name)}${link}</td>
+    <td>${r.out_shape.join("×")}</td><td>${formatCount(r.params)}</td><td>${formatCount(r.macs)}</td><td>${formatBytes(r.activation_bytes)}</td>
+    <td>${r.arithmetic_intensity.toFixed(1)}</td></tr>`;
+  }).join("");
+  return `<div class="scroll-x"><table class="cost"><caption>${esc(d.name)} on ${shape.join("×")}</caption>
+    <thead><tr><th scope="col">layer (hover: formula)</th><th scope="col">output</th><th scope="col">params</th><th scope="col">MACs</th>
+    <th scope="col">activations</th><th scope="col">MACs/byte</th></tr></thead>
+    <tbody>${rows}<tr class="total"><td>total (FLOPs ${formatCount(d.flops)})</td><td>${d.out_shape.join("×")}</td><td>${formatCount(d.params)}</td>
+    <td>${formatCount(d.macs)}</td><td>${formatBytes(d.activation_bytes)}</td><td></td></tr></tbody></table></div>`;
 }
 
 function summary() {
   const [a, b] = counted.designs;
   $("summary").innerHTML = `<span class="big" id="params-ratio">${counted.params_ratio[1].toFixed(2)}×</span> fewer parameters
-    (${a.params.toLocaleString()} → ${b.params.toLocaleString()}) ·
+    (${formatInt(a.params)} → ${formatInt(b.params)}) ·
     <span class="big" id="macs-ratio">${counted.macs_ratio[1].toFixed(2)}×</span> fewer MACs
-    (${a.macs.toLocaleString()} → ${b.macs.toLocaleString()}) for “${b.name}” against “${a.name}”.`;
+    (${formatInt(a.macs)} → ${formatInt(b.macs)}) for “${esc(b.name)}” against “${esc(a.name)}”.`;
 }
 
-function torchCode(d) {
-  return `nn.Sequential(  # ${d.name}\n${d.rows.map((r) => `${"    ".repeat(r.depth + 1)}${r.branch != null ? `# branch ${r.branch}: ` : ""}${r.torch},`).join("\n")}\n)`;
-}
-
+// ---- measured ----
 async function measureBoth() {
-  abort = new AbortController();
+  const token = shell.guard("measure")();
+  measuring = new AbortController();
   $("measure").disabled = true;
   $("cancel").disabled = false;
-  measured = [];
-  const list = designs(), shape = inputShape();
-  $("progress").max = list.length;
-  $("progress").value = 0;
+  const n = +$("repeats").value;
+  $("measure-status").textContent = `running ${n} A/B pairs (A B, then B A, …) on the server…`;
   try {
-    for (const [i, design] of list.entries()) {
-      $("measure-status").textContent = `running “${design.name}” (${i + 1}/${list.length})…`;
-      const res = await fetch("/api/measure", { method: "POST", signal: abort.signal, headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ input_shape: shape, design, repeats: +$("repeats").value }) });
-      const body = await res.json();
-      if (!res.ok) throw new Error(body.error?.message || res.status);
-      measured.push(body);
-      $("progress").value = i + 1;
-    }
+    const res = await postJSON("/api/measure/compare", { ...request(shell.state), repeats: n }, { signal: measuring.signal });
+    if (token.stale()) return;
+    measured = res;
     $("measure-status").textContent = "done";
     showMeasured();
   } catch (err) {
@@ -108,49 +148,68 @@ async function measureBoth() {
   } finally {
     $("measure").disabled = false;
     $("cancel").disabled = true;
-    chart();
+    await chart();
   }
 }
 
+const ms = (v) => (v === null ? "—" : `${v.toFixed(2)} ms`);
+
 function showMeasured() {
-  const [a, b] = measured;
-  const speedup = a.median_ms / b.median_ms;
-  const layerRows = (m) => m.layers.map((l) => `<tr><td>${l.name}</td><td>${l.median_ms.toFixed(2)}</td><td>${(l.gmacs_per_s).toFixed(1)}</td>
-    <td>${l.arithmetic_intensity.toFixed(1)}</td></tr>`).join("");
-  $("measured").innerHTML = `<p><span class="big" id="speedup">${speedup.toFixed(2)}×</span> measured speed-up
-    (${a.median_ms.toFixed(2)} ms → ${b.median_ms.toFixed(2)} ms, medians of ${a.runs} and ${b.runs} runs${a.truncated || b.truncated ? ", cut short by the time budget" : ""})
-    beside <b>${counted.macs_ratio[1].toFixed(2)}×</b> fewer MACs and <b>${counted.params_ratio[1].toFixed(2)}×</b> fewer parameters.</p>
-    <p class="small muted">Where the measured speed-up falls short of the MAC ratio, look at MACs/byte: layers with low arithmetic
-    intensity wait on memory, not on arithmetic.</p>
-    <div class="grid2">${measured.map((m) => `<table class="cost"><thead><tr><th>${m.name}</th><th>ms</th><th>GMAC/s</th><th>MACs/byte</th></tr></thead>
-      <tbody>${layerRows(m)}</tbody></table>`).join("")}</div>`;
+  const m = measured, [a, b] = m.designs, sp = m.speedup;
+  const verdict = $("verdict");
+  verdict.textContent = m.verdict;
+  verdict.className = `message ${m.trusted ? "ok" : "error"}`;
+  const layerRows = (d) => d.layers.map((l) => `<tr><td>${esc(l.name)}</td><td>${l.median_ms === null ? "—" : l.median_ms.toFixed(2)}</td>
+    <td>${l.gmacs_per_s === null ? "—" : l.gmacs_per_s.toFixed(1)}</td><td>${l.arithmetic_intensity.toFixed(1)}</td></tr>`).join("");
+  const head = sp ? `<p><span class="big" id="speedup">${sp.median.toFixed(2)}×</span> measured speed-up, the median of
+    ${m.pairs} A/B pairs; the middle half of the pairs lies between <b id="speedup-q1">${sp.q1.toFixed(2)}×</b> and
+    <b id="speedup-q3">${sp.q3.toFixed(2)}×</b> (IQR ${sp.iqr_pct.toFixed(0)} % of the median). A: ${ms(a.median_ms)}
+    [${ms(a.q1_ms)} – ${ms(a.q3_ms)}], B: ${ms(b.median_ms)} [${ms(b.q1_ms)} – ${ms(b.q3_ms)}]. Counted: <b>${counted.macs_ratio[1].toFixed(2)}×</b>
+    fewer MACs, <b>${counted.params_ratio[1].toFixed(2)}×</b> fewer parameters.</p>` : "<p>No complete A/B pair.</p>";
+  $("measured").innerHTML = `${head}
+    <p class="small muted">Where the measured speed-up falls short of the MAC ratio, look at MACs/byte: layers with low
+    arithmetic intensity wait on memory, not on arithmetic.</p>
+    <div class="grid2">${m.designs.map((d) => `<div class="scroll-x"><table class="cost"><caption>${esc(d.name)}: median per layer</caption>
+      <thead><tr><th scope="col">layer</th><th scope="col">ms</th><th scope="col">GMAC/s</th><th scope="col">MACs/byte</th></tr></thead>
+      <tbody>${layerRows(d)}</tbody></table></div>`).join("")}</div>`;
 }
 
 async function chart() {
   if (!counted) return;
   await plotlyReady();
   const names = counted.designs.map((d) => d.name);
-  const norm = (vals) => vals.map((v) => v / Math.max(...vals));
+  const norm = (vals) => { const top = Math.max(...vals) || 1; return vals.map((v) => v / top); };
   const traces = [
     { type: "bar", name: "params", x: names, y: norm(counted.designs.map((d) => d.params)), text: counted.designs.map((d) => formatCount(d.params)) },
     { type: "bar", name: "MACs", x: names, y: norm(counted.designs.map((d) => d.macs)), text: counted.designs.map((d) => formatCount(d.macs)) },
   ];
-  if (measured.length === 2) traces.push({ type: "bar", name: "measured time", x: names, y: norm(measured.map((m) => m.median_ms)),
-    text: measured.map((m) => `${m.median_ms.toFixed(1)} ms`) });
-  Plotly.react($("chart"), traces, { barmode: "group", height: 320, margin: { t: 20, r: 10, b: 40, l: 50 },
+  const timed = measured?.designs;
+  if (timed && timed.every((d) => d.median_ms !== null)) {
+    const top = Math.max(...timed.map((d) => d.q3_ms)) || 1;
+    traces.push({ type: "bar", name: "measured time (bars: quartiles)", x: names, y: timed.map((d) => d.median_ms / top),
+      text: timed.map((d) => `${d.median_ms.toFixed(1)} ms`),
+      error_y: { type: "data", symmetric: false, array: timed.map((d) => (d.q3_ms - d.median_ms) / top),
+        arrayminus: timed.map((d) => (d.median_ms - d.q1_ms) / top) } });
+  }
+  Plotly.react($("chart"), traces, { barmode: "group", height: 320, margin: { t: 20, r: 10, b: 40, l: 50 }, font: { size: 12 },
     yaxis: { title: "relative to the larger design", type: $("log-scale").checked ? "log" : "linear" } }, CONFIG);
 }
 
-function divisors(n) { return Array.from({ length: n }, (_, i) => i + 1).filter((d) => n % d === 0); }
+// ---- standard → grouped → depthwise ----
+const groupsToken = () => shell.guard("groups")();
 
 async function groupsView() {
+  const token = groupsToken();
   const c = Math.max(1, Math.min(256, +$("g-c").value || 16)), k = +$("g-k").value || 3;
-  const opts = divisors(c);
+  const body = { input: { kind: "random", shape: [c, 28, 28] }, layer: { out_channels: c, kernel_size: k, padding: Math.floor(k / 2), bias: false } };
+  const base = await postJSON("/api/layer/check", body);  // the API lists the groups this layer allows
+  if (token.stale()) return;
+  const opts = base.allowed_groups || [1];
   $("g-slider").max = opts.length - 1;
   const g = opts[Math.min(+$("g-slider").value, opts.length - 1)];
   $("g-value").textContent = `groups = ${g}${g === 1 ? " (standard)" : g === c ? " (depthwise)" : " (grouped)"}`;
-  const res = await postJSON("/api/layer/check", { input: { kind: "random", shape: [c, 28, 28] },
-    layer: { out_channels: c, kernel_size: k, padding: Math.floor(k / 2), groups: g, bias: false } });
+  const res = await postJSON("/api/layer/check", { ...body, layer: { ...body.layer, groups: g } });
+  if (token.stale()) return;
   if (!res.valid) { $("g-text").textContent = res.error.message; return; }
   $("g-text").textContent = [res.formulas.params, res.formulas.macs, "", res.formulas.torch].join("\n");
   $("g-text").dataset.params = res.cost.params;
@@ -158,65 +217,51 @@ async function groupsView() {
   const z = res.connectivity.map((ins) => Array.from({ length: c }, (_, i) => (ins.includes(i) ? 1 : 0)));
   Plotly.react($("g-plot"), [{ type: "heatmap", z, colorscale: [[0, "#f4f6fa"], [1, "#2f6fde"]], showscale: false, xgap: 1, ygap: 1,
     hovertemplate: "output %{y} ← input %{x}<extra></extra>" }], { height: 300, margin: { t: 24, r: 8, b: 36, l: 48 },
-    title: { text: "input channels (x) feeding each output channel (y)", font: { size: 12 } },
+    font: { size: 12 }, title: { text: "input channels (x) feeding each output channel (y)", font: { size: 12 } },
     yaxis: { autorange: "reversed", title: "output" }, xaxis: { title: "input" } }, CONFIG);
-  Object.assign(state, { groups: String($("g-slider").value), gc: String(c) });
-  save();
 }
 
+// ---- the papers' architectures ----
 async function archView() {
+  const token = shell.guard("arch")();
   const name = $("arch").value;
-  document.querySelectorAll(".mobilenet-only").forEach((el) => { el.hidden = name !== "mobilenet"; });
+  document.querySelectorAll(".mobilenet-only").forEach((e) => { e.hidden = name !== "mobilenet"; });
   const q = name === "mobilenet" ? `?alpha=${$("alpha").value}&resolution=${$("resolution").value}` : "";
   const a = await (await fetch(`/api/architectures/${name}${q}`)).json();
-  const printedTotals = Object.entries(a.printed_totals).map(([k, p]) => `paper: ${p.text} (${p.source})`).join(" · ");
-  $("arch-summary").innerHTML = `<b>${a.title}</b>: <span id="arch-params">${a.params.toLocaleString()}</span> parameters,
-    <span id="arch-macs">${a.macs.toLocaleString()}</span> MACs (${formatCount(a.macs)}). ${printedTotals}`;
+  if (token.stale()) return;
+  const printedTotals = Object.values(a.printed_totals).map((p) => `paper: ${esc(p.text)} (${esc(p.source)})`).join(" · ");
+  $("arch-summary").innerHTML = `<b>${esc(a.title)}</b>: <span id="arch-params">${formatInt(a.params)}</span> parameters,
+    <span id="arch-macs">${formatInt(a.macs)}</span> MACs (${formatCount(a.macs)}). ${printedTotals}`;
   const paper = a.paper_by_kind || {};
-  $("arch-kinds").innerHTML = `<table class="cost"><thead><tr><th>layer type</th><th>MACs %</th><th>params %</th>${a.paper_by_kind ? "<th>paper MACs %</th><th>paper params %</th>" : ""}</tr></thead><tbody>
-    ${a.by_kind.filter((k) => k.params || k.macs).map((k) => `<tr><td>${k.kind}</td><td>${k.macs_pct.toFixed(2)}</td><td>${k.params_pct.toFixed(2)}</td>
-    ${a.paper_by_kind ? `<td>${paper[k.kind]?.[0] ?? ""}</td><td>${paper[k.kind]?.[1] ?? ""}</td>` : ""}</tr>`).join("")}</tbody></table>`;
-  $("arch-table").innerHTML = `<table class="cost"><thead><tr><th>row</th><th>output</th><th>params</th><th>paper</th><th>MACs</th><th>paper</th><th></th></tr></thead><tbody>
-    ${a.rows.map((r) => `<tr><td>${r.name}</td><td>${r.out_shape.join("×")}</td><td>${r.params.toLocaleString()}</td><td>${r.printed_params ?? ""}</td>
-    <td>${formatCount(r.macs)}</td><td>${r.printed_macs ?? ""}</td><td class="note">${r.note ? `misprint? ${r.note}` : ""}</td></tr>`).join("")}</tbody></table>`;
-  $("arch-notes").innerHTML = a.notes.map((n) => `<p>${n}</p>`).join("");
-  Object.assign(state, { arch: name, alpha: $("alpha").value, resolution: $("resolution").value });
-  save();
+  $("arch-kinds").innerHTML = `<div class="scroll-x"><table class="cost"><caption>by layer type</caption><thead><tr><th scope="col">layer type</th><th scope="col">MACs %</th><th scope="col">params %</th>${a.paper_by_kind ? '<th scope="col">paper MACs %</th><th scope="col">paper params %</th>' : ""}</tr></thead><tbody>
+    ${a.by_kind.filter((k) => k.params || k.macs).map((k) => `<tr><td>${esc(k.kind)}</td><td>${k.macs_pct.toFixed(2)}</td><td>${k.params_pct.toFixed(2)}</td>
+    ${a.paper_by_kind ? `<td>${paper[k.kind]?.[0] ?? ""}</td><td>${paper[k.kind]?.[1] ?? ""}</td>` : ""}</tr>`).join("")}</tbody></table></div>`;
+  $("arch-table").innerHTML = `<div class="scroll-x"><table class="cost"><caption>per row of the paper's table</caption><thead><tr><th scope="col">row</th><th scope="col">output</th><th scope="col">params</th><th scope="col">paper</th><th scope="col">MACs</th><th scope="col">paper</th><th scope="col">note</th></tr></thead><tbody>
+    ${a.rows.map((r) => `<tr><td>${esc(r.name)}</td><td>${r.out_shape.join("×")}</td><td>${formatInt(r.params)}</td><td>${esc(r.printed_params ?? "")}</td>
+    <td>${formatCount(r.macs)}</td><td>${esc(r.printed_macs ?? "")}</td><td class="note">${r.note ? `misprint? ${esc(r.note)}` : ""}</td></tr>`).join("")}</tbody></table></div>`;
+  $("arch-notes").innerHTML = a.notes.map((n) => `<p>${esc(n)}</p>`).join("");
 }
+
+const shell = createShell({ page: "cost", keys: KEYS.cost, defaults: DEFAULTS, controls: CONTROLS,
+  check: () => ({ valid: true }),  // no single layer to check: /api/cost explains a bad design itself
+  request, onControl, run: async (body, ctx) => ({ cost: await postJSON("/api/cost", body, { signal: ctx.signal }) }), render });
 
 async function init() {
   presets = await (await fetch("/api/comparisons")).json();
-  $("preset").innerHTML = presets.map((p) => `<option value="${p.name}">${p.title}</option>`).join("");
-  applyPreset(state.preset);
-  if (state.c) [$("in-c").value, $("in-h").value, $("in-w").value] = [state.c, state.h, state.w];
-  if (state.d0) { $("design-0").value = state.d0; $("design-1").value = state.d1; state.edited = true; }
+  $("preset").replaceChildren(...presets.map((p) => Object.assign(document.createElement("option"), { value: p.name, textContent: p.title })));
   const archs = await (await fetch("/api/architectures")).json();
-  $("arch").innerHTML = archs.map((a) => `<option value="${a.name}">${a.title}</option>`).join("");
-  if (state.arch) $("arch").value = state.arch;
-  if (state.alpha) $("alpha").value = state.alpha;
-  if (state.resolution) $("resolution").value = state.resolution;
-  if (state.gc) $("g-c").value = state.gc;
-  $("preset").addEventListener("change", () => { state.edited = false; applyPreset($("preset").value); count(); });
-  for (const id of ["in-c", "in-h", "in-w"]) $(id).addEventListener("change", () => {
-    Object.assign(state, { c: $("in-c").value, h: $("in-h").value, w: $("in-w").value });
-    count();
+  $("arch").replaceChildren(...archs.map((a) => Object.assign(document.createElement("option"), { value: a.name, textContent: a.title })));
+  const [c, h, w] = inputShape(shell.state);
+  shell.set({ c, h, w }, { touch: shell.touched("c") });  // the preset's shape fills the fields
+  [0, 1].forEach((i) => {
+    editors[i] = new LayerEditor($(`editor-${i}`), { label: `design ${"AB"[i]}`, onChange: edited });
+    $(`name-${i}`).addEventListener("input", edited);
   });
-  for (const i of [0, 1]) $(`design-${i}`).addEventListener("input", () => {
-    state.edited = true;
-    clearTimeout(debounce);
-    debounce = setTimeout(count, 400);
-  });
+  showDesigns(shell.state);
   $("measure").addEventListener("click", measureBoth);
-  $("cancel").addEventListener("click", () => abort?.abort());
-  $("log-scale").addEventListener("change", chart);
-  for (const id of ["g-c", "g-k", "g-slider"]) $(id).addEventListener("input", groupsView);
-  for (const id of ["arch", "alpha", "resolution"]) $(id).addEventListener("change", archView);
-  await count();
-  const opts = divisors(+$("g-c").value);
-  $("g-slider").max = opts.length - 1;
-  $("g-slider").value = state.groups ?? 0;
+  $("cancel").addEventListener("click", () => measuring?.abort());
+  await shell.start();
   await Promise.all([groupsView(), archView()]);
-  document.body.dataset.ready = "1";
 }
 
 init();

@@ -27,4 +27,8 @@ export const KEYS = Object.freeze({
     padding: "p", outputPadding: "op", dilation: "d", groups: "g", channel: "oc", inChannel: "ic",
     regionRow: "rr", regionCol: "rc", step: "t", speed: "v",
   }),
+  cost: table("cost", {  // the cost lab; designs: the edited designs, base64url JSON (cost.js)
+    preset: "pre", c: "c", h: "h", w: "w", designs: "d", repeats: "n", log: "log", gc: "gc", gk: "gk", groups: "g",
+    arch: "a", alpha: "al", resolution: "res",
+  }),
 });
