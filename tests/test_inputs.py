@@ -6,8 +6,10 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from PIL import Image
@@ -206,3 +208,30 @@ def test_store_refuses_ids_that_are_not_hashes(tmp_path, bad):
         store.get(bad)
     with pytest.raises(NotFound, match="not a valid id"):
         store.info(bad)
+
+
+def _status_kb(pid: int, key: str) -> int:
+    return next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                if line.startswith(key + ":"))
+
+
+def test_the_server_refuses_eight_solid_4096_pngs_at_once_without_growing(live_server_process):
+    """The same PNG row, against the live server: its peak resident memory (VmHWM, reset to the current
+    RSS first through /proc/<pid>/clear_refs) stays within 50 MB of where it was, and it keeps answering."""
+    url, proc = live_server_process
+    data = encode(Image.new("RGB", (4096, 4096), (200, 30, 90)), "PNG")
+    with httpx.Client(base_url=url, timeout=60) as c:
+        assert c.post("/api/inputs", files={"file": ("warm.png", png_rgb())}).status_code == 201
+    Path(f"/proc/{proc.pid}/clear_refs").write_text("5")  # VmHWM := VmRSS
+    before = _status_kb(proc.pid, "VmHWM")
+
+    def upload(_) -> httpx.Response:
+        with httpx.Client(base_url=url, timeout=60) as c:
+            return c.post("/api/inputs", files={"file": ("solid.png", data)})
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(upload, range(8)))
+    assert [r.status_code for r in responses] == [413] * 8
+    assert all("input elements C·H·W is 50,331,648" in r.json()["error"]["message"] for r in responses)
+    growth_mb = (_status_kb(proc.pid, "VmHWM") - before) / 1024
+    assert growth_mb < 50, f"the server's peak memory grew by {growth_mb:.0f} MB"
+    assert httpx.get(url + "/healthz").status_code == 200
