@@ -117,7 +117,7 @@ def measure_changes(url: str, changes: int) -> dict:
         for name, (path, spec) in cases.items():
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(url + path)
-            page.wait_for_function("window.__convlens && window.__convlens.ready", timeout=60000)
+            wait_ready(page)
             page.evaluate(CHANGE, "5")  # one change to warm up (plotly.js compiled, caches filled)
             runs = [page.evaluate(CHANGE, "3" if i % 2 == 0 else "5") for i in range(changes)]
             page.close()
@@ -128,6 +128,16 @@ def measure_changes(url: str, changes: int) -> dict:
     return results
 
 
+def wait_ready(page, timeout_s: float = 60) -> None:
+    """Poll the page's ready hook with page.evaluate: Playwright's wait_for_function evals its predicate
+    inside the page, which the app's CSP forbids (no 'unsafe-eval')."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate("() => !!(window.__convlens && window.__convlens.ready)"):
+        if time.monotonic() > deadline:
+            raise TimeoutError("page did not become ready")
+        page.wait_for_timeout(20)
+
+
 def pct(values, p):
     values = sorted(values)
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
@@ -136,7 +146,7 @@ def pct(values, p):
 def open_ready(context, url: str):
     page = context.new_page()
     page.goto(url)
-    page.wait_for_function("window.__convlens && window.__convlens.ready", timeout=30000)
+    wait_ready(page, 30)
     return page
 
 

@@ -57,8 +57,9 @@ function crop(channel, b) {
 /** Input channels of the animated filter's group, cropped to the receptive field, padding shaded. */
 export function drawInputs(gd, input, inputMeta, channels, b) {
   const shown = channels.slice(0, MAX_INPUT_PANELS);
-  const cols = Math.min(shown.length, 4), rows = Math.ceil(shown.length / cols);
-  const panel = Math.min(340, (gd.clientWidth || 900) / cols);
+  const width = gd.clientWidth || 900; // panels at least ~190 px wide: fewer columns in a narrow column
+  const cols = Math.min(shown.length, 4, Math.max(1, Math.floor(width / 190))), rows = Math.ceil(shown.length / cols);
+  const panel = Math.min(340, width / cols);
   const x = Array.from({ length: b.c1 - b.c0 + 1 }, (_, i) => b.c0 + i);
   const y = Array.from({ length: b.r1 - b.r0 + 1 }, (_, i) => b.r0 + i);
   const withText = x.length * y.length <= TEXT_CELLS && panel / x.length >= 26; // only where digits fit
