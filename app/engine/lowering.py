@@ -26,7 +26,7 @@ from app.engine.geometry import ConvGeometry, conv_geometry
 
 SMALL_MACS = 4_000_000  # below this a layer takes well under a millisecond: rules, no measurement
 TRIAL_MACS = 3_000_000  # each candidate's trial: ~0.1–0.5 ms here, so a calibration stays a few ms
-TRIAL_ROWS = 4  # but never fewer output rows than this: one row is not the shape of a real band
+TRIAL_ROWS = 2  # never fewer output rows: one row is not the shape of a band (and deep layers stay bounded)
 TRIAL_ROUNDS = 3  # each candidate's minimum of 3: a shared machine stalls a thread now and then
 CACHE_SIZE = 256
 FEW_FILTERS = 4  # shift-and-accumulate is a candidate up to this many filters per group
