@@ -7,7 +7,7 @@ from threadpoolctl import threadpool_limits
 
 from app import __version__
 from app.api import convolve, cost, inputs, pages, pointwise
-from app.api import transposed  # issue 15
+from app.api import receptive, transposed  # issue 15
 from app.api.errors import install_error_handlers
 from app.api.middleware import install_middleware
 from app.api.static import CachedStaticFiles
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pointwise.router)
     app.include_router(cost.router)
     app.include_router(transposed.router)
+    app.include_router(receptive.router)
     app.include_router(pages.router)
 
     @app.get("/healthz", tags=["meta"])

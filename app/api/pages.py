@@ -46,6 +46,11 @@ def transposed_page(request: Request):  # issue 15
     return _page(request, "transposed.html", default_random=[2, 8, 8])
 
 
+@router.get("/receptive", response_class=HTMLResponse)
+def receptive_page(request: Request):  # issue 15
+    return _page(request, "receptive.html", default_random=[3, 64, 64])
+
+
 @router.get("/glossary", response_class=HTMLResponse)
 def glossary_page(request: Request):
     return _page(request, "glossary.html", terms=list(TERMS.values()))

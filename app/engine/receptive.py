@@ -92,6 +92,17 @@ class FieldRow:
     depth: int
     out_shape: tuple[int, int, int]
     field: Field
+    in_shape: tuple[int, int, int] = (1, 1, 1)   # the layer's input and the field it had there
+    before: Field = Field()
+
+    @property
+    def grows(self) -> bool:
+        """False when the layer leaves its input's field as it was (a 1×1 convolution with stride 1, ReLU)."""
+        return self.field != self.before
+
+    def input_row(self) -> "FieldRow":
+        """The same layer's input, as a row (to draw the field before this layer)."""
+        return FieldRow(self.name, "input", self.depth, self.in_shape, self.before, self.in_shape, self.before)
 
     def summary(self) -> dict:
         out = {"name": self.name, "kind": self.kind, "depth": self.depth, "out_shape": list(self.out_shape),
@@ -114,11 +125,48 @@ def design_fields(layers: Iterable[Layer], in_shape: tuple[int, int, int]) -> li
     return rows
 
 
+def design_fields_until(layers: Iterable[Layer], in_shape: tuple[int, int, int]
+                        ) -> tuple[list[FieldRow], Optional[str]]:
+    """As design_fields, but a top-level layer that does not fit the input (a paper's 7×7 average pool on
+    a small picture) ends the walk: the rows so far, and why it stopped."""
+    rows: list[FieldRow] = []
+    shape, field = tuple(int(v) for v in in_shape), Field()
+    for layer in layers:
+        try:
+            shape, field = _walk((layer,), shape, field, 0, rows)
+        except GeometryError as exc:
+            return rows, f"stops before '{_name(layer, type(layer).__name__)}': {exc}"
+    return rows, None
+
+
+def _centre(paths: frozenset[Path]) -> float:
+    """Centre of output 0's field (the union over paths), in input coordinates."""
+    return (min(u for _, _, u in paths) + max(u + r - 1 for r, _, u in paths)) / 2
+
+
+def nearest_output(row: FieldRow, point: tuple[float, float]) -> tuple[int, int]:
+    """The output position of a layer whose field is centred nearest an input point (row, col)."""
+    if row.field.whole:
+        return 0, 0
+    out = []
+    for paths, x, size in ((row.field.h, point[0], row.out_shape[1]), (row.field.w, point[1], row.out_shape[2])):
+        jump = min(j for _, j, _ in paths)
+        out.append(max(0, min(size - 1, round((x - _centre(paths)) / jump))))
+    return out[0], out[1]
+
+
+def field_centre(row: FieldRow, position: tuple[int, int], in_h: int, in_w: int) -> tuple[float, float]:
+    """The input point at the centre of one output position's field."""
+    t, l, b, r = row.field.box(position[0], position[1], in_h, in_w)
+    return (t + b) / 2, (l + r) / 2
+
+
 def _walk(layers, shape, field: Field, depth: int, rows: list) -> tuple[tuple[int, int, int], Field]:
     for layer in layers:
+        in_shape, before = shape, field
         if isinstance(layer, Block):
             shape, field = _walk(layer.layers, shape, field, depth + 1, rows)
-            rows.append(FieldRow(_name(layer, "block"), "block", depth, shape, field))
+            rows.append(FieldRow(_name(layer, "block"), "block", depth, shape, field, in_shape, before))
             continue
         if isinstance(layer, (Concat, Add)):
             ends = [_walk(b, shape, field, depth + 1, rows) for b in layer.branches]
@@ -128,10 +176,10 @@ def _walk(layers, shape, field: Field, depth: int, rows: list) -> tuple[tuple[in
             channels = sum(s[0] for s, _ in ends) if isinstance(layer, Concat) else ends[0][0][0]
             shape, field = (channels, *ends[0][0][1:]), Field.union(f for _, f in ends)
             rows.append(FieldRow(_name(layer, type(layer).__name__.lower()), type(layer).__name__.lower(), depth,
-                                 shape, field))
+                                 shape, field, in_shape, before))
             continue
         shape, field, kind = _layer(layer, shape, field)
-        rows.append(FieldRow(_name(layer, kind), kind, depth, shape, field))
+        rows.append(FieldRow(_name(layer, kind), kind, depth, shape, field, in_shape, before))
     return shape, field
 
 

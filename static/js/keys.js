@@ -31,4 +31,7 @@ export const KEYS = Object.freeze({
     preset: "pre", c: "c", h: "h", w: "w", designs: "d", repeats: "n", log: "log", gc: "gc", gk: "gk", groups: "g",
     arch: "a", alpha: "al", resolution: "res",
   }),
+  receptive: table("receptive", {  // issue 15
+    input: "in", network: "n", custom: "cs", pointRow: "pr", pointCol: "pc", step: "t", speed: "v",
+  }),
 });

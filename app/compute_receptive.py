@@ -1,0 +1,49 @@
+"""Receptive fields of a network on an input's size: the rows of /api/receptive (issue 15 §2).
+
+The architecture (or the user's stack) is walked on the input's own H×W, so the boxes are drawn on
+that picture; nothing is allocated but the row records. Every number comes from app/engine/receptive.py.
+"""
+from __future__ import annotations
+
+from app.designs import architecture
+from app.engine.errors import GeometryError
+from app.engine.receptive import clipped, design_fields_until, field_centre, nearest_output
+from app.schemas_cost import to_layers
+from app.schemas_receptive import AxisField, FieldLayer, ReceptiveRequest
+
+
+def receptive_rows(req: ReceptiveRequest, in_shape: tuple[int, int, int]) -> tuple[str, list[float], list[FieldLayer], str | None]:
+    """(network name, the point followed, one row per layer, why the walk stopped or None)."""
+    if req.design is not None:
+        name, layers = req.design.name, to_layers(req.design)
+    else:
+        arch = architecture(req.network)
+        name, layers = arch.title, arch.layers
+    _, h, w = in_shape
+    rows, stopped = design_fields_until(layers, (in_shape[0], h, w))
+    if not rows:
+        raise GeometryError(f"no layer of {name} fits a {h}×{w} input: {stopped}")
+    point = (float(req.point[0]), float(req.point[1])) if req.point else ((h - 1) / 2, (w - 1) / 2)
+    if req.position is not None:
+        p = req.position
+        if p.layer >= len(rows) or p.row >= rows[p.layer].out_shape[1] or p.col >= rows[p.layer].out_shape[2]:
+            raise GeometryError(f"position (layer {p.layer}, row {p.row}, col {p.col}) is outside; there are "
+                                f"{len(rows)} layers and layer {min(p.layer, len(rows) - 1)} outputs "
+                                f"{list(rows[min(p.layer, len(rows) - 1)].out_shape)}")
+        point = field_centre(rows[p.layer], (p.row, p.col), h, w)
+    out = []
+    for row in rows:
+        pos = nearest_output(row, point)
+        box = row.field.box(pos[0], pos[1], h, w)
+        before = row.input_row()
+        pos_in = nearest_output(before, point)
+        summary = row.summary()
+        out.append(FieldLayer(name=row.name, kind=row.kind, depth=row.depth, out_shape=list(row.out_shape),
+                              whole_input=row.field.whole, h=AxisField(**summary["h"]), w=AxisField(**summary["w"]),
+                              grows=row.grows, position=list(pos), box=list(box), inside=_list(clipped(box, h, w)),
+                              box_before=list(before.field.box(pos_in[0], pos_in[1], h, w))))
+    return name, list(point), out, stopped
+
+
+def _list(box):
+    return None if box is None else list(box)

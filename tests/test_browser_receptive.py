@@ -1,0 +1,56 @@
+"""The receptive-field page in real Chromium: layers step, 1×1 layers visibly leave the field alone,
+a click on the picture moves the followed point, and a user stack runs."""
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from tests.conftest import ready, screenshot
+
+
+def boxes(page) -> dict:
+    """The drawn boxes as fractions of the picture: {class: [top, left, height, width]}."""
+    return page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('#rf-overlay > div')].map(
+        d => [d.className, ['top', 'left', 'height', 'width'].map(k => parseFloat(d.style[k]))]))""")
+
+
+def test_googlenet_stem_grows_and_one_by_one_layers_do_not(page, live_server):
+    page.goto(live_server + "/receptive")
+    ready(page)
+    api = httpx.post(live_server + "/api/receptive", json={"input": {"kind": "sample", "name": "colour"}}).json()
+    assert page.locator("#rf-table tr[data-i]").count() == len(api["rows"])
+    assert page.locator("#position-label").text_content().startswith(f"1/{len(api['rows'])} · convolution 7×7/2")
+    page.keyboard.press("ArrowRight")  # max pool 3×3/2: 7 → 11
+    grown = boxes(page)
+    assert grown["rf-now"][2] > grown["rf-before"][2]
+    page.keyboard.press("ArrowRight")  # the 1×1 of the 3×3/1 block: the same field
+    assert "Unchanged" in page.locator("#rf-text").text_content()
+    same = boxes(page)
+    assert same["rf-now"] == same["rf-before"]
+    h = 96  # the colour sample is 96×128: the drawn box is the API's box
+    top, _, height, _ = same["rf-now"]
+    row = api["rows"][2]
+    assert round(top * h / 100) == row["box"][0] and round(height * h / 100) == row["box"][2] - row["box"][0] + 1
+    for w, hh in ((1400, 900), (1280, 720), (800, 900)):
+        page.set_viewport_size({"width": w, "height": hh})
+        screenshot(page, f"receptive_{w}x{hh}")
+
+
+def test_click_moves_the_point_and_a_user_stack_runs(page, live_server):
+    page.goto(live_server + "/receptive")
+    ready(page)
+    canvas = page.locator("#rf-canvas")
+    canvas.scroll_into_view_if_needed()
+    b = canvas.bounding_box()
+    page.mouse.click(b["x"] + b["width"] * 10.5 / 128, b["y"] + b["height"] * 20.5 / 96)
+    ready(page, 2)
+    assert "pr=20" in page.url and "pc=10" in page.url
+    stack = {"name": "mine", "layers": [{"op": "conv", "out": 2, "k": 5, "padding": 2}, {"op": "conv", "out": 2, "k": 1}]}
+    page.select_option("#network", "custom")
+    ready(page, 3)
+    page.fill("#custom-stack", json.dumps(stack))
+    page.click("#custom-apply")
+    ready(page, 4)
+    assert page.locator("#rf-table tr[data-i]").count() == 2
+    assert "unchanged" in page.locator("#rf-table").inner_text()
