@@ -70,3 +70,29 @@ def test_links_open_conv_on_the_layer_they_describe(page, live_server):
                 l.layerUrl({input: {kind: 'sample', name: 'edges'}, layer: {kernel_size: 3}})]; }""")
     assert layer_url[0].startswith("/pointwise?") and layer_url[1].startswith("/conv?")
     assert page.watch.errors == []
+
+
+@pytest.mark.parametrize("layer", [
+    {"kernel_size": 3, "padding": 1},
+    {"kernel_size": [5, 3], "stride": 2, "padding": [2, 0], "dilation": [1, 2]},
+    {"kernel_size": 4, "stride": 3, "padding": "valid", "dilation": 2},
+    {"kernel_size": 2, "padding": "same"},
+])
+def test_the_drag_mapping_agrees_with_the_apis_windows(page, live_server, layer):
+    """conv_draw.outputAt maps a point of the whole-input view to an output pixel (the one JS formula of
+    /conv, STYLE.md §7): its window, as /api/trace reports it, is centred nearest the point."""
+    req = {"input": {"kind": "random", "shape": [1, 23, 29], "seed": 1}, "layer": {"out_channels": 1, **layer}}
+    check = httpx.post(live_server + "/api/layer/check", json=req).json()
+    _, h, w = check["output_shape"]
+    points = [(0, 0), (5, 7), (11, 14), (22, 28), (17, 3)]
+    page.goto(live_server + "/glossary")
+    got = page.evaluate("""async ([layer, shape, points]) => { const d = await import('/static/js/conv_draw.js');
+        return points.map((p) => d.outputAt(layer, shape, p)); }""", [check["layer"], check["output_shape"], points])
+    positions = [{"channel": 0, "row": i, "col": j} for i in range(h) for j in range(w)]
+    traces = httpx.post(live_server + "/api/trace", json={**req, "positions": positions}).json()["traces"]
+    centre = {(t["row"], t["col"]): (sum(t["input_rows"]) / len(t["input_rows"]), sum(t["input_cols"]) / len(t["input_cols"]))
+              for t in traces}
+    for (r, c), (i, j) in zip(points, got):
+        best_r = min(abs(centre[k, j][0] - r) for k in range(h))
+        best_c = min(abs(centre[i, k][1] - c) for k in range(w))
+        assert abs(centre[i, j][0] - r) <= best_r + 1e-9 and abs(centre[i, j][1] - c) <= best_c + 1e-9, (r, c, i, j)
