@@ -304,3 +304,79 @@ def test_32_concurrent_distinct_uploads_under_a_small_quota(tmp_path):
     root = tmp_path / "data" / "inputs"
     assert assert_consistent(root) == statuses.count(201)
     assert sum(disk_bytes(p.stat()) for p in root.glob("*.npy")) <= quota
+
+
+SERVER_PAUSING_IN_PUT = """
+import os, sys, time
+from pathlib import Path
+marker, root = Path(sys.argv[1]), sys.argv[2]
+real_fsync = os.fsync
+
+def fsync(fd):  # the store's fsync of a large written temporary file: the upload was received and decoded
+    if os.readlink(f"/proc/self/fd/{fd}").startswith(root + "/tmp/") and os.fstat(fd).st_size > 10_000:
+        marker.write_text("in put")
+        time.sleep(600)
+    real_fsync(fd)
+
+os.fsync = fsync
+from app.cli import main
+main(["serve", "--port", sys.argv[3]])
+"""
+
+
+def _start_server(argv: list[str], env: dict) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, *argv, str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return proc, f"http://127.0.0.1:{port}"
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+def test_a_server_killed_in_the_middle_of_put_serves_nothing_half_written(tmp_path):
+    """The whole body received and decoded, the tensor written but not yet renamed: SIGKILL the server.
+    Restarted, it does not know the input (404), takes the same upload again, and nothing is left over."""
+    data_dir, marker = tmp_path / "data", tmp_path / "in-put"
+    root = data_dir / "inputs"
+    env = {**os.environ, "CONVLENS_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
+    arr = np.arange(3 * 64 * 64, dtype=np.float32).reshape(3, 64, 64)  # 49 KB: this one pauses
+    proc, url = _start_server(["-c", SERVER_PAUSING_IN_PUT, str(marker), str(root)], env)
+    answers = []
+    try:
+        small = httpx.post(url + "/api/inputs", files={"file": ("a.npy", npy_bytes(np.ones((1, 2, 2), np.float32)))})
+        assert small.status_code == 201
+        def post():
+            try:
+                answers.append(httpx.post(url + "/api/inputs", files={"file": ("b.npy", npy_bytes(arr))}, timeout=60))
+            except httpx.HTTPError as exc:
+                answers.append(exc)
+        t = threading.Thread(target=post)
+        t.start()
+        for _ in range(600):
+            if marker.exists():
+                break
+            time.sleep(0.05)
+        assert marker.exists(), "the server never reached put"
+        assert list((root / "tmp").iterdir()), "nothing was being written"
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(10)
+    t.join(60)
+    assert len(answers) == 1 and isinstance(answers[0], httpx.HTTPError)  # it died with the server
+    proc, url = _start_server(["-m", "app", "--port"], env)
+    try:
+        assert httpx.get(f"{url}/api/inputs/{tensor_id(arr)}").status_code == 404
+        up = httpx.post(url + "/api/inputs", files={"file": ("b.npy", npy_bytes(arr))})
+        assert up.status_code == 201 and up.json()["id"] == tensor_id(arr)
+        assert httpx.get(f"{url}/api/inputs/{tensor_id(arr)}").json()["shape"] == [3, 64, 64]
+        assert httpx.get(f"{url}/api/inputs/{small.json()['id']}").status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert assert_consistent(root) == 2
