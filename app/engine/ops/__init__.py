@@ -89,3 +89,4 @@ def attr(node: Node, name: str, default=None):
 
 # Registering the ops: each module adds its ops to REGISTRY on import.
 from app.engine.ops import conv, elementwise, pool, shape  # noqa: E402,F401
+from app.engine.ops import conv_transpose  # noqa: E402,F401  (issue 15)
