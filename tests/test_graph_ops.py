@@ -217,7 +217,8 @@ def test_cycles_dangling_names_and_budgets_are_refused():
 
 def test_every_registered_op_is_tested_here():
     tested = {"Conv", "MaxPool", "AveragePool", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Concat", "Constant",
-              *(n.removesuffix("1").removesuffix("Input").removesuffix("Attr") for n in ELEMENTWISE)}
+              *(n.removesuffix("1").removesuffix("Input").removesuffix("Attr") for n in ELEMENTWISE),
+              "ConvTranspose"}  # issue 15: against torch and onnxruntime in tests/test_onnx_conv_transpose.py
     assert set(REGISTRY) <= tested
 
 
