@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, screenshot
+from quality import quality_problems
 
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
@@ -113,3 +114,23 @@ def test_redoc_renders_every_operation_and_stays_on_the_origin(page, live_server
     page.locator("[data-role='search:results']", has_text=summary).wait_for(timeout=10000)
     screenshot(page, "docs_redoc")
     assert page.watch.errors == [] and page.watch.foreign == []
+
+
+def test_swagger_ui_stays_accessible_while_trying_a_request(browser, live_server):
+    """axe-core, small text and sideways scroll after opening an operation, "Try it out" and "Execute":
+    the request-body editor is labelled, code samples are keyboard-reachable and readable."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 720}, bypass_csp=True)  # axe is injected inline
+    try:
+        page = ctx.new_page()
+        page.goto(live_server + "/docs")
+        page.wait_for_selector(".opblock")
+        block = page.locator(".opblock", has=page.locator("[data-path='/api/convolve']"))
+        block.locator(".opblock-summary").click()
+        block.get_by_role("button", name="Try it out").click()
+        block.get_by_role("button", name="Execute").click()
+        block.locator(".live-responses-table").wait_for(timeout=15000)
+        assert block.get_by_label("Request body (JSON)").is_visible()
+        screenshot(page, "docs_swagger_try_it_out")
+        assert quality_problems(page) == []
+    finally:
+        ctx.close()
