@@ -151,3 +151,47 @@ def test_resnet50_field_grows_through_every_stage():
     deepest = 7 + 2 * 2 + 2 * 4 * 3 + 2 * 8 * 4 + 2 * 16 * 6 + 2 * 32 * 3
     assert deepest == 483
     assert final["size_max"] == deepest and final["jump_max"] == 32
+
+
+# ---- imported models: the same recurrence over app.engine.graph --------------------------------------
+
+def test_an_imported_models_fields_equal_torchs_gradient_footprint():
+    """An Inception-like block exported to ONNX and imported: every 4-D node's field (union over the
+    branches) is the gradient footprint of that node in torch, at positions whose field is inside."""
+    import torch.nn as nn
+
+    from app.engine.graph import Graph  # noqa: F401  (the walk takes the importer's graph)
+    from app.engine.receptive import graph_fields
+    from app.models.onnx_import import model_graph, parse_model
+    from app.settings import Settings
+    from tests.onnx_models import export
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Conv2d(2, 4, 3, 2, 1)
+            self.a, self.b = nn.Conv2d(4, 3, 1), nn.Sequential(nn.Conv2d(4, 3, 1), nn.Conv2d(3, 3, 5, padding=4, dilation=2))
+            self.pool = nn.AvgPool2d(3, 2, 1)
+            self.mix = nn.Conv2d(6, 2, 1)
+
+        def forward(self, x):
+            x = torch.relu(self.stem(x))
+            return self.mix(self.pool(torch.cat([self.a(x), self.b(x)], 1)))
+
+    net = Net().eval()
+    for p in net.parameters():
+        p.data = p.data.abs() + 0.1  # positive: no gradient cancels
+    x = torch.rand(1, 2, 40, 40) + 0.5
+    graph = model_graph(parse_model(export(net, x, True), Settings()), None, Settings())
+    rows, stopped = graph_fields(graph)
+    assert stopped is None and rows[-1].summary()["h"]["size_max"] == 3 + 2 * 2 * 4 + 2 * 2 and not rows[-1].grows
+    xt = x.double().requires_grad_(True)
+    y = net.double()(xt)
+    field, checked = rows[-1].field, 0
+    for r in range(y.shape[2]):
+        for c in range(y.shape[3]):
+            box = field.box(r, c, 40, 40)
+            if box == clipped(box, 40, 40):
+                assert footprint(y, xt, r, c) == box
+                checked += 1
+    assert checked > 0

@@ -217,3 +217,46 @@ def clipped(box: tuple[int, int, int, int], in_h: int, in_w: int) -> Optional[tu
     """The part of a field inside the input, or None when it is all padding."""
     t, l, b, r = max(0, box[0]), max(0, box[1]), min(in_h - 1, box[2]), min(in_w - 1, box[3])
     return (t, l, b, r) if t <= b and l <= r else None
+
+
+# --- layer graphs (app.engine.graph: imported ONNX models) -------------------------------------------
+
+def _graph_window(node, graph) -> Optional[Window]:
+    """A sliding-window node in ONNX's own terms (kernel_shape or the weight's kH×kW, strides, pads
+    [top, left, bottom, right], dilations); None for nodes without a window."""
+    kernel = node.attrs.get("kernel_shape")
+    if kernel is None and node.op == "Conv":
+        kernel = graph.shapes[node.inputs[1]][2:]
+    if kernel is None:
+        return None
+    t, l, _, _ = node.attrs.get("pads", (0, 0, 0, 0))
+    return Window(tuple(kernel), tuple(node.attrs.get("strides", (1, 1))), (t, l),
+                  tuple(node.attrs.get("dilations", (1, 1))))
+
+
+def graph_fields(graph) -> tuple[list[FieldRow], Optional[str]]:
+    """A row per node of a layer graph, in topological order. A node with a window applies the
+    recurrence; a node whose 4-D output keeps its inputs' H×W (activations, Add, Concat) takes the union
+    of its inputs' fields; anything else (global pooling, Flatten, Gemm) sees the whole input. A
+    transposed convolution ends the walk: its outputs do not sit on a whole-number jump."""
+    inp = graph.inputs[0]
+    fields: dict[str, Field] = {inp: Field()}
+    rows: list[FieldRow] = []
+    for node in graph.nodes:
+        ins = [x for x in node.inputs if x in fields]
+        if not ins:
+            continue  # constants only
+        if node.op == "ConvTranspose":
+            return rows, f"stops before '{node.name}': receptive fields through a transposed convolution are not computed"
+        shape_in, out = graph.shapes[ins[0]], graph.shapes[node.outputs[0]]
+        before = Field.union(fields[x] for x in ins)
+        win = _graph_window(node, graph)
+        spatial = len(out) == 4 and all(len(graph.shapes[x]) == 4 and graph.shapes[x][2:] == out[2:] for x in ins)
+        field = before.through(win) if win else before if spatial else Field(whole=True)
+        kind = f"{node.op} {win.kernel[0]}×{win.kernel[1]}/{win.stride[0]}" if win else node.op
+        for o in node.outputs:
+            fields[o] = field
+        if len(out) == 4:
+            rows.append(FieldRow(node.name, kind, 0, tuple(out[1:]), field,
+                                 tuple(shape_in[1:]) if len(shape_in) == 4 else tuple(out[1:]), before))
+    return rows, None
