@@ -20,7 +20,7 @@ export const KEYS = Object.freeze({
   }),
   pointwise: table("pointwise", {
     input: "in", outChannels: "co", weights: "w", weightSeed: "ws", bias: "b", relu: "r", custom: "cw",
-    step: "t", ninWidths: "nw", speed: "v",
+    step: "t", ninWidths: "nw", speed: "v", fcChannels: "fc", fcBlock: "fk", fcOutputs: "fo", fcSize: "fs",
   }),
   transposed: table("transposed", {  // issue 15
     input: "in", weights: "w", weightSeed: "ws", outChannels: "co", kernelH: "kh", kernelW: "kw", stride: "s",

@@ -143,9 +143,10 @@ export function placeRow(gd, row, cols) {
 }
 
 /** The NiN stack as neurons: input vector → hidden layers → output, with the pixel's activations. */
-export function ninSVG(nin) {
+export function ninSVG(nin, width = 900) {
   const cols = [nin.input_at_pixel, ...nin.layers.map((l) => l.activation_at_pixel)];
-  const W = 900, H = 320, dx = W / (cols.length + 1);
+  // drawn at the width it is shown at (never scaled down), so its 11-px labels stay 11 px on screen
+  const W = Math.max(360, Math.min(900, Math.round(width))), H = 320, dx = W / (cols.length + 1);
   const pos = cols.map((vals, i) => vals.map((_, j) => [dx * (i + 1), H * (j + 1) / (vals.length + 1)]));
   let lines = "", nodes = "";
   nin.layers.forEach((layer, i) => layer.weight.forEach((row, o) => row.forEach((w, c) => {
