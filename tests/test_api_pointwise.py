@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from app.encoding import decode_array
+from app.encoding import decode_array, decode_frame
 from app.inputs.samples import sample_tensor
 
 
@@ -69,3 +70,30 @@ def test_layer_check_writes_out_the_1x1_formulas(client):
     assert plain["formulas"]["pointwise"]["params"].endswith("= 3 · 4 = 12")
     three = client.post("/api/layer/check", json={**body, "layer": {"kernel_size": 3}}).json()
     assert three["formulas"]["pointwise"] is None
+
+
+def test_matmul_binary_frame_holds_the_same_matrices(client):
+    """The page asks for X and Y (H·W rows: megabytes on a photo) as a binary frame, not base64."""
+    req = {"input": {"kind": "random", "shape": [3, 5, 7], "seed": 2}, "layer": {"kernel_size": 1, "out_channels": 3}}
+    as_json = client.post("/api/pointwise/matmul", json=req).json()
+    r = client.post("/api/pointwise/matmul", json={**req, "encoding": "binary"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/x-convlens-frame"
+    frame = decode_frame(r.content)
+    for key in ("x_matrix", "w_matrix", "y_matrix"):
+        assert np.array_equal(decode_array(as_json[key]), decode_array(frame[key]))
+        assert frame[key]["shape"] == as_json[key]["shape"]
+    assert frame["x_shape"] == [5 * 7, 3] and frame["max_abs_conv_vs_matmul"] == as_json["max_abs_conv_vs_matmul"]
+
+
+def test_reduce_and_nin_can_leave_out_the_whole_output(client):
+    """The page shows shapes, counts and one pixel: it need not receive every output value."""
+    full = client.post("/api/pointwise/reduce", json={"input": {"kind": "random", "shape": [8, 6, 6]}}).json()
+    lean = client.post("/api/pointwise/reduce", json={"input": {"kind": "random", "shape": [8, 6, 6]},
+                                                      "include_output": False}).json()
+    assert [r["output"] for r in lean] == [None, None]
+    assert [{k: v for k, v in r.items() if k != "output"} for r in full] == \
+        [{k: v for k, v in r.items() if k != "output"} for r in lean]
+    nin = client.post("/api/pointwise/nin", json={"row": 3, "col": 4, "include_output": False}).json()
+    whole = client.post("/api/pointwise/nin", json={"row": 3, "col": 4}).json()
+    assert nin["output"] is None and nin["layers"] == whole["layers"]
+    assert decode_array(whole["output"])[:, 3, 4].tolist() == pytest.approx(nin["layers"][-1]["activation_at_pixel"], abs=1e-6)

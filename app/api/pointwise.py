@@ -2,14 +2,15 @@
 Every equivalence is computed by app.engine.pointwise; these routers only shape the answers."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal, Optional
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Response
+from pydantic import BaseModel, Field, StrictBool
 
+from app.api.chunked import ChunkedResponse
 from app.api.deps import settings_of, store_of
 from app.compute import check_conv_limits, check_response, prepare_layer
-from app.encoding import encode_array
+from app.encoding import FRAME_MEDIA_TYPE, Frame, encode_array, json_bytes
 from app.engine import GeometryError, conv1x1, conv_cost, conv_geometry, max_pool2d, pool_cost, pool_geometry
 from app.engine.explain import fc_explain
 from app.engine.pointwise import conv_stack, fc_as_conv, max_abs, mlp_per_pixel, pointwise_as_matmul
@@ -30,6 +31,8 @@ class MatmulRequest(Strict):
     input: InputSpec = SampleInput()
     layer: LayerSpec = LayerSpec(kernel_size=1)
     weights: WeightSpec = RandomWeights()
+    encoding: Literal["base64", "binary"] = Field("base64", description="binary: the same answer as a binary frame "
+                                                  "(see /api/convolve); X and Y have H·W rows, megabytes on a photo")
 
 
 class MatmulResponse(BaseModel):
@@ -44,7 +47,8 @@ class MatmulResponse(BaseModel):
     y_matrix: EncodedArray
 
 
-@router.post("/matmul", response_model=MatmulResponse, summary="A 1×1 layer as one matrix product")
+@router.post("/matmul", response_model=MatmulResponse, summary="A 1×1 layer as one matrix product",
+             responses={200: {"content": {FRAME_MEDIA_TYPE: {}}, "description": "JSON; with encoding=binary a binary frame"}})
 def matmul_view(req: MatmulRequest, s: Settings = Depends(settings_of), store: InputStore = Depends(store_of)):
     """The input reshaped to (H·W × C_in), times Wᵀ (C_in × C_out), gives (H·W × C_out); reshaped back,
     it is the convolution's output. Both differences are computed by the engine."""
@@ -53,14 +57,19 @@ def matmul_view(req: MatmulRequest, s: Settings = Depends(settings_of), store: I
     g = layer.geometry
     if not (g.is_pointwise and g.stride == (1, 1) and g.groups == 1 and g.pad_h == (0, 0) and g.pad_w == (0, 0)):
         raise GeometryError("the matrix view is for a plain 1×1 layer: kernel 1, stride 1, padding 0, groups 1")
-    check_response(x.size + layer.weight.size + g.out_channels * g.out_height * g.out_width, "base64", s)
+    check_response(x.size + layer.weight.size + g.out_channels * g.out_height * g.out_width, req.encoding, s)
     v = pointwise_as_matmul(x, layer.weight, layer.bias)
-    return MatmulResponse(x_shape=list(v.x_matrix.shape), w_shape=list(v.w_matrix.shape),
-                          y_shape=list(v.y_matrix.shape), output_shape=list(v.conv.shape),
-                          max_abs_conv_vs_matmul=v.max_abs_conv_vs_matmul,
-                          max_abs_conv_vs_per_pixel=v.max_abs_conv_vs_per_pixel,
-                          x_matrix=encode_array(v.x_matrix),
-                          w_matrix=encode_array(v.w_matrix), y_matrix=encode_array(v.y_matrix))
+    frame = Frame() if req.encoding == "binary" else None
+    res = MatmulResponse(x_shape=list(v.x_matrix.shape), w_shape=list(v.w_matrix.shape),
+                         y_shape=list(v.y_matrix.shape), output_shape=list(v.conv.shape),
+                         max_abs_conv_vs_matmul=v.max_abs_conv_vs_matmul,
+                         max_abs_conv_vs_per_pixel=v.max_abs_conv_vs_per_pixel,
+                         x_matrix=encode_array(v.x_matrix, req.encoding, frame),
+                         w_matrix=encode_array(v.w_matrix, req.encoding, frame),
+                         y_matrix=encode_array(v.y_matrix, req.encoding, frame))
+    if frame is not None:
+        return ChunkedResponse(frame.chunks(res.model_dump_json().encode()), FRAME_MEDIA_TYPE)
+    return Response(json_bytes(res.model_dump()), media_type="application/json")
 
 
 class ReduceRequest(Strict):
@@ -68,6 +77,7 @@ class ReduceRequest(Strict):
     reduction: Small = Field(4, description="the 1×1 layer maps C → max(1, C // reduction)")
     pool: Small = Field(2, description="max-pool kernel and stride")
     seed: Annotated[WholeInt, Field(ge=0, le=2**31 - 1)] = 0
+    include_output: StrictBool = Field(True, description="false: shapes and counts only (the page's cards)")
 
 
 class Reduced(BaseModel):
@@ -75,7 +85,7 @@ class Reduced(BaseModel):
     output_shape: list[int]
     params: int
     work: int = Field(description="MACs for the convolution, comparisons for the pooling")
-    output: EncodedArray
+    output: Optional[EncodedArray] = None
 
 
 @router.post("/reduce", response_model=list[Reduced], summary="Pooling shrinks H and W; a 1×1 conv shrinks C")
@@ -86,14 +96,14 @@ def reduce(req: ReduceRequest, s: Settings = Depends(settings_of), store: InputS
     cc = conv_cost(g, True)
     check_conv_limits(g, cc, s)
     w, b = random_weights(g.weight_shape, req.seed, True)
-    conv_out = conv1x1(x, w, b)
     pg = pool_geometry(x.shape, req.pool)
     pc = pool_cost(pg)
+    outputs = (encode_array(conv1x1(x, w, b)), encode_array(max_pool2d(x, req.pool))) if req.include_output else (None, None)
     return [
         Reduced(name=f"1×1 conv {c}→{g.out_channels}", output_shape=list(g.output_shape),
-                params=cc.params, work=cc.macs, output=encode_array(conv_out)),
+                params=cc.params, work=cc.macs, output=outputs[0]),
         Reduced(name=f"{req.pool}×{req.pool} max pool", output_shape=list(pg.output_shape), params=pc.params,
-                work=pc.comparisons_or_adds, output=encode_array(max_pool2d(x, req.pool))),
+                work=pc.comparisons_or_adds, output=outputs[1]),
     ]
 
 
@@ -104,6 +114,7 @@ class NinRequest(Strict):
     seed: Annotated[WholeInt, Field(ge=0, le=2**31 - 1)] = 0
     row: Annotated[WholeInt, Field(ge=0)] = 0
     col: Annotated[WholeInt, Field(ge=0)] = 0
+    include_output: StrictBool = Field(True, description="false: the pixel's activations only, not the whole output")
 
 
 class NinLayer(BaseModel):
@@ -121,7 +132,7 @@ class NinResponse(BaseModel):
     layers: list[NinLayer]
     output_shape: list[int]
     max_abs_conv_stack_vs_mlp: float
-    output: EncodedArray
+    output: Optional[EncodedArray] = None
 
 
 @router.post("/nin", response_model=NinResponse, summary="Stacked 1×1 conv + ReLU = an MLP at every pixel")
@@ -144,7 +155,7 @@ def nin(req: NinRequest, s: Settings = Depends(settings_of), store: InputStore =
                          weight=w[:, :, 0, 0].tolist(), bias=b.tolist(), activation_at_pixel=a[:, req.row, req.col].tolist())
                 for (w, b), a, c in zip(layers, acts, costs)],
         output_shape=list(acts[-1].shape), max_abs_conv_stack_vs_mlp=max_abs(acts[-1], mlp),
-        output=encode_array(acts[-1]))
+        output=encode_array(acts[-1]) if req.include_output else None)
 
 
 class FcRequest(Strict):

@@ -3,7 +3,7 @@
 // 1×1 formulas and the values it reads), /api/convolve (maps, weights), /api/trace (W·x + b written out),
 // /api/pointwise/* (the matrix product, C-vs-H,W, NiN, FC ≡ conv). The sweep only looks values up in
 // those arrays and moves canvases and boxes.
-import { decodeArray, postJSON } from "./api.js";
+import { decodeArray, postFrame, postJSON } from "./api.js";
 import { createShell } from "./shell.js";
 import { KEYS } from "./keys.js";
 import { InputPicker, specToString, stringToSpec } from "./inputs.js";
@@ -80,9 +80,15 @@ async function render({ check, conv, body }, ctx) {
   $("w-plot").style.width = wWidth ? `${wWidth}px` : "";
   await draw.drawWeights($("w-plot"), w2d, conv.weight, check.layer.out_channels, check.layer.in_channels);
   if (ctx.isStale()) return;
-  loadMatmul(body);
-  if (JSON.stringify(data.reducedFor) !== JSON.stringify(body.input)) loadReduce(body.input);
-  loadNin();
+  followUps(body);
+}
+
+/** The sections below the pixel, one request after another: the server runs two heavy requests at
+ * once, and on a photo the matrix product alone is megabytes, so a burst would queue the rest. */
+async function followUps(body) {
+  await loadMatmul(body);
+  if (JSON.stringify(data.reducedFor) !== JSON.stringify(body.input)) await loadReduce(body.input);
+  await loadNin();
 }
 
 function syncForm(layer) {
@@ -158,7 +164,7 @@ async function loadMatmul(req) {
   const token = matmulGuard();
   let m;
   try {
-    m = await postJSON("/api/pointwise/matmul", { ...req, layer: { ...req.layer, activation: "none" } });
+    m = await postFrame("/api/pointwise/matmul", { ...req, layer: { ...req.layer, activation: "none" } });
   } catch (err) {
     if (!token.stale()) { clearMatrices(); $("matmul-check").textContent = err.message; }
     return;
@@ -185,7 +191,7 @@ async function loadMatmul(req) {
 async function loadReduce(input) {
   const token = reduceGuard();
   let res;
-  try { res = await postJSON("/api/pointwise/reduce", { input }); } catch (err) {
+  try { res = await postJSON("/api/pointwise/reduce", { input, include_output: false }); } catch (err) {
     if (!token.stale()) $("reduce").textContent = err.message;
     return;
   }
@@ -203,7 +209,8 @@ async function loadNin() {
   const p = +shell.state.step || 0, r = Math.floor(p / data.w), c = p % data.w;
   let res;
   try {
-    res = await postJSON("/api/pointwise/nin", { input: data.req.input, widths: shell.state.ninWidths.split(",").map(Number), row: r, col: c });
+    res = await postJSON("/api/pointwise/nin", { input: data.req.input, widths: shell.state.ninWidths.split(",").map(Number), row: r, col: c,
+      include_output: false });
   } catch (err) {
     if (!token.stale()) $("nin-check").textContent = err.message;
     return;
