@@ -87,3 +87,39 @@ class Client:
         body = {k: v for k, v in (("input", input), ("layer", layer), ("weights", weights),
                                   ("positions", positions), ("region", region)) if v is not None}
         return self._check(self._http.post("/api/trace", json=body)).json()
+
+    # -- networks (issue 13) -------------------------------------------------------------------------
+    def models(self) -> list[dict]:
+        """The built-in and uploaded models."""
+        return self._check(self._http.get("/api/models")).json()
+
+    def upload_model(self, source: str | Path | bytes, filename: str | None = None) -> dict:
+        """Upload an .onnx file (a path or its bytes); returns the model's info with its id."""
+        if isinstance(source, (str, Path)):
+            data, filename = Path(source).read_bytes(), filename or Path(source).name
+        else:
+            data, filename = source, filename or "model.onnx"
+        return self._check(self._http.post("/api/models/upload", files={"file": (filename, data)})).json()
+
+    def model(self, model_id: str, height: int | None = None, width: int | None = None) -> dict:
+        """A model's layers with their cost, the totals and the 1×1 share."""
+        params = {k: v for k, v in (("height", height), ("width", width)) if v is not None}
+        return self._check(self._http.get(f"/api/models/{model_id}", params=params)).json()
+
+    def run_model(self, model_id: str, input: dict | None = None, size: list[int] | None = None,
+                  preview_channels: int = 16) -> dict[str, Any]:
+        """A forward run: prediction, per-layer summaries and times, previews decoded to float32 arrays."""
+        body = {"preview_channels": preview_channels, "encoding": "binary",
+                **{k: v for k, v in (("input", input), ("size", size)) if v is not None}}
+        res = decode_frame(self._check(self._http.post(f"/api/models/{model_id}/run", json=body)).content)
+        for layer in res["layers"]:
+            if layer["preview"] is not None:
+                layer["preview"] = decode_array(layer["preview"])
+        return res
+
+    def activation(self, model_id: str, tensor: str, input: dict | None = None, size: list[int] | None = None
+                   ) -> np.ndarray:
+        """One tensor of the forward pass (batch axis dropped), as a float32 array."""
+        body = {"tensor": tensor, "encoding": "binary", **{k: v for k, v in (("input", input), ("size", size)) if v is not None}}
+        res = decode_frame(self._check(self._http.post(f"/api/models/{model_id}/activation", json=body)).content)
+        return decode_array(res["activation"])

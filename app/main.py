@@ -12,6 +12,8 @@ from app.api.errors import install_error_handlers
 from app.api.middleware import install_middleware
 from app.api.static import CachedStaticFiles
 from app.inputs.store import InputStore
+from app.api import network
+from app.models.store import ModelStore
 from app.paths import STATIC
 from app.settings import Settings, get_settings
 
@@ -24,6 +26,7 @@ DESCRIPTION = """Run real convolutions with NumPy and get every number back.
 * `POST /api/layer/check`: output shape, cost and the formulas with a layer's numbers, without running it.
 * `/api/pointwise/*`: a 1×1 layer as a matrix product, NiN stacks, FC as a convolution, C vs H,W.
 * `/api/cost`, `/api/measure`, `/api/architectures`: designs counted and timed; papers' networks as data.
+* `/api/models`: the built-in digits CNN or an uploaded ONNX file; its cost table, a forward run, activations.
 
 Errors are `{"error": {"code", "message"}}` with a 4xx status; limits are named in the message.
 """
@@ -37,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="convlens", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
     app.state.settings = s
     app.state.store = InputStore(s.data_dir / "inputs", s.store_quota_bytes, s.store_grace_s, s.store_rescan_s)
+    app.state.models = ModelStore(s.data_dir / "models", s.model_store_quota_bytes)  # issue 13
     install_error_handlers(app)
     app.include_router(inputs.router)
     app.include_router(convolve.router)
@@ -44,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(cost.router)
     app.include_router(transposed.router)
     app.include_router(receptive.router)
+    app.include_router(network.router)
     app.include_router(pages.router)
 
     @app.get("/healthz", tags=["meta"])

@@ -1,0 +1,141 @@
+"""Request and response models of the networks API (/api/models), validated before anything runs."""
+from __future__ import annotations
+
+from typing import Annotated, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+
+from app.schemas import EncodedArray, InputInfo, Int, Pos, RandomInput, SampleInput, Strict, UploadInput
+
+
+class DrawingInput(Strict):
+    """A drawing from the page's pad, row by row, ink = 1 and paper = 0. For the digits model it becomes an
+    8×8 digit of 0..16 (block means), as the dataset was made (app/models/digits.py)."""
+    kind: Literal["drawing"] = "drawing"
+    size: Annotated[StrictInt, Field(ge=8, le=256, multiple_of=8, description="side of the square grid")] = 32
+    values: list[Union[StrictFloat, StrictInt]] = Field(max_length=256 * 256, description="size·size grey levels in [0, 1]")
+
+
+class TestImageInput(Strict):
+    """One of the built-in model's held-out test images (never seen in training)."""
+    kind: Literal["test_image"] = "test_image"
+    index: Int = 0
+
+
+ModelInput = Annotated[Union[TestImageInput, DrawingInput, SampleInput, RandomInput, UploadInput],
+                       Field(discriminator="kind")]
+
+
+class RunRequest(Strict):
+    input: ModelInput = TestImageInput()
+    size: Optional[Annotated[list[Pos], Field(min_length=2, max_length=2)]] = Field(
+        None, description="[H, W] for a model whose input size is dynamic; static models ignore it")
+    preview_channels: Annotated[StrictInt, Field(ge=0, le=64)] = Field(
+        16, description="how many channels of each activation to return as small pictures (≤ 32×32 each)")
+    encoding: Literal["base64", "binary"] = "base64"
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"input": {"kind": "test_image", "index": 3}},
+        {"input": {"kind": "random", "shape": [3, 224, 224], "seed": 0}, "preview_channels": 4},
+    ]})
+
+
+class ActivationRequest(Strict):
+    input: ModelInput = TestImageInput()
+    size: Optional[Annotated[list[Pos], Field(min_length=2, max_length=2)]] = None
+    tensor: str = Field(max_length=512, description="a tensor name from GET /api/models/{id} (a layer's input or output)")
+    encoding: Literal["base64", "binary", "npy"] = "binary"
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"input": {"kind": "test_image", "index": 0}, "tensor": "probabilities", "encoding": "base64"}]})
+
+
+class ModelInfo(BaseModel):
+    id: str = Field(description="a built-in name or the SHA-256 of the uploaded file")
+    name: str
+    builtin: bool
+    size_bytes: int
+    input_shape: list[Union[int, str]] = Field(description="declared [N, C, H, W]; a string names a dynamic axis")
+    nodes: int
+    params: int
+    opset: int
+    accuracy: Optional[float] = Field(None, description="built-in models: accuracy on their held-out test split")
+    test_images: Optional[int] = None
+    classes: Optional[list[str]] = None
+
+
+class LayerRow(BaseModel):
+    index: int
+    name: str
+    op: str
+    inputs: list[str]
+    output: str
+    in_shape: Optional[list[int]]
+    out_shape: list[int]
+    kernel: Optional[list[int]] = None
+    stride: Optional[list[int]] = None
+    groups: Optional[int] = None
+    is_1x1: bool
+    bn_folded: bool
+    params: int
+    macs: int
+    bytes_read: int
+    bytes_written: int
+    macs_per_byte: float
+
+
+class OpShare(BaseModel):
+    op: str
+    layers: int
+    params: int
+    macs: int
+
+
+class Totals(BaseModel):
+    params: int
+    macs: int
+    flops: int = Field(description="2·MACs")
+    bytes_moved: int
+    pointwise_params: int = Field(description="params of 1×1 convolutions")
+    pointwise_macs: int
+    pointwise_params_share: float
+    pointwise_macs_share: float
+
+
+class ModelDetail(BaseModel):
+    model: ModelInfo
+    input_shape: list[int] = Field(description="the [1, C, H, W] this table is for")
+    layers: list[LayerRow]
+    totals: Totals
+    by_op: list[OpShare]
+
+
+class Prediction(BaseModel):
+    kind: Literal["probabilities", "scores"] = Field(description="probabilities when the model ends in a softmax")
+    classes: list[str]
+    values: list[float]
+    top: int
+
+
+class LayerRun(BaseModel):
+    index: int
+    name: str
+    op: str
+    output: str
+    shape: list[int]
+    min: float
+    max: float
+    mean: float
+    time_ms: float
+    time_share: float
+    preview: Optional[EncodedArray] = Field(None, description="the first channels, each at most 32×32 (strided)")
+
+
+class RunResponse(BaseModel):
+    model: str
+    input: InputInfo = Field(description="the model's input tensor, stored: its id names it in activation inputs")
+    input_shape: list[int]
+    prediction: Optional[Prediction]
+    layers: list[LayerRun]
+    total_ms: float
+    pointwise_time_share: float = Field(description="share of the measured time spent in 1×1 convolutions")

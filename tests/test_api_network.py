@@ -1,0 +1,128 @@
+"""/api/models through HTTP (in process): the built-in model, uploads, the cost table, runs, activations,
+and the hostile corpus (each a 4xx with its message, the app still answering afterwards)."""
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from app.encoding import decode_array, decode_frame
+from app.inputs.samples import random_tensor
+from app.models.service import builtin_test_set
+from tests.hostile_models import CORPUS
+from tests.onnx_models import build, export
+
+
+def upload(client, data: bytes, name="m.onnx"):
+    return client.post("/api/models/upload", files={"file": (name, data)})
+
+
+def error_of(r, status):
+    assert r.status_code == status, r.text
+    return r.json()["error"]
+
+
+@pytest.fixture(scope="module")
+def vgg_bytes():
+    return export(build("small_vgg"), torch.randn(1, 3, 32, 32), keep_bn=False)
+
+
+def test_builtin_digits_is_listed_with_its_accuracy(client):
+    models = client.get("/api/models").json()
+    digits = next(m for m in models if m["id"] == "digits")
+    assert digits["builtin"] and digits["input_shape"] == [1, 1, 32, 32] and digits["accuracy"] >= 0.95
+    assert digits["classes"] == [str(d) for d in range(10)]
+
+
+def test_cost_table_totals_are_the_sums_of_its_rows(client):
+    d = client.get("/api/models/digits").json()
+    rows = d["layers"]
+    assert d["totals"]["params"] == sum(r["params"] for r in rows) == d["model"]["params"]  # every weight in a layer
+    assert d["totals"]["macs"] == sum(r["macs"] for r in rows) and d["totals"]["flops"] == 2 * d["totals"]["macs"]
+    pw = [r for r in rows if r["is_1x1"]]
+    assert pw and all(r["op"] == "Conv" and r["kernel"] == [1, 1] for r in pw)
+    assert d["totals"]["pointwise_macs"] == sum(r["macs"] for r in pw)
+    assert d["totals"]["pointwise_macs_share"] == pytest.approx(d["totals"]["pointwise_macs"] / d["totals"]["macs"])
+    assert any(r["bn_folded"] for r in rows)
+    assert sum(o["macs"] for o in d["by_op"]) == d["totals"]["macs"]
+
+
+def test_run_on_a_test_image_predicts_its_label(client):
+    images, labels = builtin_test_set("digits")
+    r = client.post("/api/models/digits/run", json={"input": {"kind": "test_image", "index": 0}})
+    assert r.status_code == 200, r.text
+    res = r.json()
+    p = res["prediction"]
+    assert p["kind"] == "probabilities" and sum(p["values"]) == pytest.approx(1, abs=1e-5)
+    assert p["top"] == int(np.argmax(p["values"]))
+    assert len(res["layers"]) == len(client.get("/api/models/digits").json()["layers"])
+    assert res["total_ms"] == pytest.approx(sum(l["time_ms"] for l in res["layers"]))
+    assert sum(l["time_share"] for l in res["layers"]) == pytest.approx(1)
+    # the stored input is the model's input for that image
+    stored = client.get(f"/api/inputs/{res['input']['id']}").json()
+    assert stored["shape"] == [1, 32, 32]
+
+
+def test_drawing_goes_through_the_dataset_format(client):
+    """A drawing equal to a test image's upscaled 8×8 (as ink fractions) gives the same prediction."""
+    images, _ = builtin_test_set("digits")
+    grid = np.kron(images[5] / 16.0, np.ones((4, 4)))  # 32×32, each 4×4 block the digit's ink fraction
+    a = client.post("/api/models/digits/run", json={"input": {"kind": "drawing", "size": 32,
+                                                              "values": grid.reshape(-1).tolist()}}).json()
+    b = client.post("/api/models/digits/run", json={"input": {"kind": "test_image", "index": 5}}).json()
+    assert a["prediction"]["values"] == pytest.approx(b["prediction"]["values"], abs=1e-6)
+    assert a["input"]["id"] == b["input"]["id"]  # the same tensor, so the same content address
+
+
+def test_binary_run_and_activation_frame(client):
+    res = decode_frame(client.post("/api/models/digits/run", json={"encoding": "binary", "preview_channels": 4}).content)
+    conv = next(l for l in res["layers"] if l["op"] == "Conv")
+    prev = decode_array(conv["preview"])
+    assert prev.shape[0] == 4 and max(prev.shape[1:]) <= 32
+    full = decode_array(decode_frame(client.post("/api/models/digits/activation", json={
+        "tensor": conv["output"], "encoding": "binary"}).content)["activation"])
+    assert full.shape == tuple(conv["shape"][1:])
+    np.testing.assert_array_equal(full[:4, ::max(1, -(-full.shape[1] // 32)), ::max(1, -(-full.shape[2] // 32))], prev)
+    assert float(full.min()) == pytest.approx(conv["min"]) and float(full.max()) == pytest.approx(conv["max"])
+
+
+def test_upload_run_and_activations_equal_onnxruntime(client, vgg_bytes):
+    info = upload(client, vgg_bytes, "vgg.onnx")
+    assert info.status_code == 201, info.text
+    mid = info.json()["id"]
+    assert upload(client, vgg_bytes).json()["id"] == mid  # content-addressed
+    assert mid in {m["id"] for m in client.get("/api/models").json()}
+    spec = {"kind": "random", "shape": [3, 32, 32], "seed": 0}
+    x = random_tensor((3, 32, 32), 0, "normal")
+    res = client.post(f"/api/models/{mid}/run", json={"input": spec}).json()
+    sess = ort.InferenceSession(vgg_bytes, providers=["CPUExecutionProvider"])
+    ref = sess.run(None, {sess.get_inputs()[0].name: x[None]})[0]
+    np.testing.assert_allclose(res["prediction"]["values"], ref.reshape(-1), atol=1e-5)
+
+
+def test_bad_requests_are_clear_4xx(client):
+    assert error_of(client.get("/api/models/nope"), 404)["code"] == "not_found"
+    assert error_of(client.get("/api/models/" + "0" * 64), 404)["code"] == "not_found"
+    e = error_of(client.post("/api/models/digits/run", json={"input": {"kind": "test_image", "index": 10**6}}), 404)
+    assert "test image" in e["message"]
+    e = error_of(client.post("/api/models/digits/run", json={"input": {"kind": "random", "shape": [3, 32, 32]}}), 422)
+    assert "[1, 32, 32]" in e["message"]
+    e = error_of(client.post("/api/models/digits/run", json={"input": {"kind": "drawing", "size": 16, "values": [2.0] * 256}}), 422)
+    assert "[0, 1]" in e["message"]
+    e = error_of(client.post("/api/models/digits/activation", json={"tensor": "no-such"}), 404)
+    assert "no-such" in e["message"]
+
+
+def test_model_size_limit(make_client, vgg_bytes):
+    c = make_client(max_model_bytes=1000)
+    assert error_of(upload(c, vgg_bytes), 413)["code"] == "limit_exceeded"
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_hostile_models_get_a_4xx_and_the_app_keeps_answering(client, name):
+    make, status, words = CORPUS[name]
+    e = error_of(upload(client, make(), f"{name}.onnx"), status)
+    for w in words:
+        assert w in e["message"]
+    assert client.get("/api/models/digits").status_code == 200
