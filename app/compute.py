@@ -163,13 +163,22 @@ def plan_layer(in_shape: tuple[int, int, int], layer: LayerSpec, weights, s: Set
     return LayerPlan(geom, cost, has_bias)
 
 
-def convolve_values(in_shape: tuple[int, int, int], p: PreparedLayer, encoding: str, include_input: bool) -> int:
+def convolve_values(in_shape: tuple[int, int, int], geom: ConvGeometry, weight_count: int, encoding: str,
+                    include_input: bool) -> int:
     """float32 values a /api/convolve response carries in this encoding."""
-    g = p.geometry
+    out = geom.out_channels * geom.out_height * geom.out_width
     if encoding in ("npy", "png"):
-        return g.out_channels * g.out_height * g.out_width // (g.out_channels if encoding == "png" else 1)
-    return (g.out_channels * g.out_height * g.out_width + p.weight.size
-            + (in_shape[0] * in_shape[1] * in_shape[2] if include_input else 0))
+        return out // (geom.out_channels if encoding == "png" else 1)
+    return out + weight_count + (in_shape[0] * in_shape[1] * in_shape[2] if include_input else 0)
+
+
+def check_convolve(in_shape: tuple[int, int, int], layer: LayerSpec, weights, encoding: str, include_input: bool,
+                   s: Settings) -> None:
+    """Everything /api/convolve refuses, from shapes alone: before the input is generated or loaded (a
+    random 1×4096×4096 input is 64 MB of work to make) and before any weight exists."""
+    plan = plan_layer(in_shape, layer, weights, s)
+    check_response(convolve_values(in_shape, plan.geometry, plan.cost.params_without_bias, encoding, include_input),
+                   encoding, s)
 
 
 def prepare_layer(in_shape: tuple[int, int, int], layer: LayerSpec, weights, s: Settings) -> PreparedLayer:

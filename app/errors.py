@@ -25,6 +25,7 @@ class LimitExceeded(ConvlensError):
     def __init__(self, what: str, asked: int | float, limit: int, setting: str):
         super().__init__(f"{what} is {asked:,}, over the limit of {limit:,} "
                          f"(set by CONVLENS_{setting.upper()})")
+        self.limit = f"CONVLENS_{setting.upper()}"  # also a field of the JSON error, for programs
 
 
 class BadUpload(ConvlensError):

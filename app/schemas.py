@@ -256,6 +256,7 @@ class ConvolveResponse(BaseModel):
 class ErrorDetail(BaseModel):
     code: str = Field(description="stable machine-readable code, e.g. limit_exceeded, invalid_layer")
     message: str = Field(description="what is wrong and what is allowed")
+    limit: Optional[str] = Field(None, description="for a refused limit: the environment variable that sets it")
     details: Optional[list[dict]] = None
 
 
@@ -265,4 +266,5 @@ class ErrorResponse(BaseModel):
 
 ERROR_RESPONSES = {status: {"model": ErrorResponse, "description": text} for status, text in [
     (400, "malformed body"), (404, "unknown sample, input, preset or path"),
-    (413, "over a configured limit; the message names it"), (422, "invalid request or layer")]}
+    (413, "over a configured limit; the message names it"), (422, "invalid request or layer"),
+    (503, "busy: too many heavy computations at once; retry after Retry-After seconds")]}

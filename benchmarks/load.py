@@ -1,10 +1,15 @@
 """A bounded load test on loopback: mixed convolve, trace and cost requests from concurrent clients.
 
-    .venv/bin/python benchmarks/load.py [--clients 32] [--seconds 60] [--workers 2]
+    .venv/bin/python benchmarks/load.py [--clients 32] [--seconds 60] [--workers 2] [--abuse [N]]
 
 Starts `convlens serve --workers N` (python -m app) on a free port unless --url is given, runs for a
 fixed time, and reports requests per second, p50 and p99 latency, errors and the server's peak
 resident memory (all its processes). It sends traffic to 127.0.0.1 only and stops by itself.
+
+With --abuse, N more clients (default 4) send the issue 14 abuse mix in turn beside the well-behaved
+clients: million-key and over-size JSON, deep nesting, the 40 G MAC FC request, "list" at the output
+limit, 3.7 G MAC convolutions, a 1 MB header, unfinished headers and a body shorter than its
+Content-Length. The well-behaved clients' figures are reported apart from the abusers' answers.
 """
 from __future__ import annotations
 
@@ -66,9 +71,63 @@ async def _client(url: str, deadline: float, index: int, latencies: list, errors
             latencies.append((time.perf_counter() - t0) * 1e3)
 
 
-async def _run(url: str, clients: int, seconds: float, pid: int | None) -> dict:
+_KEYS = json.dumps({f"k{i}": 0 for i in range(500_000)}).encode()  # 7.4 MB: under the JSON byte cap, over its key cap
+ABUSE = [  # name, method, path, request arguments
+    ("json_keys", "/api/layer/check", {"content": _KEYS, "headers": {"content-type": "application/json"}}),
+    ("json_30mb", "/api/layer/check", {"content": b" " * (30 * 2**20), "headers": {"content-type": "application/json"}}),
+    ("json_deep", "/api/convolve", {"content": b"[" * 100_000, "headers": {"content-type": "application/json"}}),
+    ("fc_40g_macs", "/api/pointwise/fc", {"json": {"channels": 256, "block": 16, "outputs": 256, "size": 64}}),
+    ("list_at_output_limit", "/api/convolve", {"json": {"input": {"kind": "random", "shape": [1, 4096, 4096]},
+                                                        "layer": {"out_channels": 2, "kernel_size": 1},
+                                                        "encoding": "list"}}),
+    ("conv_3.7g_macs", "/api/convolve", {"json": {"input": {"kind": "random", "shape": [256, 56, 56]},
+                                                  "layer": {"out_channels": 512, "padding": 1}}}),
+    ("header_1mb", "/healthz", {"headers": {"x-big": "a" * 2**20}}),
+]
+RAW_ABUSE = [  # name, bytes sent, then the connection is held until the server closes it
+    ("unfinished_headers", b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "),
+    ("short_body", b"POST /api/convolve HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                   b"Content-Length: 1000\r\n\r\n{"),
+]
+
+
+async def _raw(url: str, data: bytes, deadline: float) -> str:
+    host, port = url.split("//", 1)[1].rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(data)
+    try:
+        answer = await asyncio.wait_for(reader.read(), max(0.1, deadline - time.monotonic() + 30))
+        return answer.split(b" ", 2)[1].decode() if answer.startswith(b"HTTP/1.1 ") else "closed"
+    except asyncio.TimeoutError:
+        return "still open"
+    finally:
+        writer.close()
+
+
+async def _abuser(url: str, deadline: float, index: int, seen: dict) -> None:
+    async with httpx.AsyncClient(base_url=url, timeout=60) as c:
+        k = index
+        while time.monotonic() < deadline:
+            kinds = len(ABUSE) + len(RAW_ABUSE)
+            i, k = k % kinds, k + 1
+            try:
+                if i < len(ABUSE):
+                    name, path, kw = ABUSE[i]
+                    r = await (c.get(path, **kw) if path == "/healthz" else c.post(path, **kw))
+                    outcome = str(r.status_code)
+                else:
+                    name, data = RAW_ABUSE[i - len(ABUSE)]
+                    outcome = await _raw(url, data, deadline)
+            except httpx.HTTPError as exc:
+                outcome = type(exc).__name__
+            seen.setdefault(name, {}).setdefault(outcome, 0)
+            seen[name][outcome] += 1
+
+
+async def _run(url: str, clients: int, seconds: float, pid: int | None, abusers: int = 0) -> dict:
     latencies: list[float] = []
     errors: list[str] = []
+    abuse: dict = {}
     peak = [0.0]
     deadline = time.monotonic() + seconds
 
@@ -78,19 +137,24 @@ async def _run(url: str, clients: int, seconds: float, pid: int | None) -> dict:
                 peak[0] = max(peak[0], tree_rss_mb(pid))
             await asyncio.sleep(0.2)
     start = time.monotonic()
-    await asyncio.gather(watch(), *[_client(url, deadline, i, latencies, errors) for i in range(clients)])
+    await asyncio.gather(watch(), *[_client(url, deadline, i, latencies, errors) for i in range(clients)],
+                         *[_abuser(url, deadline, i, abuse) for i in range(abusers)])
     elapsed = time.monotonic() - start
     lat = sorted(latencies)
-    return {"clients": clients, "seconds": round(elapsed, 1), "requests": len(lat), "rps": len(lat) / elapsed,
-            "p50_ms": statistics.median(lat), "p99_ms": lat[min(len(lat) - 1, int(0.99 * len(lat)))],
-            "errors": len(errors), "error_samples": errors[:5], "peak_rss_mb": peak[0]}
+    result = {"clients": clients, "seconds": round(elapsed, 1), "requests": len(lat), "rps": len(lat) / elapsed,
+              "p50_ms": statistics.median(lat), "p99_ms": lat[min(len(lat) - 1, int(0.99 * len(lat)))],
+              "errors": len(errors), "error_samples": errors[:5], "peak_rss_mb": peak[0]}
+    if abusers:
+        result["abusers"] = abusers
+        result["abuse_answers"] = abuse
+    return result
 
 
-def run_load(url: str, clients: int, seconds: float, pid: int | None = None) -> dict:
+def run_load(url: str, clients: int, seconds: float, pid: int | None = None, abusers: int = 0) -> dict:
     """Runs the clients on their own event loop in a helper thread, so it also works from code that
     already has a loop running (the test suite, after Playwright's sync API has started one)."""
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, _run(url, clients, seconds, pid)).result()
+        return pool.submit(asyncio.run, _run(url, clients, seconds, pid, abusers)).result()
 
 
 def main() -> None:
@@ -98,20 +162,24 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--abuse", type=int, nargs="?", const=4, default=0, metavar="N",
+                    help="N more clients sending the issue 14 abuse mix (default 4)")
     ap.add_argument("--url")
-    ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "load.json")
+    ap.add_argument("--json", type=Path, help="where to write the result (default results/load.json, "
+                                              "or results/load-abuse.json with --abuse)")
     args = ap.parse_args()
     if args.url:
-        result = run_load(args.url, args.clients, args.seconds)
+        result = run_load(args.url, args.clients, args.seconds, abusers=args.abuse)
     else:
         from benchmarks.server import running_server
         with running_server(workers=args.workers, with_process=True) as (url, proc):
-            result = run_load(url, args.clients, args.seconds, proc.pid)
+            result = run_load(url, args.clients, args.seconds, proc.pid, args.abuse)
     result["workers"] = args.workers
     print(json.dumps(result, indent=2))
     print(f"p99/p50 = {result['p99_ms'] / result['p50_ms']:.1f}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
+    out = args.json or Path(__file__).parent / "results" / ("load-abuse.json" if args.abuse else "load.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

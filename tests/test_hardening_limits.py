@@ -34,7 +34,7 @@ def error_of(r, status: int) -> dict:
 ])
 def test_every_engine_endpoint_refuses_over_the_limits_before_running(make_client, path, body, what):
     err = error_of(make_client(max_macs=10**9).post(path, json=body), 413)
-    assert err["code"] == "limit_exceeded" and what in err["message"]
+    assert err["code"] == "limit_exceeded" and what in err["message"] and err["limit"].startswith("CONVLENS_MAX_")
 
 
 def test_fc_within_the_limits_still_answers(client):

@@ -7,8 +7,8 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
 from app.api.deps import settings_of, store_of
-from app.compute import (PreparedLayer, check_response, convolve_values, groups_choices, plan_layer, prepare_layer,
-                         run_layer, trace_many)
+from app.compute import (PreparedLayer, check_convolve, groups_choices, plan_layer, prepare_layer, run_layer,
+                         trace_many)
 from app.api.chunked import ChunkedResponse
 from app.encoding import FRAME_MEDIA_TYPE, Frame, encode_array, json_bytes, npy_chunks, to_png
 from app.engine.cost import ConvCost
@@ -82,9 +82,9 @@ def convolve(req: ConvolveRequest, s: Settings = Depends(settings_of), store: In
     then each array at its ``offset`` from there, 8-byte aligned), or, with ``"npy"``, the output tensor
     alone as an ``application/x-npy`` body. The same request always gives the same numbers.
     """
+    check_convolve(input_shape(req.input, store, s)[0], req.layer, req.weights, req.encoding, req.include_input, s)
     x, info = resolve_input(req.input, store, s)
     layer = prepare_layer(x.shape, req.layer, req.weights, s)
-    check_response(convolve_values(x.shape, layer, req.encoding, req.include_input), req.encoding, s)
     result = run_layer(x, layer, s)
     headers = {"X-Engine-Ms": f"{result.engine_ms:.3f}"}
     if req.encoding == "npy":

@@ -22,7 +22,8 @@ def _where(loc) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ConvlensError)
     async def _convlens(_: Request, exc: ConvlensError):
-        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status_code,
+        extra = {"limit": exc.limit} if getattr(exc, "limit", None) else {}
+        return JSONResponse(error_body(exc.code, exc.message, **extra), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
     @app.exception_handler(GeometryError)
