@@ -1,11 +1,15 @@
 # convlens in a container: uvicorn on 0.0.0.0:8000 as a non-root user, inputs stored in /data.
 #   docker build -t convlens .            (ARG BASE picks another base image with python3 + venv)
 #   docker run -p 127.0.0.1:8000:8000 -v convlens-data:/data convlens
+# Requests are answered only for the Host names in CONVLENS_ALLOWED_HOSTS (DNS rebinding): loopback names
+# by default, which is how the published port above is reached; add -e CONVLENS_ALLOWED_HOSTS=name,...
+# for a host name or a proxy in front.
 ARG BASE=python:3.11-slim
 FROM ${BASE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     CONVLENS_HOST=0.0.0.0 CONVLENS_PORT=8000 CONVLENS_WORKERS=1 CONVLENS_DATA_DIR=/data \
+    CONVLENS_ALLOWED_HOSTS="127.0.0.1,localhost,[::1]" \
     VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH
 
 WORKDIR /app
