@@ -1,7 +1,9 @@
 """The home page in real Chromium: it renders a live convolution, offline, without console errors."""
 from __future__ import annotations
 
-from tests.conftest import screenshot
+import httpx
+
+from tests.conftest import ready, screenshot
 
 
 def test_index_renders_demo_offline(page, live_server):
@@ -16,3 +18,18 @@ def test_index_renders_demo_offline(page, live_server):
     screenshot(page, "index")
     assert page.watch.errors == []
     assert page.watch.foreign == []
+
+
+def test_a_sample_card_opens_conv_on_that_sample(page, live_server):
+    page.goto(live_server + "/")
+    page.wait_for_selector("body[data-demo-ready='1']", timeout=15000)
+    names = page.eval_on_selector_all("#samples .sample", "cs => cs.map(c => c.dataset.name)")
+    assert len(names) >= 4
+    name = names[1]
+    page.click(f"#samples .sample[data-name='{name}']")
+    page.wait_for_url(f"**/conv?*in=sample%3A{name}*")
+    ready(page)
+    assert page.input_value("#input-kind") == f"sample:{name}"
+    h, w = next(s["shape"] for s in httpx.get(live_server + "/api/samples").json() if s["name"] == name)[1:]
+    assert f"×{h}×{w}]" in page.inner_text("#layer-message")  # /conv ran its layer on that sample (padding keeps H, W)
+    assert page.watch.errors == []

@@ -1,25 +1,34 @@
-// Home page: one live convolution, so a first visit shows the engine working.
-import { postFrame, decodeArray } from "./api.js";
+// The home page: one live convolution, so a first visit shows the engine working, and the sample cards
+// as links into /conv on that sample (built by links.js). The shell (shell.js) runs the load: the
+// layer check, the convolution and the ready hook; this script keeps its request and its drawing.
+import { decodeArray } from "./api.js";
+import { createShell } from "./shell.js";
+import { convUrl } from "./links.js";
+import { formatInt } from "./format.js";
 import { plotlyReady, signedScale } from "./plots.js";
 
-async function demo() {
-  const res = await postFrame("/api/convolve", {
-    input: { kind: "sample", name: "edges" },
-    layer: { padding: 1 },
-    weights: { kind: "preset", name: "sobel_x" },
-  });
-  const [out] = decodeArray(res.output);
+const DEMO = { input: { kind: "sample", name: "edges" }, layer: { padding: 1 }, weights: { kind: "preset", name: "sobel_x" } };
+
+async function render({ check, conv }, ctx) {
+  const [out] = decodeArray(conv.output);
+  const lim = Math.max(Math.abs(conv.output.channel_min[0]), Math.abs(conv.output.channel_max[0]));
+  document.getElementById("demo-caption").textContent =
+    `input [${conv.input.shape.join("×")}] → output [${conv.output_shape.join("×")}], ` +
+    `${formatInt(check.cost.macs)} MACs, engine ${conv.engine_ms.toFixed(2)} ms`;
   await plotlyReady();
-  const lim = Math.max(Math.abs(res.output.channel_min[0]), Math.abs(res.output.channel_max[0]));
-  Plotly.newPlot("demo", [{ z: out, type: "heatmap", ...signedScale(lim) }],
+  if (ctx.isStale()) return;
+  await Plotly.react("demo", [{ z: out, type: "heatmap", ...signedScale(lim), hovertemplate: "(%{y}, %{x}) = %{z:.3f}<extra></extra>" }],
     { margin: { t: 10, r: 10, b: 30, l: 40 }, xaxis: { constrain: "domain" }, yaxis: { autorange: "reversed", scaleanchor: "x", constrain: "domain" }, height: 360 },
     { displaylogo: false, responsive: true });
-  document.getElementById("demo-caption").textContent =
-    `input [${res.input.shape.join("×")}] → output [${res.output_shape.join("×")}], ` +
-    `${res.cost.macs.toLocaleString()} MACs, engine ${res.engine_ms.toFixed(2)} ms`;
   document.body.dataset.demoReady = "1";
 }
 
-demo().catch((err) => {
-  document.getElementById("demo-caption").textContent = `demo failed: ${err.message}`;
+const shell = createShell({
+  page: "home", keys: {}, defaults: {}, request: () => DEMO, render,
+  onInvalid: (check) => { document.getElementById("demo-caption").textContent = `demo failed: ${check.error.message}`; },
 });
+
+for (const card of document.querySelectorAll("#samples a.sample")) {
+  card.href = convUrl({ input: { kind: "sample", name: card.dataset.name } });
+}
+shell.start();

@@ -1,7 +1,7 @@
 // The 1×1 page: its keys, defaults, request and rendering; the shell (shell.js) does the rest (state,
 // URL, loads, player, downloads). Every number comes from the API: the layer check (shape, cost, the
 // 1×1 formulas and the values it reads), /api/convolve (maps, weights), /api/trace (W·x + b written out),
-// /api/pointwise/* (the matrix product, C-vs-H,W, NiN, FC ≡ conv). The sweep only looks values up in
+// the /api/pointwise endpoints (the matrix product, C-vs-H,W, NiN, FC ≡ conv). The sweep only looks values up in
 // those arrays and moves canvases and boxes.
 import { decodeArray, postFrame, postJSON } from "./api.js";
 import { createShell } from "./shell.js";
