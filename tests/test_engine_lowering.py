@@ -100,8 +100,9 @@ def test_a_large_layer_is_measured_once_logged_and_cached(fresh_choices, caplog)
     assert first.path in lowering.candidates(geom) and set(first.trial_ms) == set(lowering.candidates(geom))
     assert len(calls) == lowering.TRIAL_ROUNDS * len(lowering.candidates(geom))
     trial_rows = calls[0][1]  # a slice of the layer, not the layer: bounded work
-    assert trial_rows < geom.out_height and conv_macs(geom) // geom.out_height * trial_rows <= \
-        max(lowering.TRIAL_MACS, conv_macs(geom) // geom.out_height * lowering.TRIAL_ROWS)
+    per_row = conv_macs(geom) // geom.out_height
+    assert trial_rows < geom.out_height and per_row * trial_rows <= max(lowering.TRIAL_MAX_MACS,
+                                                                          per_row * lowering.TRIAL_ROWS)
     assert f"lowering {first.path} for 3×3 32→32 @128×128" in caplog.text and "measured on" in caplog.text
     assert lowering.choose(geom, 1, x, w, run) is first and len(calls) == lowering.TRIAL_ROUNDS * 3  # cached
     assert lowering.lowering(geom, 1) is first and lowering.lowering(geom, 2) is None  # per thread count
@@ -120,6 +121,18 @@ def test_small_strided_and_unmeasured_layers_follow_the_rules(fresh_choices):
     dw = conv_geometry(big.shape, 64, 3, 1, 1, 1, 64)
     choice = lowering.choose(dw, 1, big, np.zeros((64, 1, 3, 3), np.float32), never)
     assert choice.path == "depthwise" and choice.reason == "rule: measurement off"
+
+
+@pytest.mark.parametrize("shape,c_out,k,rows", [
+    ((64, 56, 56), 64, 3, -(-1024 // 56)),                # GEMM-bound: 1024 columns, 64·64·9·56·19 = 39 M MACs
+    ((256, 28, 28), 256, 4, 2),                           # deep: 2 rows (59 M MACs) is the floor
+    ((3, 1024, 1024), 3, 3, 3_000_000 // (3 * 3 * 9 * 1024)),  # thin: TRIAL_MACS of output
+])
+def test_trial_slices_are_bounded_and_long_enough(shape, c_out, k, rows):
+    geom = conv_geometry(shape, c_out, k, 1, "same")
+    xs, g = lowering._trial_slice(geom, np.zeros(shape, dtype=np.float32))
+    assert g.out_height == rows and g.out_width == geom.out_width and xs.shape[1] <= shape[1]
+    assert conv_macs(g) <= max(lowering.TRIAL_MAX_MACS, conv_macs(geom) // geom.out_height * lowering.TRIAL_ROWS)
 
 
 def test_the_cache_is_bounded(fresh_choices, monkeypatch):

@@ -27,6 +27,8 @@ from app.engine.geometry import ConvGeometry, conv_geometry
 SMALL_MACS = 4_000_000  # below this a layer takes well under a millisecond: rules, no measurement
 TRIAL_MACS = 3_000_000  # each candidate's trial: ~0.1–0.5 ms here, so a calibration stays a few ms
 TRIAL_ROWS = 2  # never fewer output rows: one row is not the shape of a band (and deep layers stay bounded)
+TRIAL_COLUMNS = 1024  # and, within TRIAL_MAX_MACS, products as long as a GEMM-bound band's: 2 rows of 56
+TRIAL_MAX_MACS = 40_000_000  # columns ran OpenBLAS at a fraction of the speed the whole layer gets
 TRIAL_ROUNDS = 3  # each candidate's minimum of 3: a shared machine stalls a thread now and then
 CACHE_SIZE = 256
 FEW_FILTERS = 4  # shift-and-accumulate is a candidate up to this many filters per group
@@ -118,9 +120,11 @@ def choose(geom: ConvGeometry, threads: int, x: np.ndarray, weight: np.ndarray,
 
 
 def _trial_slice(geom: ConvGeometry, x: np.ndarray) -> tuple[np.ndarray, ConvGeometry]:
-    """The top rows of x, with the layer's padding, enough for about TRIAL_MACS of output."""
-    per_row = conv_macs(geom) // geom.out_height
-    rows = min(geom.out_height, max(TRIAL_ROWS, TRIAL_MACS // max(1, per_row)))
+    """The top rows of x, with the layer's padding: about TRIAL_MACS of output, or TRIAL_COLUMNS output
+    pixels if that is more and stays under TRIAL_MAX_MACS, and never fewer than TRIAL_ROWS rows."""
+    per_row = max(1, conv_macs(geom) // geom.out_height)
+    want = max(TRIAL_MACS // per_row, -(-TRIAL_COLUMNS // geom.out_width))
+    rows = min(geom.out_height, max(TRIAL_ROWS, min(want, TRIAL_MAX_MACS // per_row)))
     span = geom.dilation[0] * (geom.kernel[0] - 1) + 1
     h = min(geom.in_height, max(1, rows - 1 + span - sum(geom.pad_h)))
     xs = x[:, :h]
