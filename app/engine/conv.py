@@ -44,8 +44,9 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, st
            chunk_bytes: int = DEFAULT_CHUNK_BYTES, threads: int = 1) -> np.ndarray:
     """Cross-correlation exactly as ``torch.nn.functional.conv2d`` (unbatched); ``flip=True`` rotates
     the kernel 180° first, which is the textbook convolution. ``threads`` may share the groups of thin
-    grouped layers with stride 1 (see _parallel_parts), each with its own band of up to ``chunk_bytes``;
-    a given thread count always gives the same numbers, and another one agrees to float32 rounding."""
+    grouped layers with stride 1 (see _parallel_parts), each with its own band of up to ``chunk_bytes``.
+    The lowering is chosen once per layer shape and thread count in a process (app.engine.lowering), so
+    a repeated call gives the same numbers; another lowering or thread count agrees to float32 rounding."""
     x = np.asarray(x, dtype=np.float32)
     weight = np.asarray(weight, dtype=np.float32)
     if x.ndim != 3 or weight.ndim != 4:
@@ -60,7 +61,6 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, st
     if bias is not None:
         out += np.asarray(bias, dtype=np.float32)[:, None, None]
     return out
-
 
 
 def _run(path: str, x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_bytes: int,
