@@ -51,6 +51,11 @@ def receptive_page(request: Request):  # issue 15
     return _page(request, "receptive.html", default_random=[3, 64, 64])
 
 
+@router.get("/network", response_class=HTMLResponse)
+def network_page(request: Request):  # issue 13
+    return _page(request, "network.html")
+
+
 @router.get("/glossary", response_class=HTMLResponse)
 def glossary_page(request: Request):
     return _page(request, "glossary.html", terms=list(TERMS.values()))

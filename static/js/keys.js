@@ -34,4 +34,7 @@ export const KEYS = Object.freeze({
   receptive: table("receptive", {  // issue 15
     input: "in", network: "n", custom: "cs", pointRow: "pr", pointCol: "pc", step: "t", speed: "v",
   }),
+  network: table("network", {  // issue 13: model id, input kind, test image, size of a dynamic input
+    model: "m", inputKind: "ik", testIndex: "ti", size: "sz",
+  }),
 });

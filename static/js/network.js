@@ -1,0 +1,308 @@
+// /network: a real network on one input. The shell keeps the state (model, input kind, test image,
+// size) in the URL and runs check-then-run: the check is the model's cost table (GET /api/models/{id}),
+// the run its forward pass (POST /api/models/{id}/run, binary frame). Every number shown comes from the
+// API; this file only lays them out. The drawing pad's strokes are sent as a 32×32 grid of ink levels
+// (block means of the canvas); the server turns them into the dataset's 8×8 format.
+import { postFile, postFrame } from "./api.js";
+import { formatBytes, formatCount, formatInt } from "./format.js";
+import { KEYS } from "./keys.js";
+import { createShell, showMessage } from "./shell.js";
+
+const $ = (id) => document.getElementById(id);
+const GRID = 32; // the drawing is sent as GRID×GRID ink levels
+const details = new Map(); // "model|size" → the cost table answer (it does not change with the input)
+let lastRun = null, lastDetail = null;
+
+// ---- the drawing pad ----
+const pad = $("pad"), pen = pad.getContext("2d");
+let drawn = false;
+
+function clearPad() {
+  pen.fillStyle = "#000";
+  pen.fillRect(0, 0, pad.width, pad.height);
+  drawn = false;
+}
+
+function padPoint(e) {
+  const r = pad.getBoundingClientRect();
+  return [(e.clientX - r.left) * (pad.width / r.width), (e.clientY - r.top) * (pad.height / r.height)];
+}
+
+function wirePad(onDone) {
+  let last = null;
+  pad.addEventListener("pointerdown", (e) => { pad.setPointerCapture(e.pointerId); last = padPoint(e); stroke(last, last); });
+  pad.addEventListener("pointermove", (e) => { if (last) { const p = padPoint(e); stroke(last, p); last = p; } });
+  const end = () => { if (last) { last = null; onDone(); } };
+  pad.addEventListener("pointerup", end);
+  pad.addEventListener("pointercancel", end);
+}
+
+function stroke(a, b) {
+  pen.strokeStyle = "#fff";
+  pen.lineWidth = pad.width / 8;  // thick, like the dataset's strokes
+  pen.lineCap = "round";
+  pen.beginPath();
+  pen.moveTo(...a);
+  pen.lineTo(...b);
+  pen.stroke();
+  drawn = true;
+}
+
+/** The pad as GRID×GRID ink levels in [0, 1] (the mean of each block's red channel). */
+function padGrid() {
+  const { data } = pen.getImageData(0, 0, pad.width, pad.height);
+  const b = pad.width / GRID, out = new Array(GRID * GRID).fill(0);
+  for (let y = 0; y < pad.height; y++) for (let x = 0; x < pad.width; x++) {
+    out[Math.floor(y / b) * GRID + Math.floor(x / b)] += data[(y * pad.width + x) * 4] / 255;
+  }
+  return out.map((v) => Math.min(1, v / (b * b)));
+}
+
+/** A seven, drawn once so the page opens on a prediction (STYLE.md §14). */
+function drawStartingDigit() {
+  const s = pad.width / 256;
+  stroke([70 * s, 60 * s], [190 * s, 60 * s]);
+  stroke([190 * s, 60 * s], [110 * s, 210 * s]);
+}
+
+// ---- requests ----
+const isDigits = (state) => state.model === "digits";
+
+function modelInput(state) {
+  if (isDigits(state) && state.inputKind === "draw") return { kind: "drawing", size: GRID, values: padGrid() };
+  if (isDigits(state) && state.inputKind === "test") return { kind: "test_image", index: +state.testIndex || 0 };
+  const c = lastDetail?.model?.input_shape?.[1] ?? 3, size = sizeOf(state);
+  const [h, w] = lastDetail ? lastDetail.input_shape.slice(2) : [size?.[0] ?? 32, size?.[1] ?? 32];
+  return { kind: "random", shape: [c, h, w], seed: 0 };
+}
+
+function sizeOf(state) {
+  return isDigits(state) ? null : [+state.size || 224, +state.size || 224];
+}
+
+async function modelDetail(state, signal) {
+  const size = sizeOf(state), key = `${state.model}|${size}`;
+  if (details.has(key)) return details.get(key);
+  const q = size ? `?height=${size[0]}&width=${size[1]}` : "";
+  let res = await fetch(`/api/models/${encodeURIComponent(state.model)}${q}`, { signal });
+  let body = await res.json();
+  if (!res.ok && size && /fixed at/.test(body?.error?.message || "")) { // a static model: its own size
+    res = await fetch(`/api/models/${encodeURIComponent(state.model)}`, { signal });
+    body = await res.json();
+  }
+  if (!res.ok) return { valid: false, error: body.error };
+  const answer = { valid: true, detail: body };
+  details.set(key, answer);
+  return answer;
+}
+
+// ---- drawing the answers ----
+function greyCanvas(values, h, w, lo, hi) {
+  const c = document.createElement("canvas");
+  c.width = w;
+  c.height = h;
+  const ctx = c.getContext("2d"), img = ctx.createImageData(w, h), span = hi - lo || 1;
+  for (let i = 0; i < h * w; i++) {
+    const g = Math.round(255 * (values[i] - lo) / span);
+    img.data.set([g, g, g, 255], i * 4);
+  }
+  ctx.putImageData(img, 0, 0);
+  return c;
+}
+
+function thumbs(preview, label) {
+  const [c, h, w] = preview.shape, out = [];
+  for (let k = 0; k < c; k++) {
+    const v = preview.values.subarray(k * h * w, (k + 1) * h * w);
+    const fig = document.createElement("figure");
+    const canvas = greyCanvas(v, h, w, preview.channel_min[k], preview.channel_max[k]);
+    canvas.setAttribute("role", "img");
+    canvas.setAttribute("aria-label", `${label} channel ${k}`);
+    fig.append(canvas);
+    const cap = document.createElement("figcaption");
+    cap.textContent = `ch ${k}`;
+    fig.append(cap);
+    out.push(fig);
+  }
+  return out;
+}
+
+function renderPrediction(run) {
+  const el = $("prediction");
+  el.replaceChildren();
+  const p = run.prediction;
+  if (!p) { el.textContent = "The model's output is not a class vector."; return; }
+  p.values.forEach((v, i) => {
+    const d = document.createElement("div");
+    d.className = `cls${i === p.top ? " top" : ""}`;
+    d.dataset.cls = p.classes[i];
+    d.innerHTML = `<div>${p.classes[i]}: <span class="v">${p.kind === "probabilities" ? (100 * v).toFixed(1) + " %" : v.toFixed(3)}</span></div>`;
+    const bar = document.createElement("div");
+    bar.className = "bar";
+    bar.style.width = `${Math.max(0, Math.min(1, p.kind === "probabilities" ? v : 0)) * 100}%`;
+    d.append(bar);
+    el.append(d);
+  });
+  el.dataset.top = p.classes[p.top];
+}
+
+/** The class maps: the input of the global average pooling that feeds the prediction. */
+function renderClassMaps(run, detail) {
+  const box = $("class-maps-box"), el = $("class-maps");
+  const gap = detail.layers.find((r) => r.op === "GlobalAveragePool" || r.op === "ReduceMean");
+  const mapsRun = gap && run.layers.find((l) => l.output === gap.inputs[0]);
+  const gapRun = gap && run.layers.find((l) => l.output === gap.output);
+  box.hidden = !(mapsRun?.preview && gapRun?.preview);
+  if (box.hidden) return;
+  el.replaceChildren();
+  thumbs(mapsRun.preview, "class map").forEach((fig, k) => {
+    fig.querySelector("figcaption").textContent = `${run.prediction?.classes?.[k] ?? k}: mean ${gapRun.preview.values[k].toFixed(3)}`;
+    el.append(fig);
+  });
+}
+
+function renderLayers(run, detail) {
+  const el = $("layers");
+  el.replaceChildren();
+  run.layers.forEach((l, i) => {
+    const row = detail.layers[i];
+    const div = document.createElement("div");
+    div.className = "layer";
+    const head = document.createElement("header");
+    head.innerHTML = `<strong></strong><span class="tag"></span><span class="muted"></span>`;
+    head.children[0].textContent = l.name;
+    head.children[1].textContent = row?.is_1x1 ? "Conv 1×1" : l.op;
+    if (row?.is_1x1) head.children[1].classList.add("pw");
+    head.children[2].textContent = `${l.shape.join("×")} · min ${l.min.toFixed(2)} max ${l.max.toFixed(2)} · ${l.time_ms.toFixed(3)} ms`;
+    div.append(head);
+    if (l.preview && l.preview.shape.length === 3 && l.preview.shape[1] > 1) {
+      const t = document.createElement("div");
+      t.className = "thumbs";
+      t.append(...thumbs(l.preview, l.name));
+      div.append(t);
+    }
+    el.append(div);
+  });
+}
+
+const shapeText = (s) => (s ? s.slice(1).join("×") : "");
+
+function tableRows(run, detail) {
+  return detail.layers.map((r, i) => ({
+    layer: r.name, op: r.is_1x1 ? "Conv 1×1" : r.op, bn_folded: r.bn_folded,
+    geometry: r.kernel ? `${r.kernel.join("×")} / ${r.stride.join("×")} / ${r.groups}` : "",
+    shapes: `${shapeText(r.in_shape)} → ${shapeText(r.out_shape)}`, params: r.params, macs: r.macs,
+    bytes: r.bytes_read + r.bytes_written, macs_per_byte: r.macs_per_byte,
+    time_ms: run.layers[i]?.time_ms ?? 0, share: run.layers[i]?.time_share ?? 0, is_1x1: r.is_1x1,
+  }));
+}
+
+function renderTable(run, detail) {
+  const body = $("cost-table").tBodies[0];
+  body.replaceChildren();
+  for (const r of tableRows(run, detail)) {
+    const tr = body.insertRow();
+    if (r.is_1x1) tr.className = "pw";
+    const cells = [r.layer, r.op + (r.bn_folded ? " (BN folded)" : ""), r.geometry, r.shapes, formatInt(r.params),
+      formatCount(r.macs), formatBytes(r.bytes), r.macs_per_byte.toFixed(2), r.time_ms.toFixed(3), `${(100 * r.share).toFixed(1)} %`];
+    cells.forEach((v) => { tr.insertCell().textContent = v; });
+  }
+  const t = detail.totals;
+  const foot = $("cost-table").tFoot;
+  foot.replaceChildren();
+  const tr = foot.insertRow();
+  ["total", "", "", "", formatInt(t.params), formatCount(t.macs), formatBytes(t.bytes_moved), "", run.total_ms.toFixed(3), "100 %"]
+    .forEach((v) => { tr.insertCell().textContent = v; });
+  tr.cells[4].dataset.value = t.params;
+  tr.cells[5].dataset.value = t.macs;
+  $("totals").textContent = `${formatInt(t.params)} parameters, ${formatCount(t.macs)} MACs (${formatCount(t.flops)} FLOPs), `
+    + `${formatBytes(t.bytes_moved)} moved, ${run.total_ms.toFixed(2)} ms in the NumPy engine. 1×1 convolutions: `
+    + `${(100 * t.pointwise_params_share).toFixed(1)} % of the parameters, ${(100 * t.pointwise_macs_share).toFixed(1)} % of the MACs, `
+    + `${(100 * run.pointwise_time_share).toFixed(1)} % of the time.`;
+  $("by-op").textContent = "By layer type: " + detail.by_op.map((o) => `${o.op} ×${o.layers}: ${formatInt(o.params)} params, `
+    + `${formatCount(o.macs)} MACs`).join("; ");
+}
+
+function csv(run, detail) {
+  const rows = tableRows(run, detail);
+  const cols = ["layer", "op", "bn_folded", "geometry", "shapes", "params", "macs", "bytes", "macs_per_byte", "time_ms", "share"];
+  const q = (v) => (typeof v === "string" ? `"${v.replaceAll('"', '""')}"` : String(v));
+  return [cols.join(","), ...rows.map((r) => cols.map((c) => q(r[c])).join(","))].join("\n") + "\n";
+}
+
+// ---- models list and upload ----
+async function loadModels(selected) {
+  const models = await (await fetch("/api/models")).json();
+  const sel = $("model");
+  sel.replaceChildren(...models.map((m) => new Option(m.builtin ? `${m.name}` : `${m.name} (${m.id.slice(0, 8)})`, m.id)));
+  sel.value = selected;
+  const m = models.find((x) => x.id === selected);
+  $("model-note").textContent = m ? `${formatInt(m.params)} parameters, ${m.nodes} layers, input ${m.input_shape.join("×")}`
+    + (m.accuracy ? `; held-out accuracy ${(100 * m.accuracy).toFixed(1)} % on ${m.test_images} test images` : "") : "";
+}
+
+function showInputs(state) {
+  const digits = isDigits(state);
+  $("input-kind").querySelectorAll("option").forEach((o) => { o.disabled = !digits && o.value !== "random"; });
+  $("pad-box").hidden = !(digits && state.inputKind === "draw");
+  $("test-box").hidden = !(digits && state.inputKind === "test");
+  $("size-box").hidden = digits;
+}
+
+const shell = createShell({
+  page: "network",
+  keys: KEYS.network,
+  defaults: { model: "digits", inputKind: "draw", testIndex: "0", size: "224" },
+  controls: { model: "model", inputKind: "input-kind", testIndex: "test-index", size: "size" },
+  request: (state) => ({ state: { ...state } }),
+  check: async (body, ctx) => {
+    const answer = await modelDetail(body.state, ctx.signal);
+    if (answer.valid) lastDetail = answer.detail;
+    return answer;
+  },
+  run: async (body, ctx) => {
+    const state = body.state;
+    if (!isDigits(state) && state.inputKind !== "random") shell.set({ inputKind: "random" }, { touch: false });
+    const req = { input: modelInput(shell.state), preview_channels: 16, ...(sizeOf(state) && lastDetail?.model?.input_shape?.slice(2).some((d) => typeof d === "string") ? { size: sizeOf(state) } : {}) };
+    return { run: await postFrame(`/api/models/${encodeURIComponent(state.model)}/run`, req, { signal: ctx.signal }) };
+  },
+  render: async ({ check, run }, ctx) => {
+    lastRun = run;
+    showInputs(shell.state);
+    renderPrediction(run);
+    ctx.mark("output");
+    renderClassMaps(run, check.detail);
+    renderLayers(run, check.detail);
+    renderTable(run, check.detail);
+    await loadModels(shell.state.model);
+  },
+  onControl: (name, value) => (name === "model" && value !== "digits" ? { inputKind: "random" } : null),
+});
+
+$("model-file").addEventListener("change", async (e) => {
+  const file = e.target.files[0];
+  if (!file) return;
+  try {
+    const info = await postFile("/api/models/upload", file);
+    await loadModels(info.id);
+    shell.set({ model: info.id, inputKind: "random" }, { load: true });
+  } catch (err) {
+    showMessage(err.message, false);
+  }
+});
+$("pad-clear").addEventListener("click", () => { clearPad(); });
+$("download-csv").addEventListener("click", () => {
+  if (!lastRun || !lastDetail) return;
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(new Blob([csv(lastRun, lastDetail)], { type: "text/csv" }));
+  a.download = `${lastDetail.model.name.replace(/[^\w.-]+/g, "_")}-layers.csv`;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+});
+
+clearPad();
+drawStartingDigit();
+wirePad(() => { if (drawn && shell.state.inputKind === "draw") shell.load(); });
+showInputs(shell.state);
+loadModels(shell.state.model).catch(() => {});
+shell.start();
