@@ -1,0 +1,75 @@
+"""Whole forward passes of the test architectures at 224×224: the NumPy engine against onnxruntime.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/network.py [--size 224] [--rounds 5]
+
+Each architecture (tests/onnx_models.py: ResNet basic and bottleneck blocks, an Inception module,
+a MobileNet-v2 inverted residual, a SqueezeNet fire module, a small VGG; each behind a 3×3 stem) is
+exported by torch (dynamo, one file), imported once by convlens (weights decoded once per model, not
+once per run), and both engines are timed in alternation (benchmarks.common.paired_ms): the ratio is
+the median of per-round ratios. onnxruntime runs with its default graph optimisations and as many
+intra-op threads as the engine's BLAS has. Issue 13's goal: ≤ 2× onnxruntime on the ResNet and
+MobileNet-v2 graphs. Run by hand; never a timed test. Writes benchmarks/results/network.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import environment, header_lines, paired_ms  # noqa: E402
+from app.engine.graph import cost_table, run  # noqa: E402
+from app.models.onnx_import import model_graph, parse_model  # noqa: E402
+from app.settings import Settings  # noqa: E402
+
+GOALS = {"resnet_basic": 2.0, "resnet_bottleneck": 2.0, "mobilenet_v2": 2.0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    import onnxruntime as ort
+    import torch
+    from tests.onnx_models import ARCHITECTURES, build, export
+
+    env = environment()
+    threads = max(1, sum(b["num_threads"] or 0 for b in env["blas"][:1]) or 1)
+    print("\n".join(header_lines(env)) + f"\nonnxruntime {ort.__version__}, {threads} intra-op threads\n")
+    s = Settings()
+    x = torch.randn(1, 3, args.size, args.size, generator=torch.Generator().manual_seed(0))
+    rows = []
+    print(f"{'architecture':20} {'MACs':>10} {'engine ms':>10} {'ort ms':>8} {'÷ ort':>6}  goal")
+    for name in ARCHITECTURES:
+        data = export(build(name), x, keep_bn=False)
+        m = parse_model(data, s)
+        g = model_graph(m, None, s)
+        macs = sum(r.cost.macs for r in cost_table(g))
+        feed = {m.input_name: x.numpy()}
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        sess = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+        ours = run(g, feed)[m.outputs[0]]
+        ref = sess.run(None, feed)[0]
+        err = float(np.abs(ours - ref).max())
+        engine_ms, ort_ms, ratio = paired_ms(lambda: run(g, feed), lambda: sess.run(None, feed), rounds=args.rounds,
+                                             repeats=5)
+        goal = GOALS.get(name)
+        verdict = "" if goal is None else f"≤ {goal}: {'met' if ratio <= goal else 'NOT met'}"
+        print(f"{name:20} {macs / 1e6:9.1f}M {engine_ms:10.2f} {ort_ms:8.2f} {ratio:6.2f}  {verdict}")
+        rows.append({"architecture": name, "macs": macs, "engine_ms": engine_ms, "onnxruntime_ms": ort_ms,
+                     "ratio": ratio, "goal": goal, "max_abs_diff": err, "size": args.size})
+    out = ROOT / "benchmarks" / "results" / "network.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"environment": env, "rows": rows}, indent=2, default=str) + "\n")
+    print(f"\nwrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
