@@ -83,7 +83,7 @@ export function drawInputs(gd, input, inputMeta, channels, b) {
     layout[a.yName] = { autorange: "reversed", scaleanchor: a.x, constrain: "domain", showgrid: false,
       dtick: roomy ? 1 : undefined, nticks: roomy ? undefined : 4, tickfont: { size: 11 } };
     layout.annotations.push({ text: `input channel ${ch}`, xref: `${a.x} domain`, yref: `${a.y} domain`,
-      x: 0, y: 1.08, showarrow: false, xanchor: "left", font: { size: 11 } });
+      x: 0, y: 1.01, yanchor: "bottom", showarrow: false, xanchor: "left", font: { size: 11 } });
   });
   return Plotly.react(gd, traces, layout, { ...CONFIG, staticPlot: false });
 }
