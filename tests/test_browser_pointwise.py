@@ -200,3 +200,34 @@ def test_w_matrix_readable_up_to_16x16(page, live_server, co, text):
                 if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]]
     assert overlaps == []
     assert page.watch.errors == []
+
+
+def test_starts_where_the_input_has_detail_not_in_the_corner(page, live_server):
+    """An untouched page opens on the centre of the busiest 9×9 patch (the server picks it), not on the
+    flat top-left corner; a pixel from a shared link is kept."""
+    page.goto(live_server + "/pointwise?in=sample%3Acolour&w=random&co=2")
+    ready(page)
+    region = httpx.post(live_server + "/api/convolve", json={
+        "input": {"kind": "sample", "name": "colour"}, "layer": {"kernel_size": 1, "out_channels": 2},
+        "region_size": 9}).json()["region"]
+    r, c = (region["row_start"] + region["row_stop"]) // 2, (region["col_start"] + region["col_stop"]) // 2
+    assert (r, c) != (0, 0) and f"pixel ({r}, {c})" in page.inner_text("#position-label")
+    page.goto(live_server + "/pointwise?in=sample%3Acolour&w=random&co=2&t=130")
+    ready(page)
+    assert "pixel (1, 2)" in page.inner_text("#position-label")  # 130 = 1·128 + 2
+    assert page.watch.errors == []
+
+
+def test_custom_matrix_edit_reaches_the_api(page, live_server):
+    page.goto(live_server + "/pointwise?in=sample%3Acolour&w=random&co=2&ws=4")
+    ready(page)
+    page.select_option("#weights-kind", "custom")
+    page.wait_for_selector("#weight-editor input[aria-label='W[0, 0]']")
+    page.fill("#weight-editor input[aria-label='W[1, 2]']", "2.5")
+    page.dispatch_event("#weight-editor input[aria-label='W[1, 2]']", "change")
+    page.wait_for_function("document.getElementById('w-plot').data?.[0]?.z?.[1]?.[2] === 2.5")
+    assert "w=custom" in page.url and "cw=" in page.url
+    page.reload()
+    ready(page)
+    assert page.evaluate("() => document.getElementById('w-plot').data[0].z[1][2]") == 2.5  # kept in the link
+    assert page.watch.errors == []

@@ -20,10 +20,11 @@ const CONTROLS = { outChannels: "out-channels", weightSeed: "weights-seed", weig
   fcChannels: { id: "fc-c", apply: () => loadFc() }, fcBlock: { id: "fc-k", apply: () => loadFc() },
   fcOutputs: { id: "fc-o", apply: () => loadFc() }, fcSize: { id: "fc-size", apply: () => loadFc() } };
 const EDITOR_MAX = 64; // the matrix editor shows W up to 64 values
+const START_REGION = 9; // an untouched page starts at the centre of the 9×9 patch with the most detail
 
 const data = { check: null, conv: null, req: null, input: null, output: null, w2d: null, outViews: [], h: 0, w: 0,
   matmul: null, reducedFor: null };
-let masked = false, lastShown = 0, writtenTimer = null;
+let masked = false, lastShown = 0, writtenTimer = null, recentre = false; // recentre: a new input was chosen
 
 /** The API request for a state. A preset fixes C_out and the bias; custom weights bring their own. */
 function request(s) {
@@ -43,11 +44,12 @@ function request(s) {
 function onControl(name, value) {
   if (name !== "weights") return null;
   if (value === "custom" && data.conv) return { custom: customJSON(flatWeights(data.conv.weight), data.conv.weight.shape, data.conv.bias) };
-  return { custom: null, step: "0" };
+  return { custom: null }; // a 1×1 keeps H and W: the pixel stays where it is
 }
 
 const shell = createShell({
   page: "pointwise", keys: KEYS.pointwise, defaults: DEFAULTS, controls: CONTROLS, request, onControl, render,
+  extra: () => ({ region_size: START_REGION }),
   player: { count: () => data.h * data.w, show, pace: (speed) => ({ delta: speed, ms: 16 }) },
   downloads: {
     "download-png": (s) => ({ url: "/api/convolve", body: { ...request(s), encoding: "png", channel: 0 },
@@ -55,7 +57,7 @@ const shell = createShell({
     "download-npy": (s) => ({ url: "/api/convolve", body: { ...request(s), encoding: "npy" }, filename: "convlens-1x1-output.npy" }),
   },
 });
-const picker = new InputPicker((spec) => shell.set({ input: specToString(spec), step: "0" }, { load: true }));
+const picker = new InputPicker((spec) => { recentre = true; shell.set({ input: specToString(spec) }, { load: true }); });
 
 async function render({ check, conv, body }, ctx) {
   const inputChanged = JSON.stringify(data.req?.input) !== JSON.stringify(body.input);
@@ -73,6 +75,11 @@ async function render({ check, conv, body }, ctx) {
   $("reads-3x3").textContent = check.formulas.pointwise.reads_3x3;
   showWork(check);
   drawMatrixEditor();
+  if ((recentre || !shell.touched("step")) && conv.region) { // not the flat top-left corner: where the input has detail
+    const { row_start: r0, row_stop: r1, col_start: c0, col_stop: c1 } = conv.region;
+    shell.set({ step: Math.floor((r0 + r1) / 2) * data.w + Math.floor((c0 + c1) / 2) }, { touch: recentre });
+    recentre = false;
+  }
   shell.resetPlayer(data.h * data.w);
   await plotlyReady();
   if (ctx.isStale()) return;
