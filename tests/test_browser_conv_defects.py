@@ -152,3 +152,18 @@ def test_play_is_one_tab_and_enter_away(page, live_server):
     page.wait_for_function("document.activeElement.id === 'btn-play'")
     page.keyboard.press("Enter")
     page.wait_for_function("document.getElementById('btn-play').getAttribute('aria-label') === 'pause'")
+
+
+def test_rapid_changes_end_on_the_last_one(page, live_server):
+    """Instant controls: every change is sent at once; answers a newer change superseded are dropped,
+    so the page ends on the last value, whatever order the answers came back in."""
+    page.goto(live_server + "/conv")
+    ready(page)
+    page.evaluate("""() => { const el = document.getElementById('kernel-h');
+        for (const v of ['5', '7', '1', '9', '5']) { el.value = v; el.dispatchEvent(new Event('input', {bubbles: true})); } }""")
+    page.wait_for_function("document.getElementById('layer-message').textContent.includes('[4×94×128]')")  # 5×3, padding 1
+    ready(page, 2)
+    page.wait_for_timeout(500)  # any late answer of an older change would land here
+    assert "[4×94×128]" in page.inner_text("#layer-message")
+    assert page.locator("#input-plot .tap").count() == 3 * 5 * 3  # a 5×3 window on 3 channels
+    assert page.watch.errors == []
