@@ -5,6 +5,8 @@ are weights built and the convolution run, so an oversized request never allocat
 """
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from dataclasses import dataclass
 
@@ -15,7 +17,7 @@ from app.encoding import response_bytes
 from app.engine.conv import check_weight_shape
 from app.engine.geometry import allowed_groups, pair
 from app.engine.trace import Trace, trace_positions
-from app.errors import check_limit
+from app.errors import Busy, check_limit
 from app.schemas import CustomWeights, LayerSpec, PresetWeights, RandomWeights
 from app.settings import Settings
 from app.weights import preset_layout, preset_weights, random_weights
@@ -187,14 +189,41 @@ def prepare_layer(in_shape: tuple[int, int, int], layer: LayerSpec, weights, s: 
     return PreparedLayer(plan.geometry, plan.cost, w, b, layer.flip, layer.activation == "relu")
 
 
+_SLOTS: dict[int, threading.BoundedSemaphore] = {}
+_SLOTS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def engine_slot(macs: int, s: Settings):
+    """Admission by cost: a computation of ``heavy_macs`` or more runs only in one of
+    ``max_heavy_requests`` slots of this worker, waiting up to ``heavy_queue_s`` for one (then 503 with
+    Retry-After); lighter ones run at once, so they never queue behind heavy ones. (8 concurrent
+    3.8 G MAC requests took 16.5 s each and 2.9 GB without it.) The middleware's Admission caps the
+    requests in flight on engine routes whatever their cost."""
+    if macs < s.heavy_macs:
+        yield
+        return
+    with _SLOTS_LOCK:
+        slots = _SLOTS.setdefault(s.max_heavy_requests, threading.BoundedSemaphore(max(1, s.max_heavy_requests)))
+    if not slots.acquire(timeout=s.heavy_queue_s):
+        raise Busy(f"{s.max_heavy_requests} computations of {s.heavy_macs:,} MACs or more are running and none "
+                   f"finished within {s.heavy_queue_s} s; this one ({macs:,} MACs) can be sent again shortly",
+                   s.heavy_queue_s, "CONVLENS_MAX_HEAVY_REQUESTS")
+    try:
+        yield
+    finally:
+        slots.release()
+
+
 def run_layer(x: np.ndarray, p: PreparedLayer, s: Settings) -> ConvResult:
     g = p.geometry
-    t0 = time.perf_counter()
-    out = conv2d(x, p.weight, p.bias, g.stride, (g.pad_h, g.pad_w), g.dilation, g.groups, p.flip,
-                 chunk_bytes=s.im2col_chunk_bytes, threads=s.compute_threads)
-    if p.relu:
-        out = relu(out)
-    return ConvResult(p, out, (time.perf_counter() - t0) * 1e3)
+    with engine_slot(p.cost.macs, s):
+        t0 = time.perf_counter()
+        out = conv2d(x, p.weight, p.bias, g.stride, (g.pad_h, g.pad_w), g.dilation, g.groups, p.flip,
+                     chunk_bytes=s.im2col_chunk_bytes, threads=s.compute_threads)
+        if p.relu:
+            out = relu(out)
+        return ConvResult(p, out, (time.perf_counter() - t0) * 1e3)
 
 
 def trace_many(x: np.ndarray, p: PreparedLayer, positions: list[tuple[int, int, int]]) -> list[Trace]:

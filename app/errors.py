@@ -58,3 +58,14 @@ class StoreFull(ConvlensError):
 def check_limit(what: str, asked: int, limit: int, setting: str) -> None:
     if asked > limit:
         raise LimitExceeded(what, asked, limit, setting)
+
+
+class Busy(ConvlensError):
+    """Every slot for this kind of work is taken and none freed in time: 503, come back shortly."""
+    status_code = 503
+    code = "busy"
+
+    def __init__(self, message: str, retry_after_s: int, limit: str):
+        super().__init__(message)
+        self.headers = {"Retry-After": str(max(1, retry_after_s))}
+        self.limit = limit

@@ -74,10 +74,12 @@ class Settings:
     max_json_values: int = 1_000_000  # array elements + object values in one body, checked before parsing
     max_response_bytes: int = 256 * 2**20  # estimated response body, checked before encoding
     max_list_values: int = 2 * 2**20  # numbers sent with encoding "list" (each a Python object: ~80 B)
-    max_heavy_requests: int = 2  # heavy computations running at once per worker; others queue
-    heavy_queue_s: int = 5  # how long a heavy request waits for a slot before 503 + Retry-After
+    max_heavy_requests: int = 2  # computations of heavy_macs or more running at once per worker; others queue
+    heavy_macs: int = 2 * 10**8  # from this many MACs a computation needs a heavy slot (~0.1 s here)
+    heavy_queue_s: int = 5  # how long a request waits for a slot before 503 + Retry-After
+    max_engine_requests: int = 16  # POSTs under heavy_prefixes in flight per worker, whatever their cost
     heavy_prefixes: str = ("/api/convolve,/api/trace,/api/pointwise,/api/measure,/api/network,/api/models,"
-                           "/api/transposed")  # POSTs under these paths are heavy
+                           "/api/transposed")  # POSTs under these paths may run the engine
     allowed_hosts: str = "127.0.0.1,localhost,[::1],testserver"  # Host header names; "*" allows any
     rate_limit_per_s: int = 0  # requests per second per client address; 0 = off
     rate_limit_burst: int = 20  # requests a client may send at once before the rate applies

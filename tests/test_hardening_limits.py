@@ -168,3 +168,26 @@ def test_optional_rate_limit(make_client):
     assert codes[:3] == [200, 200, 200] and 429 in codes[3:]
     r = c.get("/healthz")
     assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1 and r.json()["error"]["code"] == "rate_limited"
+
+
+# --- admission by cost --------------------------------------------------------------------------------
+
+def test_heavy_computations_take_slots_and_light_ones_never_queue_behind_them(make_client, settings):
+    import dataclasses
+
+    from app.compute import engine_slot
+    c = make_client(max_heavy_requests=1, heavy_queue_s=0, heavy_macs=10**8)
+    s = dataclasses.replace(settings, max_heavy_requests=1, heavy_queue_s=0, heavy_macs=10**8)
+    heavy = {"input": {"kind": "random", "shape": [64, 64, 64]}, "layer": {"out_channels": 64, "padding": 1},
+             "encoding": "npy"}  # 64·64·9·64·64 = 150,994,944 MACs ≥ heavy_macs
+    light = {"input": {"kind": "random", "shape": [3, 16, 16]}, "encoding": "npy"}
+    with engine_slot(10**9, s):  # the worker's only heavy slot is taken
+        busy = c.post("/api/convolve", json=heavy)
+        assert busy.status_code == 503 and int(busy.headers["retry-after"]) >= 1
+        err = busy.json()["error"]
+        assert err["code"] == "busy" and "150,994,944 MACs" in err["message"]
+        assert err["limit"] == "CONVLENS_MAX_HEAVY_REQUESTS"
+        assert c.post("/api/convolve", json=light).status_code == 200      # light work runs at once
+        assert c.post("/api/pointwise/fc", json={"channels": 64, "block": 16, "outputs": 64, "size": 64}
+                      ).status_code == 503                                    # every engine endpoint takes slots
+    assert c.post("/api/convolve", json=heavy).status_code == 200            # the slot is free again

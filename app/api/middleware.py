@@ -7,8 +7,9 @@
 * ``RateLimit``: optional, requests per second per client address;
 * ``BodyGuard``: the body's size per kind of route, counted while reading (Content-Length can lie or be
   absent), and a JSON body's depth, keys and values checked before anything parses it;
-* ``Admission``: at most ``max_heavy_requests`` heavy computations at once per worker; the others wait
-  up to ``heavy_queue_s`` for a slot, then get 503 with Retry-After.
+* ``Admission``: at most ``max_engine_requests`` POSTs on engine routes in flight per worker; the others
+  wait up to ``heavy_queue_s``, then get 503 with Retry-After. Within them, app.compute.engine_slot lets
+  only ``max_heavy_requests`` computations of ``heavy_macs`` or more run at once.
 """
 from __future__ import annotations
 
@@ -222,8 +223,11 @@ class BodyGuard:
 
 
 class Admission:
+    """Requests in flight on engine routes (POSTs under heavy_prefixes, so future routes are covered),
+    whatever their cost; what a computation costs is admitted by app.compute.engine_slot."""
+
     def __init__(self, app, settings: Settings):
-        self.app, self.slots, self.wait_s = app, max(1, settings.max_heavy_requests), settings.heavy_queue_s
+        self.app, self.slots, self.wait_s = app, max(1, settings.max_engine_requests), settings.heavy_queue_s
         self.prefixes = tuple(p.strip() for p in settings.heavy_prefixes.split(",") if p.strip())
         self._slots: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # one semaphore per event loop
 
@@ -244,10 +248,10 @@ class Admission:
                 await slots.acquire()
         except TimeoutError:
             return await send_error(send, 503, "busy",
-                                    f"the server is running {self.slots} heavy computations and none finished "
+                                    f"the server is answering {self.slots} computing requests and none finished "
                                     f"within {self.wait_s} s; retry shortly",
                                     headers=[(b"retry-after", str(max(1, self.wait_s)).encode())],
-                                    limit="CONVLENS_MAX_HEAVY_REQUESTS")
+                                    limit="CONVLENS_MAX_ENGINE_REQUESTS")
         try:
             await self.app(scope, receive, send)
         finally:

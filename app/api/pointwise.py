@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, StrictBool
 
 from app.api.chunked import ChunkedResponse
 from app.api.deps import settings_of, store_of
-from app.compute import check_conv_limits, check_response, prepare_layer
+from app.compute import check_conv_limits, check_response, engine_slot, prepare_layer
 from app.encoding import FRAME_MEDIA_TYPE, Frame, encode_array, json_bytes
 from app.engine import GeometryError, conv1x1, conv_cost, conv_geometry, max_pool2d, pool_cost, pool_geometry
 from app.engine.explain import fc_explain
@@ -58,7 +58,8 @@ def matmul_view(req: MatmulRequest, s: Settings = Depends(settings_of), store: I
     if not (g.is_pointwise and g.stride == (1, 1) and g.groups == 1 and g.pad_h == (0, 0) and g.pad_w == (0, 0)):
         raise GeometryError("the matrix view is for a plain 1×1 layer: kernel 1, stride 1, padding 0, groups 1")
     check_response(x.size + layer.weight.size + g.out_channels * g.out_height * g.out_width, req.encoding, s)
-    v = pointwise_as_matmul(x, layer.weight, layer.bias)
+    with engine_slot(layer.cost.macs, s):
+        v = pointwise_as_matmul(x, layer.weight, layer.bias)
     frame = Frame() if req.encoding == "binary" else None
     res = MatmulResponse(x_shape=list(v.x_matrix.shape), w_shape=list(v.w_matrix.shape),
                          y_shape=list(v.y_matrix.shape), output_shape=list(v.conv.shape),
@@ -98,7 +99,9 @@ def reduce(req: ReduceRequest, s: Settings = Depends(settings_of), store: InputS
     w, b = random_weights(g.weight_shape, req.seed, True)
     pg = pool_geometry(x.shape, req.pool)
     pc = pool_cost(pg)
-    outputs = (encode_array(conv1x1(x, w, b)), encode_array(max_pool2d(x, req.pool))) if req.include_output else (None, None)
+    with engine_slot(cc.macs if req.include_output else 0, s):
+        outputs = ((encode_array(conv1x1(x, w, b)), encode_array(max_pool2d(x, req.pool))) if req.include_output
+                   else (None, None))
     return [
         Reduced(name=f"1×1 conv {c}→{g.out_channels}", output_shape=list(g.output_shape),
                 params=cc.params, work=cc.macs, output=outputs[0]),
@@ -147,8 +150,9 @@ def nin(req: NinRequest, s: Settings = Depends(settings_of), store: InputStore =
         check_conv_limits(g, costs[-1], s)
         check_limit("MACs of the stack", sum(c.macs for c in costs), s.max_macs, "max_macs")
         layers.append(random_weights(g.weight_shape, req.seed + k, True))
-    acts = conv_stack(x, layers)
-    mlp = mlp_per_pixel(x, layers)
+    with engine_slot(2 * sum(c.macs for c in costs), s):  # the stack and the per-pixel MLP it is checked against
+        acts = conv_stack(x, layers)
+        mlp = mlp_per_pixel(x, layers)
     return NinResponse(
         input_at_pixel=x[:, req.row, req.col].tolist(),
         layers=[NinLayer(in_channels=w.shape[1], out_channels=w.shape[0], params=c.params, macs=c.macs,
@@ -190,7 +194,8 @@ def fc(req: FcRequest, s: Settings = Depends(settings_of)):
     check_conv_limits(g, conv_cost(g, True), s)
     x = random_tensor((req.channels, req.size, req.size), req.seed)
     w, b = random_weights((req.outputs, req.channels * req.block * req.block, 1, 1), req.seed + 1, True)
-    r = fc_as_conv(x, w[:, :, 0, 0], b, req.block)
+    with engine_slot(conv_cost(g, True).macs, s):
+        r = fc_as_conv(x, w[:, :, 0, 0], b, req.block)
     e = fc_explain(req.channels, req.block, req.outputs, req.size)
     return FcResponse(fc_inputs=e["inputs"], fc_params=e["params"], inputs_formula=e["inputs_formula"],
                       params_formula=e["params_formula"], conv_weight_shape=e["conv_weight_shape"],
