@@ -167,3 +167,15 @@ def test_rapid_changes_end_on_the_last_one(page, live_server):
     assert "[4×94×128]" in page.inner_text("#layer-message")
     assert page.locator("#input-plot .tap").count() == 3 * 5 * 3  # a 5×3 window on 3 channels
     assert page.watch.errors == []
+
+
+def test_a_new_input_starts_where_it_has_detail(page, live_server):
+    """The region a user moved belongs to that input: choosing another input lets the server pick again."""
+    page.goto(live_server + "/conv?rr=0&rc=0")
+    ready(page)
+    assert position(page) == (0, 0)
+    change(page, "#input-kind", "sample:edges", 2)
+    body = {"input": {"kind": "sample", "name": "edges"}, "layer": {"padding": 1}, "region_size": 12}
+    region = httpx.post(live_server + "/api/convolve", json=body).json()["region"]
+    assert position(page) == (region["row_start"], region["col_start"]) != (0, 0)
+    assert "rr=" not in page.url

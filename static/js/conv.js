@@ -87,7 +87,9 @@ const shell = createShell({
     "download-npy": (s) => ({ url: "/api/convolve", body: { ...request(s), encoding: "npy" }, filename: "convlens-output.npy" }),
   },
 });
-const picker = new InputPicker((spec) => shell.set({ input: specToString(spec), step: "0" }, { load: true }));
+// A new input gets a new starting region from the server (where that input has detail).
+const picker = new InputPicker((spec) => shell.set({ input: specToString(spec), step: "0", regionRow: null, regionCol: null },
+  { load: true }));
 
 const regionSize = () => Math.max(1, Math.min(+shell.state.regionSize || 12, MAX_REGION));
 

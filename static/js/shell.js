@@ -95,12 +95,18 @@ export function createShell(page) {
     }
   }
 
-  /** Change state from code. { touch } records the keys for the URL; { load } starts a new load. */
+  /** Change state from code. { touch } records the keys for the URL; { load } starts a new load.
+   * A null value puts the key back to its default and out of the URL. */
   function set(patch, { touch = true, load: doLoad = false, form = true } = {}) {
     for (const [name, v] of Object.entries(patch)) {
       if (!(name in keys) && !(name in defaults)) throw new Error(`shell: unknown state key "${name}"`);
-      if (v === undefined || v === null) delete state[name];
-      else state[name] = String(v);
+      if (v === undefined || v === null) { // back to the default, and out of the URL
+        if (name in defaults) state[name] = defaults[name];
+        else delete state[name];
+        touched.delete(name);
+        continue;
+      }
+      state[name] = String(v);
       if (touch) touched.add(name);
     }
     if (form) toForm();
