@@ -115,8 +115,10 @@ def test_small_strided_and_unmeasured_layers_follow_the_rules(fresh_choices):
     small = conv_geometry(x.shape, 4, 3, 1, 1)
     assert lowering.choose(small, 1, x, np.zeros((4, 3, 3, 3), np.float32), never).path == "row_taps"
     big = np.zeros((64, 56, 56), dtype=np.float32)
-    strided = conv_geometry(big.shape, 64, 5, 2, 4, 2)
-    assert lowering.choose(strided, 1, big, np.zeros((64, 64, 5, 5), np.float32), never).path == "windows"
+    strided_dw = conv_geometry(big.shape, 64, 5, 2, 4, 2, 64)  # 64 groups × 5 kernel rows: too many products
+    only = lowering.choose(strided_dw, 1, big, np.zeros((64, 1, 5, 5), np.float32), never)
+    assert only.path == "windows" and only.reason == "rule: one lowering fits"
+    assert lowering.candidates(conv_geometry(big.shape, 64, 5, 2, 4, 2)) == ["windows", "row_taps"]
     lowering.calibrate = False
     dw = conv_geometry(big.shape, 64, 3, 1, 1, 1, 64)
     choice = lowering.choose(dw, 1, big, np.zeros((64, 1, 3, 3), np.float32), never)
@@ -142,3 +144,15 @@ def test_the_cache_is_bounded(fresh_choices, monkeypatch):
         lowering.choose(conv_geometry(x.shape, c_out, 3, 1, 1), 1, x, None, None)
     assert len(lowering._choices) == 3
     assert lowering.lowering(conv_geometry(x.shape, 1, 3, 1, 1), 1) is None  # the oldest went first
+
+
+@settings(max_examples=150, deadline=None)
+@given(conv_cases())
+def test_kernel_rows_by_phase_equal_the_window_path_and_torch_for_any_stride(case):
+    """Vertical stride s: kernel row i reads phase (i·d_H mod s) of the input, ⌊i·d_H/s⌋ rows down."""
+    x, w, _ = make_tensors(case)
+    geom = geometry(case, x, w)
+    from app.engine.conv import _row_taps
+    ours = _row_taps(pad_input(x, geom), w, geom, case["chunk_bytes"])
+    close(ours, _im2col(pad_input(x, geom), w, geom, case["chunk_bytes"]))
+    close(ours, torch_conv(x, w, None, case["stride"], case["padding"], case["dilation"], case["groups"], False))

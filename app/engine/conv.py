@@ -3,12 +3,13 @@
 Groups are the batch axis of every product, so grouped layers need no Python loop. The lowerings
 (``app.engine.lowering`` chooses one per layer shape, by rule or by measuring them on this machine):
 - ``pointwise``, 1×1 kernels: one matrix product, (C_out×C_in)·(C_in×H·W); no windows are built;
-- ``row_taps``, stride 1: k_W shifted copies of the input and one matmul per kernel row;
+- ``row_taps``: k_W shifted copies of the input (per phase of the vertical stride) and one matmul per
+  kernel row;
 - ``runs``, stride 1: im2col copied in long contiguous runs, thin grouped layers shared among threads;
 - ``depthwise`` and ``shift_add``, stride 1: no copy, each tap read in place and accumulated
   (``app.engine.shift``), for one input channel per group and for few filters per group;
-- ``windows``, any layer: im2col copied from a strided view of every window (the only one for strided
-  layers).
+- ``windows``, any layer: im2col copied from a strided view of every window (strided layers; kernel
+  rows by phase are their other candidate).
 The copies run over bands of output rows (sized by ``band_rows``, never above ``chunk_bytes`` per
 thread but for a single row). Which lowering runs never changes a result beyond float32 rounding;
 tests check each against torch and against the window path.
@@ -149,28 +150,41 @@ def _row_taps(xp: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_byte
     values later, accumulating. The copy is k_W× the input, not k_H·k_W×, and the matmuls keep the full
     C_in·k_W depth. Measured in paired runs: 5–21 % faster than the run copy on 3×3 64→64 @56²,
     32→64 @112², 16→16 @224² and 4×4 256→256 @28²; app.engine.lowering says where else it runs.
+
+    With vertical stride s > 1, output row r of kernel row i reads input row s·r + i·d_H, which is row
+    r + ⌊i·d_H/s⌋ of the "phase" (i·d_H mod s) of the input, the rows ≡ i·d_H (mod s). So the shifted
+    copies are made per phase used (one when d_H is a multiple of s, as in 5×5 stride 2 dilation 2), and
+    each kernel row multiplies a view of its phase's copy: a copy of ~k_W/s of the input per phase instead
+    of im2col's k_H·k_W/s².
     """
     g, cg, og, ho, wo = geom.groups, geom.in_per_group, geom.out_per_group, geom.out_height, geom.out_width
-    (kh, kw), (dh, dw), sw = geom.kernel, geom.dilation, geom.stride[1]
-    span = (kh - 1) * dh
+    (kh, kw), (dh, dw), (sh, sw) = geom.kernel, geom.dilation, geom.stride
+    phase = [(i * dh) % sh for i in range(kh)]  # which rows (mod sh) kernel row i reads
+    offset = [(i * dh) // sh for i in range(kh)]  # and how many phase rows below the output row
+    extra = {p: max(o for q, o in zip(phase, offset) if q == p) for p in set(phase)}
     w_rows = np.ascontiguousarray(weight.transpose(2, 0, 1, 3)).reshape(kh, g, og, cg * kw)  # W[:, :, i, :] per row i
     out = np.empty((g, og, ho * wo), dtype=np.float32)
-    rows = min(ho, max(1, band_rows(g * cg * kw * wo * 4, cg * kw, chunk_bytes) - span))
+    rows = min(ho, max(1, band_rows(len(extra) * g * cg * kw * wo * 4, cg * kw, chunk_bytes) - max(extra.values())))
     tmp = np.empty((g, og, rows * wo), dtype=np.float32) if kh > 1 else None
     for r0 in range(0, ho, rows):
         r1 = min(ho, r0 + rows)
-        n_in = r1 - r0 + span
-        shifted = np.empty((g * cg, kw, n_in, wo), dtype=np.float32)
-        for j in range(kw):
-            shifted[:, j] = xp[:, r0:r0 + n_in, j * dw:j * dw + (wo - 1) * sw + 1:sw]
-        flat = shifted.reshape(g, cg * kw, n_in * wo)
+        flat = {}
+        for p, e in extra.items():  # the k_W shifted copies of this band's rows of phase p
+            n_in = r1 - r0 + e
+            shifted = np.empty((g * cg, kw, n_in, wo), dtype=np.float32)
+            top = p + sh * r0
+            for j in range(kw):
+                shifted[:, j] = xp[:, top:top + sh * (n_in - 1) + 1:sh, j * dw:j * dw + (wo - 1) * sw + 1:sw]
+            flat[p] = shifted.reshape(g, cg * kw, n_in * wo)
         m = (r1 - r0) * wo
         band = out[:, :, r0 * wo:r1 * wo]
-        np.matmul(w_rows[0], flat[:, :, :m], out=band)
-        for i in range(1, kh):
-            part = tmp[:, :, :m]
-            np.matmul(w_rows[i], flat[:, :, i * dh * wo:i * dh * wo + m], out=part)
-            band += part
+        for i in range(kh):
+            src = flat[phase[i]][:, :, offset[i] * wo:offset[i] * wo + m]
+            if i == 0:
+                np.matmul(w_rows[0], src, out=band)
+            else:
+                np.matmul(w_rows[i], src, out=tmp[:, :, :m])
+                band += tmp[:, :, :m]
     return out.reshape(geom.output_shape)
 
 

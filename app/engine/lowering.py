@@ -57,7 +57,7 @@ def rule_path(geom: ConvGeometry) -> str:
     - depthwise shift-and-accumulate (``depthwise``) for other stride-1 layers with one input channel
       per group: no copy, every tap in L2 (depthwise 3×3 64 @112²: 2–5× faster than the run copy);
     - long-run im2col (``runs``) for the other stride-1 layers (thin and large ones: 3→16 on 256²);
-    - the window view (``windows``) for strided layers.
+    - the window view (``windows``) for strided layers (kernel rows by phase compete when measured).
     """
     if geom.is_pointwise:
         return "pointwise"
@@ -73,8 +73,10 @@ def rule_path(geom: ConvGeometry) -> str:
 
 def candidates(geom: ConvGeometry) -> list[str]:
     """The lowerings that can run this layer and are worth measuring against each other."""
-    if geom.is_pointwise or geom.stride != (1, 1):
-        return [rule_path(geom)]
+    if geom.is_pointwise:
+        return ["pointwise"]
+    if geom.stride != (1, 1):  # kernel rows per phase of the vertical stride, when their products are few
+        return ["windows", "row_taps"] if geom.groups * geom.kernel[0] <= 64 else ["windows"]
     paths = ["row_taps", "runs"] if geom.groups * geom.kernel[0] <= 64 else ["runs"]
     if geom.in_per_group == 1:
         paths.append("depthwise")
