@@ -13,23 +13,29 @@ import pytest
 from tests.conftest import ready
 
 JS = Path(__file__).resolve().parent.parent / "static" / "js"
-# Page scripts on the shell. Not yet moved: cost.js (its own helper).
-SHELL_PAGES = ["conv.js", "pointwise.js", "index.js"]
+# Every page script: each is on the shell now.
+SHELL_PAGES = ["conv.js", "pointwise.js", "index.js", "cost.js", "network.js", "receptive.js", "transposed.js"]
 NETWORK_DOOR = "api.js"  # the one module allowed to call fetch
 
 
 def code(name: str) -> str:
     """The script without its comments, so a comment that names fetch or toLocaleString is no hit."""
     text = (JS / name).read_text()
-    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
-    return re.sub(r"(^|[^:\"'`])//.*", r"\1", text)
+    text = re.sub(r"^\s*/\*.*?\*/", "", text, flags=re.S | re.M)  # block comments that start a line
+    return re.sub(r"(^|\s)//.*", r"\1", text)                      # line comments (not "http://" in strings)
+
+
+# A ratchet: these still GET with fetch (api.js has getJSON for that now); take a page off the list when
+# it moves, and the test below then holds it to the rule (it fails if a listed page no longer fetches).
+STILL_FETCHING = ["cost.js", "network.js"]
 
 
 @pytest.mark.parametrize("name", SHELL_PAGES)
 def test_a_shell_page_uses_the_shell_and_nothing_else(name):
     src = code(name)
     assert re.search(r"""import \{[^}]*createShell[^}]*\} from "\./shell\.js";""", src), f"{name} must use shell.js"
-    assert not re.search(r"\bfetch\s*\(", src), f"{name} calls fetch: go through api.js"
+    fetches = bool(re.search(r"\bfetch\s*\(", src))
+    assert fetches == (name in STILL_FETCHING), f"{name}: calls fetch = {fetches}; network calls go through api.js"
     assert "toLocaleString" not in src, f"{name} formats with toLocaleString: use format.js"
     for retired in ("ui.js", "urlstate.js"):
         assert f'"./{retired}"' not in src, f"{name} imports {retired}; the shell replaces it"

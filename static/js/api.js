@@ -12,6 +12,14 @@ async function post(url, body, opts = {}) {
   return res;
 }
 
+/** GET a JSON resource (presets, architectures, models); errors as post(). */
+export async function getJSON(url, opts = {}) {
+  const res = await fetch(url, { signal: opts.signal });
+  const data = await res.json().catch(() => null);
+  if (!res.ok) throw new Error(data?.error?.message || `${res.status} ${res.statusText}`);
+  return data;
+}
+
 /** POST JSON and return the parsed body. */
 export async function postJSON(url, body, opts) {
   return (await post(url, body, opts)).json();
