@@ -18,9 +18,9 @@ from app.engine.conv import check_weight_shape
 from app.engine.geometry import allowed_groups, pair
 from app.engine.trace import Trace, trace_positions
 from app.errors import Busy, check_limit
-from app.schemas import CustomWeights, LayerSpec, PresetWeights, RandomWeights
+from app.schemas import CustomWeights, LayerSpec, LayerWeights, PresetWeights, RandomWeights
 from app.settings import Settings
-from app.weights import preset_layout, preset_weights, random_weights
+from app.weights import model_layer_weights, preset_layout, preset_weights, random_weights
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,12 @@ def _layout(c_in: int, layer: LayerSpec, weights) -> tuple[int, tuple[int, int],
         _agree("kernel_size", kernel, (shape[2], shape[3]), "custom weight's shape")
         has_bias = weights.bias is not None if layer.bias is None else layer.bias
         return shape[0], (shape[2], shape[3]), groups or 1, has_bias
+    if isinstance(weights, LayerWeights):  # a model's layer (issue 13): shape and bias are the model's
+        w, b = model_layer_weights(weights.model, weights.layer)
+        _agree("out_channels", out, w.shape[0], f"layer '{weights.layer[:80]}'")
+        _agree("kernel_size", kernel, (w.shape[2], w.shape[3]), f"layer '{weights.layer[:80]}'")
+        implied = c_in // w.shape[1] if c_in % w.shape[1] == 0 else 1
+        return w.shape[0], (w.shape[2], w.shape[3]), groups or implied, b is not None if layer.bias is None else layer.bias
     return out or 4, kernel or (3, 3), groups or 1, True if layer.bias is None else layer.bias
 
 
@@ -111,6 +117,8 @@ def _build_weights(geom: ConvGeometry, weights, has_bias: bool) -> tuple[np.ndar
         return random_weights(geom.weight_shape, weights.seed, has_bias)
     if isinstance(weights, PresetWeights):
         w, b = preset_weights(weights.name, geom.in_channels, weights.mode)
+    elif isinstance(weights, LayerWeights):  # issue 13; its shape was checked by plan_layer
+        w, b = model_layer_weights(weights.model, weights.layer)
     else:  # checked by plan_layer (_check_custom)
         w = np.asarray(weights.weight, dtype=np.float32)
         b = None if weights.bias is None else np.asarray(weights.bias, dtype=np.float32)
@@ -162,6 +170,8 @@ def plan_layer(in_shape: tuple[int, int, int], layer: LayerSpec, weights, s: Set
     check_conv_limits(geom, cost, s)
     if isinstance(weights, CustomWeights):
         _check_custom(geom, weights)
+    if isinstance(weights, LayerWeights):
+        check_weight_shape(geom, model_layer_weights(weights.model, weights.layer)[0].shape, None)
     return LayerPlan(geom, cost, has_bias)
 
 

@@ -89,7 +89,14 @@ class CustomWeights(Strict):
     bias: Optional[Annotated[list[Num], Field(max_length=4096)]] = None
 
 
-WeightSpec = Annotated[Union[RandomWeights, PresetWeights, CustomWeights], Field(discriminator="kind"),
+class LayerWeights(Strict):
+    """A convolution layer of a model from /api/models (issue 13): its real weights, BN folded where it had one."""
+    kind: Literal["layer"] = "layer"
+    model: str = Field(max_length=64, description='"digits" or an uploaded model\'s id')
+    layer: str = Field(max_length=512, description="a Conv layer's name from GET /api/models/{id}")
+
+
+WeightSpec = Annotated[Union[RandomWeights, PresetWeights, CustomWeights, LayerWeights], Field(discriminator="kind"),
                        default_kind("random")]
 Encoding = Literal["base64", "binary", "list", "npy", "png"]
 

@@ -139,3 +139,24 @@ class RunResponse(BaseModel):
     layers: list[LayerRun]
     total_ms: float
     pointwise_time_share: float = Field(description="share of the measured time spent in 1×1 convolutions")
+
+
+class LayerRequest(Strict):
+    input: ModelInput = TestImageInput()
+    size: Optional[Annotated[list[Pos], Field(min_length=2, max_length=2)]] = None
+    layer: str = Field(max_length=512, description="a Conv layer's name from GET /api/models/{id}")
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"input": {"kind": "test_image", "index": 0}, "layer": "/mix/mix.0/Conv"}]})
+
+
+class LayerView(BaseModel):
+    """What /conv and /pointwise need to show one real layer: the activation it reads (stored, so it is
+    an ordinary uploaded input by id) and its weights (BN folded where marked)."""
+    input: InputInfo = Field(description="the layer's input activation for this model input, stored")
+    layer: dict = Field(description="the layer for /api/convolve: out_channels, kernel_size, stride, padding, "
+                                    "dilation, groups, bias")
+    weight: list = Field(description="[C_out][C_in/groups][kH][kW], the values the engine multiplies by")
+    bias: Optional[list[float]]
+    bn_folded: bool
+    is_1x1: bool

@@ -111,3 +111,9 @@ def preset_weights(name: str, c_in: int, mode: str = "depthwise") -> tuple[np.nd
     w = np.zeros((c_in, c_in, *k.shape), dtype=np.float32)
     w[np.arange(c_in), np.arange(c_in)] = k
     return w, None
+
+
+def model_layer_weights(model: str, layer: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """The weights and bias of a Conv layer of a model (issue 13), decoded once per model and process."""
+    from app.models.service import layer_weights  # the networks service; imported here, where it is needed
+    return layer_weights(model, layer)

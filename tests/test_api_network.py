@@ -9,7 +9,9 @@ import torch
 
 from app.encoding import decode_array, decode_frame
 from app.inputs.samples import random_tensor
-from app.models.service import builtin_test_set
+from app.models.onnx_import import parse_model
+from app.models.service import BUILTIN_DIR, builtin_test_set
+from app.settings import Settings
 from tests.hostile_models import CORPUS
 from tests.onnx_models import build, export
 
@@ -126,3 +128,25 @@ def test_hostile_models_get_a_4xx_and_the_app_keeps_answering(client, name):
     for w in words:
         assert w in e["message"]
     assert client.get("/api/models/digits").status_code == 200
+
+
+@pytest.mark.parametrize("which", ["1x1", "3x3"])
+def test_a_layer_runs_in_convolve_with_its_real_weights_on_its_real_activation(client, which):
+    """The layer view's stored input and weights, sent to /api/convolve, give that layer's activation in the
+    model's own forward pass, and the weights are the model's (BN folded) initializer."""
+    spec = {"kind": "test_image", "index": 2}
+    rows = client.get("/api/models/digits").json()["layers"]
+    row = next(r for r in rows if r["op"] == "Conv" and r["is_1x1"] == (which == "1x1") and r["bn_folded"])
+    view = client.post("/api/models/digits/layer", json={"input": spec, "layer": row["name"]}).json()
+    assert view["is_1x1"] == (which == "1x1") and view["bn_folded"]
+    pm = parse_model((BUILTIN_DIR / "digits.onnx").read_bytes(), Settings())
+    node = next(n for n in pm.nodes if n.name == row["name"])
+    np.testing.assert_array_equal(np.asarray(view["weight"], np.float32), pm.consts[node.inputs[1]])
+    conv = client.post("/api/convolve", json={"input": {"kind": "upload", "id": view["input"]["id"]}, "layer": view["layer"],
+                                              "weights": {"kind": "custom", "weight": view["weight"], "bias": view["bias"]},
+                                              "encoding": "binary"})
+    assert conv.status_code == 200, conv.text
+    out = decode_array(decode_frame(conv.content)["output"])
+    act = decode_array(decode_frame(client.post("/api/models/digits/activation", json={
+        "input": spec, "tensor": row["output"]}).content)["activation"])
+    np.testing.assert_allclose(out, act, rtol=1e-5, atol=1e-5)

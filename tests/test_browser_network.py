@@ -67,3 +67,35 @@ def test_screenshots(browser, live_server, width, height):
         screenshot(pg, f"network_{width}x{height}")
     finally:
         ctx.close()
+
+
+def test_click_a_1x1_layer_opens_pointwise_with_its_real_weights(page, live_server):
+    from urllib.parse import parse_qs, urlparse
+
+    import numpy as np
+
+    from app.encoding import decode_array
+    from app.models.onnx_import import parse_model
+    from app.models.service import BUILTIN_DIR
+    from app.settings import Settings
+
+    page.goto(live_server + "/network?ik=test&ti=4")
+    ready(page)
+    rows = httpx.get(live_server + "/api/models/digits").json()["layers"]
+    row = next(r for r in rows if r["is_1x1"] and r["bn_folded"])
+    page.click(f'button.open-layer[data-layer="{row["name"]}"]')
+    page.wait_for_url("**/pointwise?**")
+    ready(page)
+    assert page.watch.errors == []
+    screenshot(page, "network_to_pointwise")
+    pm = parse_model((BUILTIN_DIR / "digits.onnx").read_bytes(), Settings())
+    w = pm.consts[next(n for n in pm.nodes if n.name == row["name"]).inputs[1]]
+    q = parse_qs(urlparse(page.url).query)
+    assert q["w"] == [f"layer:digits:{row['name']}"]
+    # what the page runs: its input (the layer's real activation) and the layer's weights
+    body = {"input": {"kind": "upload", "id": q["in"][0].removeprefix("upload:")}, "layer": {"kernel_size": 1},
+            "weights": {"kind": "layer", "model": "digits", "layer": row["name"]}}
+    res = httpx.post(live_server + "/api/convolve", json=body).json()
+    np.testing.assert_array_equal(decode_array(res["weight"]).reshape(w.shape), w)  # exactly the initializer (BN folded)
+    shown = page.eval_on_selector("#layer-message", "e => e.className")
+    assert "error" not in shown

@@ -15,7 +15,8 @@ from app.inputs.store import InputStore
 from app.models import service
 from app.models.store import ModelStore
 from app.schemas import ERROR_RESPONSES
-from app.schemas_network import ActivationRequest, ModelDetail, ModelInfo, RunRequest, RunResponse
+from app.schemas_network import (ActivationRequest, LayerRequest, LayerView, ModelDetail, ModelInfo, RunRequest,
+                                 RunResponse)
 from app.settings import Settings
 
 router = APIRouter(prefix="/api/models", tags=["networks"], responses=ERROR_RESPONSES)
@@ -84,3 +85,12 @@ def activation(model_id: ModelId, req: ActivationRequest, s: Settings = Depends(
     if frame is not None:
         return ChunkedResponse(frame.chunks(JSONResponse({"activation": enc.model_dump()}).body), FRAME_MEDIA_TYPE)
     return Response(json_bytes({"activation": enc.model_dump()}), media_type="application/json")
+
+
+@router.post("/{model_id}/layer", response_model=LayerView, summary="One Conv layer's real weights and input")
+def layer_view(model_id: ModelId, req: LayerRequest, s: Settings = Depends(settings_of),
+               models: ModelStore = Depends(models_of), inputs: InputStore = Depends(store_of)):
+    """The layer's weights (BN folded where marked) and the activation it reads for this input, stored as an
+    input id, so POST /api/convolve (and /conv, /pointwise) can run exactly this layer on it."""
+    service.check_model_id(model_id)
+    return service.layer_view(model_id, req, models, inputs, s)

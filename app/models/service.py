@@ -18,8 +18,8 @@ from app.models.digits import digits_to_input, drawing_to_digit
 from app.models.onnx_import import BadModel, ImportedModel, model_graph, parse_model
 from app.models.store import ModelStore
 from app.schemas import InputInfo
-from app.schemas_network import (ActivationRequest, DrawingInput, LayerRow, LayerRun, ModelDetail, ModelInfo, OpShare,
-                                 Prediction, RunRequest, RunResponse, TestImageInput, Totals)
+from app.schemas_network import (ActivationRequest, DrawingInput, LayerRow, LayerRun, LayerView, ModelDetail,
+                                 ModelInfo, OpShare, Prediction, RunRequest, RunResponse, TestImageInput, Totals)
 from app.settings import Settings
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
@@ -215,3 +215,45 @@ def check_model_id(model_id: str) -> None:
 
 
 __all__ = ["BadModel", "list_models", "upload_model", "model_detail", "run_model", "activation", "model_info"]
+
+
+def layer_view(model_id: str, req, store: ModelStore, inputs: InputStore, s: Settings):
+    """A Conv layer's real weights and the activation it reads for this input, the latter stored in the
+    input store so /conv and /pointwise open it like any upload."""
+    g, x, _ = _input(model_id, req.input, req.size, store, inputs, s)
+    node = next((n for n in g.nodes if n.name == req.layer), None)
+    if node is None or node.op != "Conv":
+        raise NotFound(f"'{req.layer[:100]}' is not a Conv layer of this model; GET /api/models/{model_id} lists them")
+    src = node.inputs[0]
+    a = x if src == g.inputs[0] else run(g, {g.inputs[0]: x}, keep=[src])[src]
+    stored = inputs.put(a[0])
+    w = g.consts[node.inputs[1]]
+    b = g.consts[node.inputs[2]] if len(node.inputs) > 2 and node.inputs[2] else None
+    t, l, bt, r = node.attrs.get("pads", (0, 0, 0, 0))
+    layer = {"out_channels": int(w.shape[0]), "kernel_size": [int(w.shape[2]), int(w.shape[3])],
+             "stride": list(node.attrs.get("strides", (1, 1))), "dilation": list(node.attrs.get("dilations", (1, 1))),
+             "padding": [t, l] if (t, l) == (bt, r) else [[t, bt], [l, r]], "groups": int(node.attrs.get("group", 1)),
+             "bias": b is not None}
+    return LayerView(input=InputInfo(id=stored.id, shape=list(a.shape[1:]), source=f"activation:{model_id}:{node.name}"),
+                     layer=layer, weight=w.tolist(), bias=None if b is None else b.tolist(),
+                     bn_folded=bool(node.attrs.get("bn_folded")), is_1x1=w.shape[2:] == (1, 1))
+
+
+@functools.lru_cache(maxsize=1)
+def _default_store(data_dir: Path, quota: int) -> ModelStore:
+    return ModelStore(data_dir / "models", quota)
+
+
+def layer_weights(model_id: str, layer: str) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    """A Conv layer's weight and bias, for the "layer" weight kind of /api/convolve. Uploaded models are
+    looked up in the store of the process's settings (get_settings)."""
+    from app.settings import get_settings
+    s = get_settings()
+    check_model_id(model_id)
+    m = _imported(model_id, _default_store(s.data_dir, s.model_store_quota_bytes), s)[0]
+    node = next((n for n in m.nodes if n.name == layer and n.op == "Conv"), None)
+    if node is None:
+        raise NotFound(f"'{layer[:100]}' is not a Conv layer of model '{model_id[:64]}'; GET /api/models/{model_id[:64]} "
+                       "lists them")
+    b = m.consts[node.inputs[2]] if len(node.inputs) > 2 and node.inputs[2] else None
+    return m.consts[node.inputs[1]], b

@@ -46,6 +46,10 @@ function request(s) {
   if (s.weights.startsWith("preset:")) {
     weights = { kind: "preset", name: s.weights.slice(7), mode: s.presetMode };
     delete layer.bias; // a preset brings its own bias (or none)
+  } else if (s.weights.startsWith("layer:")) { // a model's layer (issue 13): "layer:<model>:<layer name>"
+    const [model, name] = s.weights.slice(6).split(/:(.*)/s);
+    weights = { kind: "layer", model, layer: name };
+    layer.groups = +s.groups;
   } else if (s.weights === "custom" && s.custom) {
     const c = JSON.parse(s.custom);
     weights = { kind: "custom", weight: c.weight, bias: c.bias };

@@ -24,6 +24,7 @@ const flag = (v) => (v === undefined || v === null ? undefined : v ? "1" : "0");
 /** The weights part of a page state from an API weight spec. */
 function weightState(weights = { kind: "random", seed: 0 }) {
   if (weights.kind === "preset") return { weights: `preset:${weights.name}`, presetMode: weights.mode };
+  if (weights.kind === "layer") return { weights: `layer:${weights.model}:${weights.layer}` }; // issue 13
   if (weights.kind === "custom") return { weights: "custom", custom: JSON.stringify({ weight: weights.weight, bias: weights.bias ?? null }) };
   return { weights: "random", weightSeed: String(weights.seed ?? 0) };
 }

@@ -3,9 +3,10 @@
 // the run its forward pass (POST /api/models/{id}/run, binary frame). Every number shown comes from the
 // API; this file only lays them out. The drawing pad's strokes are sent as a 32×32 grid of ink levels
 // (block means of the canvas); the server turns them into the dataset's 8×8 format.
-import { postFile, postFrame } from "./api.js";
+import { postFile, postFrame, postJSON } from "./api.js";
 import { formatBytes, formatCount, formatInt } from "./format.js";
 import { KEYS } from "./keys.js";
+import { convUrl, pointwiseUrl } from "./links.js";
 import { createShell, showMessage } from "./shell.js";
 
 const $ = (id) => document.getElementById(id);
@@ -174,6 +175,7 @@ function renderLayers(run, detail) {
     head.children[1].textContent = row?.is_1x1 ? "Conv 1×1" : l.op;
     if (row?.is_1x1) head.children[1].classList.add("pw");
     head.children[2].textContent = `${l.shape.join("×")} · min ${l.min.toFixed(2)} max ${l.max.toFixed(2)} · ${l.time_ms.toFixed(3)} ms`;
+    if (l.op === "Conv") head.append(openButton(l.name, row?.is_1x1));
     div.append(head);
     if (l.preview && l.preview.shape.length === 3 && l.preview.shape[1] > 1) {
       const t = document.createElement("div");
@@ -183,6 +185,30 @@ function renderLayers(run, detail) {
     }
     el.append(div);
   });
+}
+
+/** A button that opens this convolution in /pointwise (1×1) or /conv, with its real weights acting on the
+ * real activation this input gives it (both from POST /api/models/{id}/layer). */
+function openButton(name, is1x1) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = "open-layer";
+  b.dataset.layer = name;
+  b.textContent = is1x1 ? "open in /pointwise" : "open in /conv";
+  b.addEventListener("click", async () => {
+    try {
+      const state = shell.state, size = sizeOf(state);
+      const view = await postJSON(`/api/models/${encodeURIComponent(state.model)}/layer`, { input: modelInput(state), layer: name,
+        ...(size && lastDetail?.model?.input_shape?.slice(2).some((d) => typeof d === "string") ? { size } : {}) });
+      const req = { input: { kind: "upload", id: view.input.id }, layer: view.layer,
+        weights: { kind: "layer", model: state.model, layer: name } };
+      location.assign(view.is_1x1 && view.layer.groups === 1 && [].concat(view.layer.stride).every((v) => v === 1)
+        ? pointwiseUrl(req) : convUrl(req));
+    } catch (err) {
+      showMessage(err.message, false);
+    }
+  });
+  return b;
 }
 
 const shapeText = (s) => (s ? s.slice(1).join("×") : "");

@@ -31,6 +31,11 @@ function request(s) {
   const layer = { kernel_size: 1, activation: s.relu === "1" ? "relu" : "none" };
   let weights;
   if (s.weights.startsWith("preset:")) weights = { kind: "preset", name: s.weights.slice(7) };
+  else if (s.weights.startsWith("layer:")) { // a model's layer (issue 13): "layer:<model>:<layer name>"
+    const [model, name] = s.weights.slice(6).split(/:(.*)/s);
+    weights = { kind: "layer", model, layer: name };
+    layer.bias = s.bias === "1";
+  }
   else if (s.weights === "custom" && s.custom) weights = { kind: "custom", ...JSON.parse(s.custom) };
   else {
     weights = { kind: "random", seed: +s.weightSeed };
