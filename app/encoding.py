@@ -72,9 +72,12 @@ def _padded(n: int) -> int:
     return n + (-n % 8)
 
 
-def encode_array(arr: np.ndarray, encoding: str = "base64", frame: Frame | None = None) -> EncodedArray:
+def encode_array(arr: np.ndarray, encoding: str = "base64", frame: Frame | None = None,
+                 whole: bool = False) -> EncodedArray:
+    """whole=True: one min and one max for the whole array, for matrices whose first axis is not channels
+    (an (H·W, C) matrix would otherwise carry H·W minima and maxima: 60 MB of JSON on a 1024×768 photo)."""
     arr = np.ascontiguousarray(arr, dtype="<f4")
-    lo, hi = _channel_stats(arr)
+    lo, hi = ([float(arr.min())], [float(arr.max())]) if whole and arr.size else _channel_stats(arr)
     if encoding == "binary":
         if frame is None:
             raise ValueError("the binary encoding needs the Frame the array travels in")

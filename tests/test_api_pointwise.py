@@ -97,3 +97,12 @@ def test_reduce_and_nin_can_leave_out_the_whole_output(client):
     whole = client.post("/api/pointwise/nin", json={"row": 3, "col": 4}).json()
     assert nin["output"] is None and nin["layers"] == whole["layers"]
     assert decode_array(whole["output"])[:, 3, 4].tolist() == pytest.approx(nin["layers"][-1]["activation_at_pixel"], abs=1e-6)
+
+
+def test_matrices_carry_one_range_not_one_per_row(client):
+    """X and Y have H·W rows; per-row minima and maxima were 60 MB of JSON on a 1024×768 photo."""
+    res = client.post("/api/pointwise/matmul", json={"input": {"kind": "random", "shape": [3, 40, 50], "seed": 1},
+                                                    "layer": {"kernel_size": 1, "out_channels": 2}}).json()
+    for key in ("x_matrix", "w_matrix", "y_matrix"):
+        m = decode_array(res[key])
+        assert res[key]["channel_min"] == [pytest.approx(float(m.min()))] and res[key]["channel_max"] == [pytest.approx(float(m.max()))]

@@ -36,6 +36,7 @@ class MatmulRequest(Strict):
 
 
 class MatmulResponse(BaseModel):
+    """The matrices' channel_min / channel_max hold one value each: the whole matrix's range."""
     x_shape: list[int] = Field(description="(H·W, C_in): one row per pixel")
     w_shape: list[int] = Field(description="(C_in, C_out): Wᵀ")
     y_shape: list[int] = Field(description="(H·W, C_out)")
@@ -65,9 +66,9 @@ def matmul_view(req: MatmulRequest, s: Settings = Depends(settings_of), store: I
                          y_shape=list(v.y_matrix.shape), output_shape=list(v.conv.shape),
                          max_abs_conv_vs_matmul=v.max_abs_conv_vs_matmul,
                          max_abs_conv_vs_per_pixel=v.max_abs_conv_vs_per_pixel,
-                         x_matrix=encode_array(v.x_matrix, req.encoding, frame),
-                         w_matrix=encode_array(v.w_matrix, req.encoding, frame),
-                         y_matrix=encode_array(v.y_matrix, req.encoding, frame))
+                         x_matrix=encode_array(v.x_matrix, req.encoding, frame, whole=True),
+                         w_matrix=encode_array(v.w_matrix, req.encoding, frame, whole=True),
+                         y_matrix=encode_array(v.y_matrix, req.encoding, frame, whole=True))
     if frame is not None:
         return ChunkedResponse(frame.chunks(res.model_dump_json().encode()), FRAME_MEDIA_TYPE)
     return Response(json_bytes(res.model_dump()), media_type="application/json")

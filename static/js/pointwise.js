@@ -20,11 +20,13 @@ const CONTROLS = { outChannels: "out-channels", weightSeed: "weights-seed", weig
   fcChannels: { id: "fc-c", apply: () => loadFc() }, fcBlock: { id: "fc-k", apply: () => loadFc() },
   fcOutputs: { id: "fc-o", apply: () => loadFc() }, fcSize: { id: "fc-size", apply: () => loadFc() } };
 const EDITOR_MAX = 64; // the matrix editor shows W up to 64 values
+const FOLLOW_UP_MS = 150; // the sections below the pixel wait for the controls to rest this long
 const START_REGION = 9; // an untouched page starts at the centre of the 9×9 patch with the most detail
 
-const data = { check: null, conv: null, req: null, input: null, output: null, w2d: null, outViews: [], h: 0, w: 0,
-  matmul: null, reducedFor: null };
+const data = { check: null, conv: null, req: null, input: null, inputKey: null, output: null, w2d: null, outViews: [],
+  h: 0, w: 0, matmul: null, reducedFor: null };
 let masked = false, lastShown = 0, writtenTimer = null, recentre = false; // recentre: a new input was chosen
+let followUpAbort = null, ninShown = null; // ninShown: input|widths|pixel of the NiN drawing on screen
 
 /** The API request for a state. A preset fixes C_out and the bias; custom weights bring their own. */
 function request(s) {
@@ -54,7 +56,7 @@ function onControl(name, value) {
 
 const shell = createShell({
   page: "pointwise", keys: KEYS.pointwise, defaults: DEFAULTS, controls: CONTROLS, request, onControl, render,
-  extra: () => ({ region_size: START_REGION }),
+  run,
   player: { count: () => data.h * data.w, show, pace: (speed) => ({ delta: speed, ms: 16 }) },
   downloads: {
     "download-png": (s) => ({ url: "/api/convolve", body: { ...request(s), encoding: "png", channel: 0 },
@@ -64,15 +66,28 @@ const shell = createShell({
 });
 const picker = new InputPicker((spec) => { recentre = true; shell.set({ input: specToString(spec) }, { load: true }); });
 
-async function render({ check, conv, body }, ctx) {
-  const inputChanged = JSON.stringify(data.req?.input) !== JSON.stringify(body.input);
-  const input = decodeArray(conv.input_array), output = decodeArray(conv.output);
+/** The convolution; the input comes along (and the server picks where to start) only for a new input. */
+async function run(body, ctx) {
+  followUpAbort?.abort(); // the sections below belong to the layer being replaced
+  const inputKey = shell.state.input, same = data.input && data.inputKey === inputKey;
+  const conv = await postFrame("/api/convolve", { ...body, include_input: !same, ...(same ? {} : { region_size: START_REGION }) },
+    { signal: ctx.signal });
+  return { conv, inputKey };
+}
+
+async function render({ check, conv, body, inputKey }, ctx) {
+  const inputChanged = Boolean(conv.input_array);
+  if (inputChanged) {
+    const input = decodeArray(conv.input_array);
+    Object.assign(data, { input, inputKey, h: input[0].length, w: input[0][0].length, reducedFor: null });
+    clearMatrices(); // another input's matrices have other shapes: they must not stay up
+    draw.paintInput($("input-canvas"), input, conv.input_array); // canvases first: they need no plotly.js
+  }
+  const output = decodeArray(conv.output);
   const w2d = decodeArray({ ...conv.weight, shape: conv.weight.shape.slice(0, 2).concat([1]) }).map((rows) => rows.map((r) => r[0]));
-  Object.assign(data, { check, conv, req: body, input, output, w2d, h: input[0].length, w: input[0][0].length, matmul: null });
-  if (inputChanged) clearMatrices(); // another input's matrices have other shapes: they must not stay up
+  Object.assign(data, { check, conv, req: body, output, w2d, matmul: null });
   shell.message(`[${conv.input.shape.join("×")}] → [${conv.output_shape.join("×")}] · ${formatInt(check.cost.params)} params · ${formatInt(check.cost.macs)} MACs`, true);
   syncForm(check.layer);
-  draw.paintInput($("input-canvas"), input, conv.input_array); // canvases first: they need no plotly.js
   data.outViews = draw.drawOutputs($("outputs"), output, conv.output);
   masked = false;
   ctx.mark("output");
@@ -96,11 +111,18 @@ async function render({ check, conv, body }, ctx) {
 }
 
 /** The sections below the pixel, one request after another: the server runs two heavy requests at
- * once, and on a photo the matrix product alone is megabytes, so a burst would queue the rest. */
+ * once, and on a photo the matrix product alone is megabytes, so a burst would queue the rest. They
+ * start once the controls have rested FOLLOW_UP_MS, and a newer load aborts them, so a user moving a
+ * control on a photo is never waiting behind the matrices of a layer already gone. */
 async function followUps(body) {
-  await loadMatmul(body);
-  if (JSON.stringify(data.reducedFor) !== JSON.stringify(body.input)) await loadReduce(body.input);
-  await loadNin();
+  followUpAbort?.abort();
+  followUpAbort = new AbortController();
+  const { signal } = followUpAbort;
+  await new Promise((resolve) => setTimeout(resolve, FOLLOW_UP_MS));
+  if (signal.aborted) return;
+  await loadMatmul(body, signal);
+  if (!signal.aborted && data.reducedFor !== data.inputKey) await loadReduce(body.input, data.inputKey);
+  if (!signal.aborted) await loadNin();
 }
 
 function syncForm(layer) {
@@ -172,13 +194,13 @@ function clearMatrices() {
   delete $("matmul-check").dataset.value;
 }
 
-async function loadMatmul(req) {
+async function loadMatmul(req, signal) {
   const token = matmulGuard();
   let m;
   try {
-    m = await postFrame("/api/pointwise/matmul", { ...req, layer: { ...req.layer, activation: "none" } });
+    m = await postFrame("/api/pointwise/matmul", { ...req, layer: { ...req.layer, activation: "none" } }, { signal });
   } catch (err) {
-    if (!token.stale()) { clearMatrices(); $("matmul-check").textContent = err.message; }
+    if (!token.stale() && err.name !== "AbortError") { clearMatrices(); $("matmul-check").textContent = err.message; }
     return;
   }
   if (token.stale()) return;
@@ -200,7 +222,7 @@ async function loadMatmul(req) {
 }
 
 /** Pooling vs a 1×1: depends on the input only, so it is asked again only when the input changes. */
-async function loadReduce(input) {
+async function loadReduce(input, inputKey) {
   const token = reduceGuard();
   let res;
   try { res = await postJSON("/api/pointwise/reduce", { input, include_output: false }); } catch (err) {
@@ -208,17 +230,21 @@ async function loadReduce(input) {
     return;
   }
   if (token.stale()) return;
-  data.reducedFor = input;
+  data.reducedFor = inputKey;
   const [cin, h, w] = data.conv.input.shape;
   $("reduce").innerHTML = res.map((r) => `<div class="work small reduce-card"><b>${r.name}</b><br>` +
     `[${cin}×${h}×${w}] → <b class="reduce-shape">[${r.output_shape.join("×")}]</b><br>` +
     `parameters: <b>${formatInt(r.params)}</b> · ${r.name.includes("pool") ? "comparisons" : "MACs"}: ${formatInt(r.work)}</div>`).join("");
 }
 
+/** NiN at the current pixel. Its weights are its own (seeded), so a new layer above does not change it:
+ * it is asked again only when the input, the widths or the pixel changed. */
 async function loadNin() {
   if (!data.conv) return;
-  const token = ninGuard();
   const p = +shell.state.step || 0, r = Math.floor(p / data.w), c = p % data.w;
+  const key = `${data.inputKey}|${shell.state.ninWidths}|${r},${c}`;
+  if (key === ninShown) return;
+  const token = ninGuard();
   let res;
   try {
     res = await postJSON("/api/pointwise/nin", { input: data.req.input, widths: shell.state.ninWidths.split(",").map(Number), row: r, col: c,
@@ -228,6 +254,7 @@ async function loadNin() {
     return;
   }
   if (token.stale()) return;
+  ninShown = key;
   $("nin-diagram").innerHTML = draw.ninSVG(res, $("nin-diagram").clientWidth);
   $("nin-check").textContent = `pixel (${r}, ${c}) · output [${res.output_shape.join("×")}] · engine: max |1×1 conv stack − per-pixel MLP| = ${res.max_abs_conv_stack_vs_mlp.toExponential(2)}`;
 }
