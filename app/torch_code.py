@@ -14,26 +14,27 @@ from app.engine.design import Add, Block, Concat, DesignCost, Fc, Layer, LayerCo
 INDENT = "    "
 
 HEADER = "import torch\nfrom torch import nn\n"
-CONCAT = '''
+BRANCHES = '''
 
-class Concat(nn.Module):
-    """Runs every branch on the same input and stacks their outputs along the channels (dim 1)."""
+class Branches(nn.Module):
+    """Parallel branches that all read the same input (nn.Identity() passes it on as it is)."""
 
     def __init__(self, *branches):
         super().__init__()
         self.branches = nn.ModuleList(branches)
+'''
+CONCAT = '''
+
+class Concat(Branches):
+    """Stacks the branches' outputs along the channels (dim 1)."""
 
     def forward(self, x):
         return torch.cat([branch(x) for branch in self.branches], dim=1)
 '''
 ADD = '''
 
-class Add(nn.Module):
-    """Runs every branch on the same input and sums their outputs (nn.Identity() is a shortcut)."""
-
-    def __init__(self, *branches):
-        super().__init__()
-        self.branches = nn.ModuleList(branches)
+class Add(Branches):
+    """Sums the branches' outputs (an nn.Identity() branch is the shortcut)."""
 
     def forward(self, x):
         return sum(branch(x) for branch in self.branches)
@@ -51,7 +52,8 @@ def torch_source(name: str, layers: tuple[Layer, ...], cost: DesignCost) -> str:
     rows = iter(cost.rows)
     body = _sequence(layers, rows, 1, final=True)
     used = _kinds(layers)
-    return (HEADER + (CONCAT if Concat in used else "") + (ADD if Add in used else "")
+    return (HEADER + (BRANCHES if used & {Concat, Add} else "") + (CONCAT if Concat in used else "")
+            + (ADD if Add in used else "")
             + f"\n\nmodel = nn.Sequential({_comment(name)}\n{body}\n)\n")
 
 

@@ -215,7 +215,7 @@ async function groupsView() {
   $("g-text").dataset.params = res.cost.params;
   await plotlyReady();
   const z = res.connectivity.map((ins) => Array.from({ length: c }, (_, i) => (ins.includes(i) ? 1 : 0)));
-  Plotly.react($("g-plot"), [{ type: "heatmap", z, colorscale: [[0, "#f4f6fa"], [1, "#2f6fde"]], showscale: false, xgap: 1, ygap: 1,
+  Plotly.react($("g-plot"), [{ type: "heatmap", z, zmin: 0, zmax: 1, colorscale: [[0, "#f4f6fa"], [1, "#2f6fde"]], showscale: false, xgap: 1, ygap: 1,
     hovertemplate: "output %{y} ← input %{x}<extra></extra>" }], { height: 300, margin: { t: 24, r: 8, b: 36, l: 48 },
     font: { size: 12 }, title: { text: "input channels (x) feeding each output channel (y)", font: { size: 12 } },
     yaxis: { autorange: "reversed", title: "output" }, xaxis: { title: "input" } }, CONFIG);
