@@ -49,6 +49,17 @@ def test_presets_measure_slider_and_tables(page, live_server):
     assert page.watch.errors == [] and page.watch.foreign == []
 
 
+def test_a_link_restores_every_control(page, live_server):
+    page.goto(live_server + "/cost?pre=v3_5x5&h=17&w=17&n=3&log=1&gc=8&gk=5&g=2&a=mobilenet&al=0.5&res=160")
+    ready(page)
+    assert page.input_value("#preset") == "v3_5x5" and page.input_value("#in-h") == "17"
+    assert page.input_value("#repeats") == "3" and page.is_checked("#log-scale")
+    page.wait_for_function("document.getElementById('g-value').textContent.startsWith('groups = 4')")  # [1, 2, 4, 8][2]
+    page.wait_for_function("document.getElementById('arch-summary').textContent.includes('0.5 × 160')")
+    assert page.input_value("#g-k") == "5"
+    assert page.watch.errors == [] and page.watch.foreign == []
+
+
 def _macs(page, i: int) -> str:
     return page.inner_text(f"#table-{i} tr.total td:nth-child(4)")
 

@@ -205,8 +205,10 @@ async function groupsView() {
   const base = await postJSON("/api/layer/check", body);  // the API lists the groups this layer allows
   if (token.stale()) return;
   const opts = base.allowed_groups || [1];
-  $("g-slider").max = opts.length - 1;
-  const g = opts[Math.min(+$("g-slider").value, opts.length - 1)];
+  const at = Math.min(+shell.state.groups || 0, opts.length - 1);  // the state, not the slider: a link's
+  $("g-slider").max = opts.length - 1;                                // value was clamped to the old max
+  $("g-slider").value = at;
+  const g = opts[at];
   $("g-value").textContent = `groups = ${g}${g === 1 ? " (standard)" : g === c ? " (depthwise)" : " (grouped)"}`;
   const res = await postJSON("/api/layer/check", { ...body, layer: { ...body.layer, groups: g } });
   if (token.stale()) return;
