@@ -3,7 +3,7 @@
 // counts the designs (rows, formulas, the PyTorch module, the /conv request of each layer),
 // /api/measure/compare times them in A/B pairs, /api/layer/check drives the groups slider and
 // /api/architectures/* fills the paper tables.
-import { postJSON } from "./api.js";
+import { getJSON, postJSON } from "./api.js";
 import { createShell } from "./shell.js";
 import { KEYS } from "./keys.js";
 import { layerUrl } from "./links.js";
@@ -229,7 +229,7 @@ async function archView() {
   const name = $("arch").value;
   document.querySelectorAll(".mobilenet-only").forEach((e) => { e.hidden = name !== "mobilenet"; });
   const q = name === "mobilenet" ? `?alpha=${$("alpha").value}&resolution=${$("resolution").value}` : "";
-  const a = await (await fetch(`/api/architectures/${name}${q}`)).json();
+  const a = await getJSON(`/api/architectures/${name}${q}`);
   if (token.stale()) return;
   const printedTotals = Object.values(a.printed_totals).map((p) => `paper: ${esc(p.text)} (${esc(p.source)})`).join(" · ");
   $("arch-summary").innerHTML = `<b>${esc(a.title)}</b>: <span id="arch-params">${formatInt(a.params)}</span> parameters,
@@ -249,9 +249,9 @@ const shell = createShell({ page: "cost", keys: KEYS.cost, defaults: DEFAULTS, c
   request, onControl, run: async (body, ctx) => ({ cost: await postJSON("/api/cost", body, { signal: ctx.signal }) }), render });
 
 async function init() {
-  presets = await (await fetch("/api/comparisons")).json();
+  presets = await getJSON("/api/comparisons");
   $("preset").replaceChildren(...presets.map((p) => Object.assign(document.createElement("option"), { value: p.name, textContent: p.title })));
-  const archs = await (await fetch("/api/architectures")).json();
+  const archs = await getJSON("/api/architectures");
   $("arch").replaceChildren(...archs.map((a) => Object.assign(document.createElement("option"), { value: a.name, textContent: a.title })));
   const [c, h, w] = inputShape(shell.state);
   shell.set({ c, h, w }, { touch: shell.touched("c") });  // the preset's shape fills the fields
