@@ -7,20 +7,37 @@ from __future__ import annotations
 
 from app.designs import architecture
 from app.engine.errors import GeometryError
-from app.engine.receptive import clipped, design_fields_until, field_centre, nearest_output
+from app.engine.receptive import clipped, design_fields_until, field_centre, graph_fields, nearest_output
 from app.schemas_cost import to_layers
 from app.schemas_receptive import AxisField, FieldLayer, ReceptiveRequest
 
 
-def receptive_rows(req: ReceptiveRequest, in_shape: tuple[int, int, int]) -> tuple[str, list[float], list[FieldLayer], str | None]:
-    """(network name, the point followed, one row per layer, why the walk stopped or None)."""
-    if req.design is not None:
-        name, layers = req.design.name, to_layers(req.design)
+def _model_rows(model_id: str, in_shape, models, s) -> tuple[str, tuple[int, int, int], list, str | None]:
+    """An imported model's graph at its own input size (a dynamic H or W takes the picture's)."""
+    from app.models import service  # the model store's parsed-once graphs (issue 13)
+    service.check_model_id(model_id)
+    m, _, name = service._imported(model_id, models, s)
+    dims = m.input_dims[2:]
+    size = None if all(isinstance(d, int) for d in dims) else (in_shape[1], in_shape[2])
+    graph = service._graph(model_id, size, models, s)
+    rows, stopped = graph_fields(graph)
+    return name, tuple(graph.shapes[graph.inputs[0]][1:]), rows, stopped
+
+
+def receptive_rows(req: ReceptiveRequest, in_shape: tuple[int, int, int], models=None, s=None
+                   ) -> tuple[str, tuple[int, int], list[float], list[FieldLayer], str | None]:
+    """(network name, the grid [H, W] boxes are in, the point followed, one row per layer, why the walk
+    stopped or None)."""
+    if req.model is not None:
+        name, in_shape, rows, stopped = _model_rows(req.model, in_shape, models, s)
     else:
-        arch = architecture(req.network)
-        name, layers = arch.title, arch.layers
+        if req.design is not None:
+            name, layers = req.design.name, to_layers(req.design)
+        else:
+            arch = architecture(req.network)
+            name, layers = arch.title, arch.layers
+        rows, stopped = design_fields_until(layers, tuple(in_shape))
     _, h, w = in_shape
-    rows, stopped = design_fields_until(layers, (in_shape[0], h, w))
     if not rows:
         raise GeometryError(f"no layer of {name} fits a {h}×{w} input: {stopped}")
     point = (float(req.point[0]), float(req.point[1])) if req.point else ((h - 1) / 2, (w - 1) / 2)
@@ -42,7 +59,7 @@ def receptive_rows(req: ReceptiveRequest, in_shape: tuple[int, int, int]) -> tup
                               whole_input=row.field.whole, h=AxisField(**summary["h"]), w=AxisField(**summary["w"]),
                               grows=row.grows, position=list(pos), box=list(box), inside=_list(clipped(box, h, w)),
                               box_before=list(before.field.box(pos_in[0], pos_in[1], h, w))))
-    return name, list(point), out, stopped
+    return name, (h, w), list(point), out, stopped
 
 
 def _list(box):

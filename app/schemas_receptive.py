@@ -22,6 +22,9 @@ class ReceptiveRequest(Strict):
     network: Literal["googlenet", "resnet50", "mobilenet", "squeezenet"] = Field(
         "googlenet", description="a paper architecture, run on the input's H×W (ignored when design is given)")
     design: Optional[DesignSpec] = Field(None, description="your own stack, as the cost lab takes it")
+    model: Optional[str] = Field(None, pattern=r"^([a-z0-9_]{1,32}|[0-9a-f]{64})$",
+                                 description='a model of /api/models ("digits" or an uploaded id); wins over '
+                                             "design and network. Its fields are in its own input's coordinates")
     point: Optional[Annotated[list[Int], Field(min_length=2, max_length=2)]] = Field(
         None, description="[row, col] of the input to follow through the layers; default: the input's centre")
     position: Optional[OutputPosition] = Field(None, description="an output position of one layer: follow the "
@@ -59,6 +62,7 @@ class ReceptiveResponse(BaseModel):
     input: InputInfo
     input_array: Optional[EncodedArray] = None
     network: str
+    grid: list[int] = Field(description="[H, W] the boxes are measured in: the input's, or a model's own input")
     point: list[float]
     rows: list[FieldLayer]
     stopped: Optional[str] = Field(None, description="why the walk ended early (a layer that does not fit)")

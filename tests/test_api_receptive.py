@@ -51,3 +51,14 @@ def test_bad_requests_are_clear_4xx(client):
         "design": STACK, "position": {"layer": 9, "row": 0, "col": 0}}), 422)["message"]
     tiny = {"input": {"kind": "random", "shape": [1, 2, 2]}, "network": "squeezenet"}  # conv1 is 7×7 unpadded
     assert "fits" in error_of(client.post("/api/receptive", json=tiny), 422)["message"]
+
+
+def test_an_imported_model_is_walked_on_its_own_input_size(client):
+    """The built-in digits CNN (ONNX, issue 13): rows per 4-D node, in its 32×32 input's coordinates,
+    1×1 nodes unchanged, and its global average pooling sees the whole input."""
+    body = client.post("/api/receptive", json={"input": {"kind": "sample", "name": "colour"}, "model": "digits"}).json()
+    assert body["grid"] == [32, 32] and body["rows"]
+    ones = [r for r in body["rows"] if r["kind"].startswith("Conv 1×1/1")]
+    assert ones and not any(r["grows"] for r in ones)
+    assert any(r["whole_input"] for r in body["rows"]) or body["rows"][-1]["h"]["size_max"] > 1
+    assert "unknown model" in error_of(client.post("/api/receptive", json={"model": "nope"}), 404)["message"]

@@ -1,7 +1,7 @@
 """POST /api/receptive: receptive fields layer by layer (issue 15 §2)."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from app.api.deps import settings_of, store_of
 from app.compute_receptive import receptive_rows
@@ -16,17 +16,19 @@ router = APIRouter(prefix="/api", tags=["receptive fields"], responses=ERROR_RES
 
 
 @router.post("/receptive", response_model=ReceptiveResponse, summary="Receptive fields, layer by layer")
-def receptive(req: ReceptiveRequest, s: Settings = Depends(settings_of), store: InputStore = Depends(store_of)):
+def receptive(req: ReceptiveRequest, request: Request, s: Settings = Depends(settings_of),
+              store: InputStore = Depends(store_of)):
     """A paper architecture (or your own stack) walked on the input's H×W: for every layer, the receptive
     field's size, jump (effective stride) and start per axis by the standard recurrence (Araujo, Norris &
     Sim, Distill 2019), with the range over the paths of Concat/Add; and the field of the output nearest a
     point of the input (or of a chosen output position), as a box on the input. 1×1 layers leave it
-    unchanged; pooling and strides grow the jump."""
+    unchanged; pooling and strides grow the jump. With ``model`` (see /api/models) the layers are an
+    imported model's nodes, measured on its own input size (``grid``)."""
     if req.include_input:
         x, info = resolve_input(req.input, store, s)
         shape = tuple(x.shape)
     else:
         shape, info = input_shape(req.input, store, s)
-    name, point, rows, stopped = receptive_rows(req, shape)
+    name, grid, point, rows, stopped = receptive_rows(req, shape, getattr(request.app.state, "models", None), s)
     return ReceptiveResponse(input=info, input_array=encode_array(x, req.encoding) if req.include_input else None,
-                             network=name, point=point, rows=rows, stopped=stopped)
+                             network=name, grid=list(grid), point=point, rows=rows, stopped=stopped)

@@ -23,7 +23,8 @@ function request(s) {
   if (s.pointRow !== "" && s.pointCol !== "") body.point = [+s.pointRow, +s.pointCol];
   if (s.network === "custom") {
     try { body.design = JSON.parse(s.custom); } catch { body.design = { layers: "not JSON" }; }
-  } else body.network = s.network;
+  } else if (s.network.startsWith("model:")) body.model = s.network.slice(6);
+  else body.network = s.network;
   return body;
 }
 
@@ -68,8 +69,9 @@ async function render({ check: answer }) {
   $("custom-stack").value = shell.state.custom;
   paintImage($("rf-canvas"), data.rf.input_array);
   $("rf-stopped").textContent = data.rf.stopped ? `The walk ${data.rf.stopped}.` : "";
-  const [c, h, w] = data.rf.input.shape;
-  shell.message(`${data.rf.network} on the input [${c}×${h}×${w}]: ${data.rf.rows.length} layers`, true);
+  const [c, h, w] = data.rf.input.shape, [gh, gw] = data.rf.grid;
+  const frame = gh === h && gw === w ? "" : ` (its fields are in its own ${gh}×${gw} input's coordinates, drawn stretched over the picture)`;
+  shell.message(`${data.rf.network} on the input [${c}×${h}×${w}]: ${data.rf.rows.length} layers${frame}`, true);
   table();
   shell.resetPlayer(data.rf.rows.length);
 }
@@ -91,7 +93,7 @@ function axisText(a) {
 function show(t) {
   const rows = data.rf.rows, row = rows[t];
   if (!row) return;
-  const [, h, w] = data.rf.input.shape, ov = $("rf-overlay");
+  const [h, w] = data.rf.grid, ov = $("rf-overlay");
   ov.innerHTML = "";
   const add = (cls, box) => { const d = document.createElement("div"); d.className = cls; placeBox(d, box, h, w); ov.appendChild(d); };
   add("rf-before", row.box_before);
@@ -127,7 +129,7 @@ $("rf-table").addEventListener("click", (e) => {
   if (i !== undefined) shell.player.go(+i);
 });
 $("rf-canvas").addEventListener("click", (e) => {
-  const r = e.target.getBoundingClientRect(), [, h, w] = data.rf.input.shape;
+  const r = e.target.getBoundingClientRect(), [h, w] = data.rf.grid;
   shell.set({ pointRow: Math.floor(((e.clientY - r.top) / r.height) * h), pointCol: Math.floor(((e.clientX - r.left) / r.width) * w) }, { load: true });
 });
 $("custom-apply").addEventListener("click", () => shell.set({ custom: $("custom-stack").value }, { load: true }));
