@@ -90,8 +90,12 @@ def upload(live_server, data: bytes, name: str) -> str:
 
 
 def matrix_rows(page, plot_id):
-    """Rows of the heatmap Plotly holds for one matrix panel (0 when it is not drawn)."""
-    return page.evaluate(f"() => document.getElementById('{plot_id}').data?.[0]?.z?.length ?? 0")
+    """Rows of the matrix one panel's heatmap spans (0 when it is not drawn): all of them, or every
+    step-th placed at its own index (y) for a photo's H·W rows; and Plotly must have drawn its image."""
+    return page.evaluate(f"""() => {{ const gd = document.getElementById('{plot_id}'), t = gd.data?.[0];
+        const img = gd.querySelector('.hm image');  // an undrawable heatmap gets the empty image "data:,"
+        if (!t || !img || (img.getAttribute('href') || img.getAttribute('xlink:href') || '').length < 100) return 0;
+        return t.y ? t.y[t.y.length - 1] + (t.y[1] - t.y[0]) : t.z.length; }}""")
 
 
 @pytest.mark.parametrize("h,w", [(480, 640), (768, 1024)])
@@ -102,7 +106,9 @@ def test_reopened_with_a_photo_upload(page, live_server, h, w):
     page.goto(live_server + f"/pointwise?in=upload%3A{uid}&w=random&co=4")
     ready(page)
     page.wait_for_function("document.getElementById('matmul-check').dataset.value !== undefined", timeout=30000)
-    assert matrix_rows(page, "x-plot") == h * w and matrix_rows(page, "y-plot") == h * w
+    step = -(-h * w // 4096)  # every step-th row drawn (MATRIX_ROWS_DRAWN in pointwise_draw.js)
+    assert h * w <= matrix_rows(page, "x-plot") < h * w + step and h * w <= matrix_rows(page, "y-plot") < h * w + step
+    assert f"every {step}th row drawn" in page.inner_text("#x-label")
     assert not page.locator("#btn-play").is_disabled()
     click_pixel(page, 5, 7)  # a pixel is 0.3–0.5 CSS px here and the mouse lands on whole CSS px
     r, c = map(int, re.search(r"pixel \((\d+), (\d+)\)", page.inner_text("#position-label")).groups())
@@ -124,8 +130,9 @@ def test_in_page_upload_redraws_the_matrices(page, live_server, tmp_path):
     assert matrix_rows(page, "x-plot") == 96 * 128
     page.set_input_files("#file-input", str(photo))
     ready(page, 2)
-    page.wait_for_function("document.getElementById('x-plot').data?.[0]?.z?.length === 480 * 640", timeout=30000)
-    assert matrix_rows(page, "y-plot") == 480 * 640
+    page.wait_for_function("document.getElementById('x-label').textContent.includes('307200')", timeout=30000)
+    page.wait_for_function("document.getElementById('matmul-check').dataset.value !== undefined", timeout=30000)
+    assert 480 * 640 <= matrix_rows(page, "x-plot") < 480 * 640 + 75 and 480 * 640 <= matrix_rows(page, "y-plot") < 480 * 640 + 75
     assert "(307200 × 3)" in page.inner_text("#x-label")  # 480·640 rows of C_in = 3
     assert page.watch.errors == []
 

@@ -206,9 +206,10 @@ async function loadMatmul(req, signal) {
   if (token.stale()) return;
   const [hw, cin] = m.x_shape, cout = m.y_shape[1], [h, w] = m.output_shape.slice(1);
   $("matmul-shapes").textContent = `input (${cin}, ${h}, ${w}) → reshape → X (${hw} × ${cin}) · Wᵀ (${cin} × ${cout}) + b = Y (${hw} × ${cout}) → reshape → output (${cout}, ${h}, ${w})`;
-  $("x-label").textContent = `(${hw} × ${cin}): row p = pixel (p ÷ ${w}, p mod ${w})`;
+  const step = draw.matrixStep(hw), drawn = step > 1 ? `; every ${step}th row drawn, hover for its values` : "";
+  $("x-label").textContent = `(${hw} × ${cin}): row p = pixel (p ÷ ${w}, p mod ${w})${drawn}`;
   $("wt-label").textContent = `(${cin} × ${cout})`;
-  $("y-label").textContent = `(${hw} × ${cout})${shell.state.relu === "1" ? ", before the ReLU" : ""}`;
+  $("y-label").textContent = `(${hw} × ${cout})${shell.state.relu === "1" ? ", before the ReLU" : ""}${drawn}`;
   const matrix = (enc) => decodeArray({ ...enc, shape: [1, ...enc.shape] })[0];
   await draw.drawMatrix($("x-plot"), matrix(m.x_matrix), m.x_matrix);
   await draw.drawMatrix($("wt-plot"), matrix(m.w_matrix), m.w_matrix);

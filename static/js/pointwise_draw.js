@@ -127,9 +127,22 @@ export function clearMasks(views) {
 }
 
 /** A matrix as a heatmap; tall ones (H·W rows) are drawn whole and the current row is boxed. */
+/** Rows of a matrix heatmap drawn at most: a 320-px plot shows a few hundred rows anyway, and Plotly
+ * draws nothing at all for a heatmap of a photo's 786,432 rows (its image exceeds the canvas limit). */
+export const MATRIX_ROWS_DRAWN = 4096;
+
+/** The rows a matrix heatmap draws: every step-th (step = 1 up to MATRIX_ROWS_DRAWN rows), as views. */
+export function matrixStep(n) {
+  return Math.ceil(n / MATRIX_ROWS_DRAWN);
+}
+
+/** A matrix as a heatmap; a tall one (H·W rows) is drawn at every step-th row, each row placed at its
+ * own index (hover names it) so the current-row box lands where it belongs. */
 export function drawMatrix(gd, rows, meta) {
-  const { min, max } = extentOf(meta);
-  return Plotly.react(gd, [{ type: "heatmap", z: rows, ...scaleFor(min, max), showscale: false,
+  const { min, max } = extentOf(meta), step = matrixStep(rows.length);
+  const shown = step === 1 ? rows : rows.filter((_, i) => i % step === 0);
+  const y = step === 1 ? undefined : shown.map((_, i) => i * step);
+  return Plotly.react(gd, [{ type: "heatmap", z: shown, y, ...scaleFor(min, max), showscale: false,
     hovertemplate: "[%{y}, %{x}] = %{z:.4f}<extra></extra>" }],
   { height: 320, margin: { t: 10, r: 8, b: 30, l: 56 }, yaxis: { autorange: "reversed" },
     xaxis: { dtick: rows[0].length <= 16 ? 1 : undefined } }, CONFIG);
