@@ -56,8 +56,11 @@ def main() -> None:
                 assert r.status_code == 201, r.text
         root = data_dir / "inputs"
         files, disk = on_disk(root)
-        state = root / ".state"  # the store's own incremental count (absent in stores before issue 14)
-        usage = json.loads(state.read_bytes())["bytes"] if state.exists() else None
+        try:
+            from app.inputs.store import counted_bytes  # the store's own incremental count (issue 14)
+            usage = counted_bytes(root)
+        except ImportError:
+            usage = None  # a store from before it kept one
         w = args.window
         print(json.dumps({
             "uploads": args.uploads, "p50_first_ms": round(statistics.median(times[:w]), 2),

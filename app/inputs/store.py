@@ -77,6 +77,15 @@ def disk_bytes(st: os.stat_result) -> int:
     return st.st_blocks * 512
 
 
+def counted_bytes(root: Path) -> int | None:
+    """The usage a store at `root` has counted, read as it is (no lock, no recount): for tests and
+    benchmarks that compare it with the disk. None when there is no readable record."""
+    try:
+        return Usage(**json.loads((Path(root) / ".state").read_bytes())).bytes
+    except (OSError, ValueError, TypeError):
+        return None
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
