@@ -5,14 +5,15 @@ uploaded twice, to any worker, gets one id. Layout under ``root``:
 
     <id>.npy    a stored input, always whole; its shape is read from the .npy header (there is no
                 sidecar: nothing can be orphaned, and what the quota counts is what is on disk)
-    tmp/        writes in progress, named ``<reserved bytes>.<pid>.<random>.part``; nothing outside
+    tmp/        writes in progress, named ``<reserved bytes>.<host>-<pid>.<random>.part``; nothing outside
                 tmp/ is ever half-written, and eviction never looks inside it
     .state      the lock (fcntl.flock) and, as its content, the usage count
 
 Rules:
 * A put reserves its bytes and creates its temporary file under the exclusive lock, writes and fsyncs
   it without the lock, then renames it into place under the lock. A process killed at any point leaves
-  at most a file in tmp/, which the next scan removes (its pid is gone) along with its reservation.
+  at most a file in tmp/, which the next scan removes (its pid is gone on this host, or it is an hour old)
+  along with its reservation.
 * Usage is the on-disk size (``st_blocks``) of the stored inputs plus the reservations of writes in
   progress. It is updated incrementally under the lock; a full scan recounts it at most every
   ``rescan_s`` seconds, or when room must be made.
@@ -33,6 +34,7 @@ import io
 import json
 import os
 import re
+import socket
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -44,7 +46,7 @@ from app.errors import NotFound, StoreFull, check_limit
 
 ID_PATTERN = re.compile(r"[0-9a-f]{64}")  # always used with fullmatch: "$" would accept a trailing "\n"
 STORED = re.compile(r"([0-9a-f]{64})\.npy")
-TEMP = re.compile(r"(\d+)\.(\d+)\.[a-z0-9_]+\.part")  # <reserved bytes>.<pid>.<random>.part
+TEMP = re.compile(r"(\d+)\.([0-9a-f]{8})-(\d+)\.[a-z0-9_]+\.part")  # <reserved bytes>.<host>-<pid>.<random>.part
 EVICT_SLACK = 0.05
 TEMP_STALE_S = 3600  # a temporary file this old is abandoned even if its pid is alive (reused pid)
 STATE_BYTES = 256  # the usage record, space-padded and rewritten in place (never grows, never truncated)
@@ -86,7 +88,16 @@ def counted_bytes(root: Path) -> int | None:
         return None
 
 
-def _pid_alive(pid: int) -> bool:
+def _host_tag() -> str:
+    """8 hex digits naming this host (container): a pid is only meaningful there."""
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def _writer_alive(host: str, pid: int) -> bool:
+    """Whether the writer of a temporary file may still be running. One on another host (another container
+    sharing the directory) is presumed alive: its pid cannot be checked from here; age ends it."""
+    if host != _host_tag():
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -169,7 +180,7 @@ class InputStore:
             for e in it:
                 m = TEMP.fullmatch(e.name)
                 with contextlib.suppress(FileNotFoundError):
-                    if m and _pid_alive(int(m[2])) and now - e.stat().st_mtime < TEMP_STALE_S:
+                    if m and _writer_alive(m[2], int(m[3])) and now - e.stat().st_mtime < TEMP_STALE_S:
                         total += int(m[1])  # a write in progress: its reservation
                     else:
                         os.unlink(e.path)
@@ -217,7 +228,8 @@ class InputStore:
             except FileNotFoundError:
                 pass
             usage = self._make_room(fd, self._read_usage(fd), need)
-            handle, tmp = tempfile.mkstemp(dir=self.tmp, prefix=f"{need}.{os.getpid()}.", suffix=".part")
+            handle, tmp = tempfile.mkstemp(dir=self.tmp, prefix=f"{need}.{_host_tag()}-{os.getpid()}.",
+                                         suffix=".part")
             os.close(handle)
             usage.bytes += need
             self._write_usage(fd, usage)
