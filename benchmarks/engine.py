@@ -70,6 +70,7 @@ class Row:
     peak_extra_mb: float
     engine_pct_of_matmul: float | None = None  # 1×1 cases: the engine's GFLOP/s ÷ np.matmul's, paired
     lowering: str = ""  # the engine's lowering for this layer, as app.engine.lowering chose it in this run
+    lowering_reason: str = ""  # and why: a rule, or the trial times of every candidate
 
 
 def matmul_peak_gflops(n: int = 1024) -> float:
@@ -121,7 +122,8 @@ def run_case(case: Case, peak: float, torch, threads: int) -> list[Row]:
     t_ours, t_torch, ratio = paired_ms(ours, theirs)
     choice = lowering(geom, threads)
     rows = [Row(case.name, "numpy engine", t_ours, flops / t_ours / 1e6, 100 * flops / t_ours / 1e6 / peak,
-                ratio, err, peak_extra_mb(ours), lowering=choice.path if choice else "?"),
+                ratio, err, peak_extra_mb(ours), lowering=choice.path if choice else "?",
+                lowering_reason=choice.reason if choice else ""),
             Row(case.name, "torch", t_torch, flops / t_torch / 1e6, 100 * flops / t_torch / 1e6 / peak, 1.0, 0.0,
                 float("nan"))]
     if case.kernel == 1:
@@ -193,6 +195,10 @@ def main() -> None:
     for r in rows:
         print(f"{r.case:26} {r.impl:20} {r.median_ms:10.3f} {r.gflops:8.1f} {r.pct_of_matmul_peak:7.1f} "
               f"{r.ratio_to_torch:8.2f} {r.max_abs_err:9.2e} {r.peak_extra_mb:9.2f}  {r.lowering}")
+    print("\nlowerings (app.engine.lowering, chosen in this run):")
+    for r in rows:
+        if r.impl == "numpy engine":
+            print(f"{r.case:26} {r.lowering:10} {r.lowering_reason}")
     goals = goal_lines(rows)
     print("\ngoals (issues 6 and 16):")
     print("\n".join(goals))
