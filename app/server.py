@@ -156,6 +156,10 @@ def run(host: str, port: int, workers: int) -> None:
     """Serve ``app.asgi:app`` with the protocol above (also what each worker process loads)."""
     import uvicorn
     s = get_settings()
+    # timeout_worker_healthcheck: uvicorn kills a worker that does not answer its supervisor's ping in time;
+    # at the default 5 s, workers starting on a loaded machine (load average 20 on 2 cores in the test
+    # runs) were killed and restarted in a loop. timeout_graceful_shutdown: a stop waits at most this long
+    # for requests in flight, instead of for the slowest client.
     uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, log_level="info",
                 http="app.server:ConvlensH11Protocol", h11_max_incomplete_event_size=s.max_header_bytes,
-                timeout_keep_alive=5)
+                timeout_keep_alive=5, timeout_worker_healthcheck=30, timeout_graceful_shutdown=5)

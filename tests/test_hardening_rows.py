@@ -45,7 +45,9 @@ class PeakRss:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    env = {"CONVLENS_MAX_HEAVY_REQUESTS": "2", "CONVLENS_HEAVY_QUEUE_S": "1"}
+    # No queueing here (heavy_queue_s 0), so whether a request is turned away does not depend on how fast
+    # this machine runs the others; the wait itself is tested in test_hardening_limits.py.
+    env = {"CONVLENS_MAX_HEAVY_REQUESTS": "2", "CONVLENS_HEAVY_QUEUE_S": "0"}
     with running_app(tmp_path_factory, env, workers=2) as (url, proc, log):
         yield url, proc
 
@@ -100,8 +102,8 @@ def test_row_list_encoding_at_the_output_limit(row):
 
 
 def test_row_eight_concurrent_heavy_requests(row):
-    """At most 2 run at once per worker; the others wait up to 1 s (the server's heavy_queue_s here),
-    then get 503 with Retry-After instead of all sharing the CPU for 16 s each."""
+    """At most 2 run at once per worker; the others get 503 with Retry-After (after heavy_queue_s, 0 here)
+    instead of all sharing the CPU for 16 s each."""
     c, rss = row
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda _: c.post("/api/convolve", json=HEAVY), range(8)))
