@@ -139,7 +139,7 @@ function renderPrediction(run) {
     d.dataset.cls = p.classes[i];
     d.innerHTML = `<div>${p.classes[i]}: <span class="v">${p.kind === "probabilities" ? (100 * v).toFixed(1) + " %" : v.toFixed(3)}</span></div>`;
     const bar = document.createElement("div");
-    bar.className = "bar";
+    bar.className = "prob-bar";
     bar.style.width = `${Math.max(0, Math.min(1, p.kind === "probabilities" ? v : 0)) * 100}%`;
     d.append(bar);
     el.append(d);
