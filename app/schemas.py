@@ -51,7 +51,17 @@ class UploadInput(Strict):
     id: str = Field(pattern=r"^[0-9a-f]{64}$", description="the id POST /api/inputs returned")
 
 
-InputSpec = Annotated[Union[SampleInput, RandomInput, UploadInput], Field(discriminator="kind"),
+class ActivationInput(Strict):
+    """What a layer of a model reads (issue 13): the activation that the model input ``input`` gives at the
+    input of layer ``layer``, computed by the NumPy engine."""
+    kind: Literal["activation"] = "activation"
+    model: str = Field(max_length=64, description='"digits" or an uploaded model\'s id')
+    layer: str = Field(max_length=512, description="a layer's name from GET /api/models/{id}")
+    input: str = Field(pattern=r"^[0-9a-f]{64}$", description="the model input's id, as POST /api/models/{id}/run "
+                                                              "returns it")
+
+
+InputSpec = Annotated[Union[SampleInput, RandomInput, UploadInput, ActivationInput], Field(discriminator="kind"),
                       default_kind("sample")]
 
 

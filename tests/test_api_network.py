@@ -150,3 +150,22 @@ def test_a_layer_runs_in_convolve_with_its_real_weights_on_its_real_activation(c
     act = decode_array(decode_frame(client.post("/api/models/digits/activation", json={
         "input": spec, "tensor": row["output"]}).content)["activation"])
     np.testing.assert_allclose(out, act, rtol=1e-5, atol=1e-5)
+
+
+def test_activation_input_and_layer_weights_kinds_reproduce_a_layer(client):
+    """/api/convolve with the input kind 'activation of layer L of model M for input X' and the weights kind
+    'layer L of model M' gives exactly what that layer gives in the model's own forward pass."""
+    run = client.post("/api/models/digits/run", json={"input": {"kind": "test_image", "index": 9}}).json()
+    rows = client.get("/api/models/digits").json()["layers"]
+    for row in [r for r in rows if r["op"] == "Conv"][:4]:
+        body = {"input": {"kind": "activation", "model": "digits", "layer": row["name"], "input": run["input"]["id"]},
+                "weights": {"kind": "layer", "model": "digits", "layer": row["name"]},
+                "layer": {"stride": 1, "padding": (row["kernel"][0] // 2)}, "encoding": "binary"}
+        r = client.post("/api/convolve", json=body)
+        assert r.status_code == 200, r.text
+        out = decode_array(decode_frame(r.content)["output"])
+        act = decode_array(decode_frame(client.post("/api/models/digits/activation", json={
+            "input": {"kind": "test_image", "index": 9}, "tensor": row["output"]}).content)["activation"])
+        np.testing.assert_allclose(out, act, rtol=1e-5, atol=1e-5)
+    bad = {"input": {"kind": "activation", "model": "digits", "layer": "nope", "input": run["input"]["id"]}}
+    assert error_of(client.post("/api/convolve", json=bad), 404)["code"] == "not_found"

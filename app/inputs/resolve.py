@@ -7,7 +7,7 @@ from app.errors import NotFound
 from app.inputs.limits import check_input_shape
 from app.inputs.samples import SAMPLES, random_tensor, sample_tensor
 from app.inputs.store import InputStore
-from app.schemas import InputInfo, RandomInput, SampleInput, UploadInput
+from app.schemas import ActivationInput, InputInfo, RandomInput, SampleInput, UploadInput
 from app.settings import Settings
 
 
@@ -37,5 +37,9 @@ def resolve_input(spec: SampleInput | RandomInput | UploadInput, store: InputSto
         check_input_shape(shape, s)
         arr = random_tensor(shape, spec.seed, spec.distribution)
         return arr, InputInfo(shape=list(shape), source=f"random:{spec.distribution}:seed={spec.seed}")
+    if isinstance(spec, ActivationInput):  # issue 13: a layer's real input, from the networks service
+        from app.models.service import layer_input_activation
+        arr = layer_input_activation(spec.model, spec.layer, spec.input, store, s)
+        return arr, InputInfo(shape=list(arr.shape), source=f"activation:{spec.model}:{spec.layer[:100]}")
     arr, meta = store.get(spec.id)
     return arr, InputInfo(id=meta.id, shape=list(arr.shape), source=meta.source)

@@ -257,3 +257,26 @@ def layer_weights(model_id: str, layer: str) -> tuple[np.ndarray, Optional[np.nd
                        "lists them")
     b = m.consts[node.inputs[2]] if len(node.inputs) > 2 and node.inputs[2] else None
     return m.consts[node.inputs[1]], b
+
+
+def layer_input_activation(model_id: str, layer: str, input_id: str, inputs: InputStore, s: Settings) -> np.ndarray:
+    """The (C, H, W) activation a layer reads when the model runs on the stored model input ``input_id``
+    (the "activation" input kind of /api/convolve)."""
+    check_model_id(model_id)
+    x, _ = inputs.get(input_id)
+    store = _default_store(s.data_dir, s.model_store_quota_bytes)
+    m = _imported(model_id, store, s)[0]
+    size = None if all(isinstance(d, int) for d in m.input_dims[2:]) else (int(x.shape[1]), int(x.shape[2]))
+    g = _graph(model_id, size, store, s)
+    if (1, *x.shape) != g.shapes[g.inputs[0]]:
+        raise ConvlensError(f"input '{input_id[:16]}…' has shape {list(x.shape)}; model '{model_id[:64]}' takes "
+                            f"{list(g.shapes[g.inputs[0]][1:])}")
+    node = next((n for n in g.nodes if n.name == layer), None)
+    if node is None:
+        raise NotFound(f"'{layer[:100]}' is not a layer of model '{model_id[:64]}'; GET /api/models/{model_id[:64]} "
+                       "lists them")
+    src = node.inputs[0]
+    a = x[None] if src == g.inputs[0] else run(g, {g.inputs[0]: x[None].astype(np.float32)}, keep=[src])[src]
+    if a.ndim != 4:
+        raise ConvlensError(f"layer '{layer[:100]}' reads a tensor of shape {list(a.shape)}, not a (C, H, W) map")
+    return a[0]
