@@ -92,6 +92,8 @@ def test_click_a_1x1_layer_opens_pointwise_with_its_real_weights(page, live_serv
     w = pm.consts[next(n for n in pm.nodes if n.name == row["name"]).inputs[1]]
     q = parse_qs(urlparse(page.url).query)
     assert q["w"] == [f"layer:digits:{row['name']}"]
+    label = page.eval_on_selector("#weights-kind", "s => s.options[s.selectedIndex].textContent")
+    assert row["name"] in label and "digits" in label  # the select names the layer the page runs
     # what the page runs: its input (the layer's real activation) and the layer's weights
     body = {"input": {"kind": "upload", "id": q["in"][0].removeprefix("upload:")}, "layer": {"kernel_size": 1},
             "weights": {"kind": "layer", "model": "digits", "layer": row["name"]}}

@@ -6,7 +6,7 @@ import { decodeArray, postFrame, postJSON } from "./api.js";
 import { createShell } from "./shell.js";
 import { KEYS } from "./keys.js";
 import { InputPicker, specToString, stringToSpec } from "./inputs.js";
-import { isPointwise, pointwiseUrl } from "./links.js";
+import { addLayerOption, isPointwise, pointwiseUrl } from "./links.js";
 import { formatInt } from "./format.js";
 import { plotlyReady } from "./plots.js";
 import { drawKernelEditor, flatWeights, customJSON } from "./weight_editor.js";
@@ -282,4 +282,5 @@ function wirePlotClicks() {
 }
 
 picker.set(stringToSpec(shell.state.input));
+addLayerOption($("weights-kind"), shell.state.weights); // opened on a model's layer from /network
 shell.start();

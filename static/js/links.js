@@ -65,3 +65,12 @@ export function layerUrl(req) {
   return isPointwise({ stride: 1, dilation: 1, padding: 0, groups: 1, ...req.layer, kernel_size: req.layer?.kernel_size ?? 3 })
     ? pointwiseUrl(req) : convUrl(req);
 }
+
+/** A page opened on a model's layer (weights "layer:<model>:<name>", issue 13) gets that choice in its
+ * "weights from" select, so the select names what the page runs instead of showing nothing. */
+export function addLayerOption(select, weights) {
+  if (!select || !weights?.startsWith("layer:") || [...select.options].some((o) => o.value === weights)) return;
+  const [model, name] = weights.slice(6).split(/:(.*)/s);
+  select.add(new Option(`layer ${name} of model ${model} (its real weights)`, weights));
+  select.value = weights;
+}

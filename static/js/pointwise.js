@@ -11,6 +11,7 @@ import { formatInt } from "./format.js";
 import { fmt, plotlyReady, signedScale } from "./plots.js";
 import { customJSON, flatWeights } from "./weight_editor.js";
 import * as draw from "./pointwise_draw.js";
+import { addLayerOption } from "./links.js"; // issue 13
 
 const $ = (id) => document.getElementById(id);
 const DEFAULTS = { input: "sample:colour", outChannels: "4", weights: "preset:greyscale", weightSeed: "0", bias: "1",
@@ -326,6 +327,7 @@ function wireCanvas() {
 }
 
 picker.set(stringToSpec(shell.state.input));
+addLayerOption($("weights-kind"), shell.state.weights); // opened on a model's layer from /network
 wireCanvas();
 shell.start();
 loadFc();
