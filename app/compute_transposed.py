@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.compute import _agree, _nested_shape
+from app.compute import _agree, _nested_shape, engine_slot
 from app.engine.cost import ConvCost, transposed_cost
 from app.engine.errors import GeometryError
 from app.engine.geometry import TransposedGeometry, pair, transposed_geometry
@@ -106,11 +106,12 @@ def prepare_transposed(in_shape: tuple[int, int, int], layer: TransposedLayerSpe
     return PreparedTransposed(g, cost, w, b)
 
 
-def run_transposed(x: np.ndarray, p: PreparedTransposed) -> tuple[np.ndarray, float]:
+def run_transposed(x: np.ndarray, p: PreparedTransposed, s: Settings) -> tuple[np.ndarray, float]:
     g = p.geometry
-    t0 = time.perf_counter()
-    out = conv_transpose2d(x, p.weight, p.bias, g.stride, g.padding, g.output_padding, g.dilation, g.groups)
-    return out, (time.perf_counter() - t0) * 1e3
+    with engine_slot(p.cost.macs, s):  # heavy ones take one of the worker's heavy slots (issue 14)
+        t0 = time.perf_counter()
+        out = conv_transpose2d(x, p.weight, p.bias, g.stride, g.padding, g.output_padding, g.dilation, g.groups)
+        return out, (time.perf_counter() - t0) * 1e3
 
 
 def trace_transposed_many(x: np.ndarray, p: PreparedTransposed, positions: list[tuple[int, int, int]],
@@ -124,6 +125,6 @@ def trace_transposed_many(x: np.ndarray, p: PreparedTransposed, positions: list[
         if not (0 <= c < g.out_channels and 0 <= r < g.out_height and 0 <= q < g.out_width):
             raise GeometryError(f"position (channel={c}, row={r}, col={q}) is outside the output "
                                 f"{list(g.output_shape)}")
-    out, _ = run_transposed(x, p)
+    out, _ = run_transposed(x, p, s)
     traces = [trace_transposed(x, p.weight, p.bias, g, c, r, q) for c, r, q in positions]
     return traces, [float(out[c, r, q]) for c, r, q in positions]

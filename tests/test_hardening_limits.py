@@ -190,4 +190,8 @@ def test_heavy_computations_take_slots_and_light_ones_never_queue_behind_them(ma
         assert c.post("/api/convolve", json=light).status_code == 200      # light work runs at once
         assert c.post("/api/pointwise/fc", json={"channels": 64, "block": 16, "outputs": 64, "size": 64}
                       ).status_code == 503                                    # every engine endpoint takes slots
+        transposed = c.post("/api/transposed", json={"input": {"kind": "random", "shape": [64, 64, 64]},
+                                                     "layer": {"out_channels": 64, "kernel_size": 3},
+                                                     "weights": {"kind": "random"}})
+        assert transposed.status_code == 503                                 # 64·64·9·64·64 MACs
     assert c.post("/api/convolve", json=heavy).status_code == 200            # the slot is free again

@@ -73,7 +73,7 @@ def transposed(req: TransposedRequest, s: Settings = Depends(settings_of), store
     and which input shapes of the matching convolution this layer restores."""
     x, info = resolve_input(req.input, store, s)
     p = prepare_transposed(x.shape, req.layer, req.weights, s)
-    out, ms = run_transposed(x, p)
+    out, ms = run_transposed(x, p, s)
     frame = Frame() if req.encoding == "binary" else None
     cost = _cost(p.geometry, p.cost)
     response = TransposedResponse(
