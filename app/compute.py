@@ -145,10 +145,11 @@ def check_conv_limits(geom: ConvGeometry, cost: ConvCost, s: Settings) -> None:
     """The limits every endpoint that runs the engine's convolution checks before allocating:
     /api/convolve, /api/trace, /api/layer/check and the 1×1 page's matmul, NiN, reduce and FC views."""
     check_layout(geom.out_channels, geom.kernel, s)
-    check_limit("weight count", cost.params_without_bias, s.max_weight_count, "max_weight_count")
-    check_limit("output elements", geom.out_channels * geom.out_height * geom.out_width,
+    check_limit("weight count (C_out·C_in/groups·kH·kW)", cost.params_without_bias, s.max_weight_count,
+                "max_weight_count")
+    check_limit("output elements (C_out·H_out·W_out)", geom.out_channels * geom.out_height * geom.out_width,
                 s.max_output_elements, "max_output_elements")
-    check_limit("MACs", cost.macs, s.max_macs, "max_macs")
+    check_limit("MACs (multiply-accumulates) of the layer", cost.macs, s.max_macs, "max_macs")
 
 
 def check_response(values: int, encoding: str, s: Settings) -> None:

@@ -10,22 +10,26 @@ class ConvlensError(Exception):
     status_code = 422
     code = "invalid_request"
 
-    def __init__(self, message: str, code: str | None = None):
+    def __init__(self, message: str, code: str | None = None, limit: str | None = None):
         super().__init__(message)
         self.message = message
         if code:
             self.code = code
+        if limit:
+            self.limit = limit  # the operator's setting (an environment variable), JSON field `limit` only
 
 
 class LimitExceeded(ConvlensError):
-    """A request larger than a configured limit; the message names the limit's environment variable."""
+    """A request larger than a configured limit. The message is for the person at the page: what they
+    asked for and what is allowed. The setting that sets the limit (an environment variable, of no use
+    to a learner) is only in the JSON error's ``limit`` field, for operators and programs."""
     status_code = 413
     code = "limit_exceeded"
 
     def __init__(self, what: str, asked: int | float, limit: int, setting: str):
-        super().__init__(f"{what} is {asked:,}, over the limit of {limit:,} "
-                         f"(set by CONVLENS_{setting.upper()})")
-        self.limit = f"CONVLENS_{setting.upper()}"  # also a field of the JSON error, for programs
+        super().__init__(f"{what} is {asked:,}, but at most {limit:,} is allowed",
+                         limit=f"CONVLENS_{setting.upper()}")
+        self.what, self.asked, self.allowed = what, asked, limit
 
 
 class BadUpload(ConvlensError):
@@ -50,8 +54,8 @@ class StoreFull(ConvlensError):
     status_code = 507
     code = "store_full"
 
-    def __init__(self, message: str, retry_after_s: int | None = None):
-        super().__init__(message)
+    def __init__(self, message: str, retry_after_s: int | None = None, limit: str | None = None):
+        super().__init__(message, limit=limit)
         self.headers = {"Retry-After": str(retry_after_s)} if retry_after_s else None
 
 

@@ -125,7 +125,7 @@ def test_measure_returns_real_timings_within_limits(make_client):
     assert all(l["median_ms"] > 0 for l in res["layers"])
     tight = make_client(max_measure_macs=10**6)
     r = tight.post("/api/measure", json={"input_shape": [64, 14, 14], "design": seed["designs"][1]})
-    assert r.status_code == 413 and "CONVLENS_MAX_MEASURE_MACS" in r.json()["error"]["message"]
+    assert r.status_code == 413 and r.json()["error"]["limit"] == "CONVLENS_MAX_MEASURE_MACS"
     slow = make_client(measure_budget_s=0)
     r = slow.post("/api/measure", json={"input_shape": [64, 14, 14], "design": seed["designs"][1], "repeats": 20}).json()
     assert r["runs"] == 0 and r["truncated"] and r["median_ms"] is None  # cut before the first layer
@@ -143,7 +143,9 @@ def test_measure_returns_real_timings_within_limits(make_client):
 ])
 def test_bad_designs_get_4xx(client, body, fragment):
     r = client.post("/api/cost", json=body)
-    assert 400 <= r.status_code < 500 and fragment in r.json()["error"]["message"]
+    err = r.json()["error"]
+    assert 400 <= r.status_code < 500 and (err.get("limit") == fragment if fragment.startswith("CONVLENS_")
+                                           else fragment in err["message"])
 
 
 def test_unknown_architecture(client):

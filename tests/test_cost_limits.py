@@ -43,13 +43,13 @@ def test_an_empty_branch_is_the_identity(client, op, branches, channels):
 def test_a_huge_kernel_is_refused_before_anything_is_allocated(make_client):
     body = {"input_shape": [1, 4096, 4096], "design": {"layers": [{"op": "conv", "out": 1, "k": 4096}]}}
     r, peak = _post_traced(make_client(), "/api/measure", body)
-    assert r.status_code == 413 and "CONVLENS_MAX_KERNEL" in r.json()["error"]["message"]
+    assert r.status_code == 413 and r.json()["error"]["limit"] == "CONVLENS_MAX_KERNEL"
     assert peak < 16 * MB  # the input alone would be 64 MiB
     # with the per-layer limits lifted, 100 such filters (6.25 GiB of weights) meet the memory estimate
     loose = make_client(max_kernel=4096, max_weight_count=2**31, max_macs=10**12, max_measure_macs=10**13)
     body["design"]["layers"][0]["out"] = 100
     r, peak = _post_traced(loose, "/api/measure", body)
-    assert r.status_code == 413 and "CONVLENS_MAX_MEASURE_BYTES" in r.json()["error"]["message"]
+    assert r.status_code == 413 and r.json()["error"]["limit"] == "CONVLENS_MAX_MEASURE_BYTES"
     assert peak < 16 * MB
 
 
@@ -123,7 +123,7 @@ def test_a_huge_branch_is_refused(client, url):
     assert r.status_code == 413 and r.json()["error"]["message"]
     body = _relu_concat(8, 10_000)  # within the JSON limits, 80,000 layers: refused before validation
     r = client.post(url, content=body, headers={"content-type": "application/json"})
-    assert r.status_code == 413 and "CONVLENS_MAX_DESIGN_LAYERS" in r.json()["error"]["message"]
+    assert r.status_code == 413 and r.json()["error"]["limit"] == "CONVLENS_MAX_DESIGN_LAYERS"
 
 
 @pytest.mark.parametrize("url, key", [("/api/cost", "designs"), ("/api/measure", "design"),
@@ -133,13 +133,13 @@ def test_design_caps_come_before_validation(make_client, url, key):
     # 10,000 layers that the schema would refuse one by one: the size limit answers first
     bad = {"layers": [{"op": "teleport"}] * 10_000}
     r = client.post(url, json={"input_shape": [8, 8, 8], key: [bad, bad] if key == "designs" else bad})
-    assert r.status_code == 413 and "CONVLENS_MAX_DESIGN_LAYERS" in r.json()["error"]["message"]
+    assert r.status_code == 413 and r.json()["error"]["limit"] == "CONVLENS_MAX_DESIGN_LAYERS"
     deep = {"op": "relu"}
     for _ in range(3):
         deep = {"op": "add", "branches": [[deep]]}
     design = {"layers": [deep]}
     r = client.post(url, json={"input_shape": [8, 8, 8], key: [design, design] if key == "designs" else design})
-    assert r.status_code == 413 and "CONVLENS_MAX_DESIGN_DEPTH" in r.json()["error"]["message"]
+    assert r.status_code == 413 and r.json()["error"]["limit"] == "CONVLENS_MAX_DESIGN_DEPTH"
 
 
 def test_within_the_caps_a_design_is_counted(make_client):

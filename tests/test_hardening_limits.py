@@ -22,15 +22,15 @@ def error_of(r, status: int) -> dict:
 @pytest.mark.parametrize("path, body, what", [
     # the row: C=256, k=16, O=256 on 64×64 is a 16×16 conv 256→256 over 49×49 positions:
     # 256·256·16·16 = 16,777,216 weights and 256·49·49 · 256·16·16 = 40,265,318,400 MACs
-    ("/api/pointwise/fc", {"channels": 256, "block": 16, "outputs": 256, "size": 64}, "weight count is 16,777,216"),
+    ("/api/pointwise/fc", {"channels": 256, "block": 16, "outputs": 256, "size": 64}, "weight count (C_out·C_in/groups·kH·kW) is 16,777,216"),
     ("/api/pointwise/fc", {"channels": 64, "block": 16, "outputs": 256, "size": 64},
-     f"MACs is {64 * 16 * 16 * 256 * 49 * 49:,}"),
+     f"MACs (multiply-accumulates) of the layer is {64 * 16 * 16 * 256 * 49 * 49:,}"),
     # a 1-channel 4096² input widened to 200 channels by a 1×1: 200·4096·4096 output elements
     ("/api/pointwise/nin", {"input": {"kind": "random", "shape": [1, 4096, 4096]}, "widths": [200]},
-     f"output elements is {200 * 4096 * 4096:,}"),
+     f"output elements (C_out·H_out·W_out) is {200 * 4096 * 4096:,}"),
     ("/api/pointwise/matmul", {"input": {"kind": "random", "shape": [1024, 64, 64]},
                                "layer": {"kernel_size": 1, "out_channels": 1024}},
-     f"MACs is {1024 * 1024 * 64 * 64:,}"),
+     f"MACs (multiply-accumulates) of the layer is {1024 * 1024 * 64 * 64:,}"),
 ])
 def test_every_engine_endpoint_refuses_over_the_limits_before_running(make_client, path, body, what):
     err = error_of(make_client(max_macs=10**9).post(path, json=body), 413)
@@ -64,7 +64,7 @@ def test_list_at_the_output_limit_is_refused_with_defaults(client):
     body = {"input": {"kind": "random", "shape": [1, 4096, 4096]}, "layer": {"out_channels": 2, "kernel_size": 1},
             "encoding": "list"}
     err = error_of(client.post("/api/convolve", json=body), 413)
-    assert f"is {2 * 4096 * 4096 + 2:,}" in err["message"] and "MAX_LIST_VALUES" in err["message"]
+    assert f"is {2 * 4096 * 4096 + 2:,}" in err["message"] and err["limit"] == "CONVLENS_MAX_LIST_VALUES"
 
 
 # --- /api/layer/check and /api/convolve: one validation ---------------------------------------------

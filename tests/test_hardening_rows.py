@@ -89,7 +89,7 @@ def test_row_json_with_millions_of_keys(row):
 def test_row_fc_endpoint_without_a_mac_check(row):
     c, rss = row
     r = c.post("/api/pointwise/fc", json={"channels": 256, "block": 16, "outputs": 256, "size": 64})
-    assert r.status_code == 413 and "over the limit" in r.json()["error"]["message"]
+    assert r.status_code == 413 and "at most" in r.json()["error"]["message"]
     assert rss.growth_mb < 50, f"{rss.growth_mb:.0f} MB"
 
 

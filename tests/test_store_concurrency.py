@@ -5,6 +5,7 @@ Each test here was seen to fail against a put that writes straight to its final 
 from __future__ import annotations
 
 import errno
+import json
 import http.client
 import io
 import multiprocessing as mp
@@ -92,6 +93,7 @@ def test_inputs_used_within_the_grace_period_are_never_evicted(tmp_path):
     with pytest.raises(StoreFull, match="used in the last 60 s") as err:
         store.put(one + 3)
     assert 1 <= int(err.value.headers["Retry-After"]) <= 60
+    assert err.value.limit == "CONVLENS_STORE_QUOTA_BYTES" and "CONVLENS" not in err.value.message
     for i in ids:
         assert np.array_equal(store.get(i)[0], one + ids.index(i))
     old = time.time() - 3600
@@ -267,6 +269,8 @@ def test_a_full_disk_is_507_and_the_connection_survives(tmp_path, monkeypatch, c
         r = conn.getresponse()
         payload = r.read().decode()
         assert r.status == 507 and "the upload store is full" in payload and errno.errorcode[err] in payload
+        assert json.loads(payload)["error"]["limit"] == "CONVLENS_STORE_QUOTA_BYTES" and "CONVLENS" not in \
+            json.loads(payload)["error"]["message"]
         sock = conn.sock
         monkeypatch.setattr(os, call, real)
         conn.request("GET", "/healthz")  # the same keep-alive connection

@@ -61,8 +61,8 @@ def _open(data: bytes, s: Settings) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageTooLarge(f"the image declares more than {s.max_image_pixels:,} pixels "
-                            "(a decompression bomb?); CONVLENS_MAX_IMAGE_PIXELS sets the limit")
+        raise ImageTooLarge(f"the image declares more than {s.max_image_pixels:,} pixels, the most allowed "
+                            "(a decompression bomb?)", limit="CONVLENS_MAX_IMAGE_PIXELS")
     except UnidentifiedImageError:
         raise BadUpload("not a readable image: expected PNG, JPEG, WebP, BMP, GIF, TIFF, or a .npy tensor") from None
     except MemoryError:
@@ -104,8 +104,8 @@ def decode_image(data: bytes, s: Settings, keep_alpha: bool) -> np.ndarray:
     except (BadUpload, ImageTooLarge, MemoryError):
         raise
     except Image.DecompressionBombWarning:
-        raise ImageTooLarge(f"the image decodes to more than {s.max_image_pixels:,} pixels (a decompression "
-                            "bomb?); CONVLENS_MAX_IMAGE_PIXELS sets the limit") from None
+        raise ImageTooLarge(f"the image decodes to more than {s.max_image_pixels:,} pixels, the most allowed "
+                            "(a decompression bomb?)", limit="CONVLENS_MAX_IMAGE_PIXELS") from None
     except Exception as exc:  # Pillow's decoders raise many types on bad data; none of them is our bug
         raise BadUpload(f"the image is corrupt or truncated and could not be decoded: {exc}") from None
 

@@ -114,8 +114,8 @@ def _full_disk_is_507():
     except OSError as exc:
         if exc.errno in FULL_DISK:
             raise StoreFull("the upload store is full: the disk it lives on has no space left "
-                            f"({errno.errorcode[exc.errno]}); try again later, or ask the operator to free "
-                            "space or lower CONVLENS_STORE_QUOTA_BYTES") from None
+                            f"({errno.errorcode[exc.errno]}); try again later (the operator can free "
+                            "space or lower the store's quota)", limit="CONVLENS_STORE_QUOTA_BYTES") from None
         raise
 
 
@@ -257,8 +257,9 @@ class InputStore:
         if usage.bytes + need > self.quota_bytes:
             wait = max(1, round(usage.full_until - now))
             raise StoreFull(f"the upload store is full: its quota of {self.quota_bytes:,} bytes "
-                            f"(CONVLENS_STORE_QUOTA_BYTES) is taken by inputs used in the last {self.grace_s:g} s, "
-                            f"which are kept for their users; try again in {wait} s", retry_after_s=wait)
+                            f"is taken by inputs used in the last {self.grace_s:g} s, "
+                            f"which are kept for their users; try again in {wait} s", retry_after_s=wait,
+                            limit="CONVLENS_STORE_QUOTA_BYTES")
         return usage
 
     @staticmethod
