@@ -22,7 +22,18 @@ class TestImageInput(Strict):
     index: Int = 0
 
 
-ModelInput = Annotated[Union[TestImageInput, DrawingInput, SampleInput, RandomInput, UploadInput],
+class ImageInput(Strict):
+    """A photo or drawing uploaded with POST /api/inputs (PNG, JPEG, … within its limits), turned by the server
+    into the model's input (app/models/image_input.py): for the digits model the dataset's 8×8 format
+    (greyscale, ink bright, the digit's box fitted, 0..16, ×4), for other models greyscale or RGB fitted to
+    its H×W with values in [0, 1]."""
+    kind: Literal["image"] = "image"
+    id: str = Field(pattern=r"^[0-9a-f]{64}$", description="the id POST /api/inputs returned for the image")
+    invert: Optional[bool] = Field(None, description="digits model: true for dark ink on light paper; null "
+                                                     "decides from the image's border (the paper)")
+
+
+ModelInput = Annotated[Union[TestImageInput, DrawingInput, ImageInput, SampleInput, RandomInput, UploadInput],
                        Field(discriminator="kind")]
 
 
@@ -37,6 +48,7 @@ class RunRequest(Strict):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"input": {"kind": "test_image", "index": 3}},
         {"input": {"kind": "random", "shape": [3, 224, 224], "seed": 0}, "preview_channels": 4},
+        {"input": {"kind": "image", "id": "0" * 64}},
     ]})
 
 
@@ -135,6 +147,8 @@ class RunResponse(BaseModel):
     model: str
     input: InputInfo = Field(description="the model's input tensor, stored: its id names it in activation inputs")
     input_shape: list[int]
+    input_preview: Optional[EncodedArray] = Field(None, description="the model input itself (first 3 channels, "
+                                                                    "at most 32×32): what the model sees")
     prediction: Optional[Prediction]
     layers: list[LayerRun]
     total_ms: float

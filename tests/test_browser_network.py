@@ -101,3 +101,41 @@ def test_click_a_1x1_layer_opens_pointwise_with_its_real_weights(page, live_serv
     np.testing.assert_array_equal(decode_array(res["weight"]).reshape(w.shape), w)  # exactly the initializer (BN folded)
     shown = page.eval_on_selector("#layer-message", "e => e.className")
     assert "error" not in shown
+
+
+def test_an_uploaded_photo_of_a_digit_is_converted_by_the_server_and_shown(page, live_server, tmp_path):
+    """A photo (dark ink on light paper, off-centre) through the page's image input: the server converts it,
+    the page shows the converted 32×32 input and the API's prediction for it, and a reload restores it."""
+    import numpy as np
+
+    from app.models.service import builtin_test_set
+    from tests.test_network_image_input import on_paper, png
+
+    images, labels = builtin_test_set("digits")
+    k = int(np.flatnonzero(labels == 2)[0])
+    path = tmp_path / "two.png"
+    path.write_bytes(png(on_paper(images[k])))
+    page.goto(live_server + "/network")
+    ready(page)
+    n = loads(page)
+    page.select_option("#input-kind", "image")
+    page.set_input_files("#image-file", str(path))
+    page.wait_for_function("new URL(location.href).searchParams.get('im')")
+    ready(page, n + 2)
+    image_id = page.evaluate("new URL(location.href).searchParams.get('im')")
+    run = httpx.post(live_server + "/api/models/digits/run", json={"input": {"kind": "image", "id": image_id}}).json()
+    assert page.get_attribute("#prediction", "data-top") == run["prediction"]["classes"][run["prediction"]["top"]] == "2"
+    assert page.is_visible("#model-input") and page.is_hidden("#pad-box")
+    assert "32×32" in page.text_content("#model-input-caption")
+    # the canvas shows the server's tensor: its pixels are the converted input's grey levels
+    from app.encoding import decode_array
+    shown = np.array(page.evaluate("""() => { const c = document.getElementById('model-input');
+        return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data).filter((_, i) => i % 4 === 0); }"""))
+    want = np.rint(255 * decode_array(run["input_preview"])[0].reshape(-1))
+    np.testing.assert_array_equal(shown, want)
+    page.reload()
+    ready(page)
+    assert page.eval_on_selector("#input-kind", "s => s.value") == "image"
+    assert page.get_attribute("#prediction", "data-top") == "2"
+    assert page.watch.errors == [] and page.watch.foreign == []
+    screenshot(page, "network_photo_1400")

@@ -15,10 +15,11 @@ from app.errors import ConvlensError, NotFound
 from app.inputs.resolve import resolve_input
 from app.inputs.store import InputStore
 from app.models.digits import digits_to_input, drawing_to_digit
+from app.models.image_input import image_to_model_input
 from app.models.onnx_import import BadModel, ImportedModel, model_graph, parse_model
 from app.models.store import ModelStore
 from app.schemas import InputInfo
-from app.schemas_network import (ActivationRequest, DrawingInput, LayerRow, LayerRun, LayerView, ModelDetail,
+from app.schemas_network import (ActivationRequest, DrawingInput, ImageInput, LayerRow, LayerRun, LayerView, ModelDetail,
                                  ModelInfo, OpShare, Prediction, RunRequest, RunResponse, TestImageInput, Totals)
 from app.settings import Settings
 
@@ -139,6 +140,9 @@ def _model_input(model_id: str, spec, g: Graph, inputs: InputStore, s: Settings)
             raise ConvlensError(f"a drawing of size {spec.size} needs {spec.size ** 2} values, got {len(spec.values)}")
         digit = drawing_to_digit(np.asarray(spec.values, dtype=np.float64).reshape(spec.size, spec.size))
         return digits_to_input(digit[None])
+    if isinstance(spec, ImageInput):
+        img, _ = inputs.get(spec.id)
+        return image_to_model_input(img, tuple(want), model_id == "digits", spec.invert)
     arr, _ = resolve_input(spec, inputs, s)
     if (1, *arr.shape) != tuple(want):
         raise ConvlensError(f"this model takes an input of shape {list(want[1:])} [C, H, W] at this size; the "
@@ -192,7 +196,9 @@ def run_model(model_id: str, req: RunRequest, store: ModelStore, inputs: InputSt
                                time_ms=t, time_share=_share(t, total),
                                preview=None if p is None else encode_array(p, req.encoding, frame)))
     pw_ms = sum(t for r, t in zip(cost_table(g), ms) if r.is_1x1)
-    return RunResponse(model=model_id, input=info, input_shape=list(x.shape), prediction=_prediction(model_id, values[g.outputs[0]]),
+    shown = _preview(x, 3)
+    return RunResponse(model=model_id, input=info, input_shape=list(x.shape),
+                       input_preview=None if shown is None else encode_array(shown, req.encoding, frame), prediction=_prediction(model_id, values[g.outputs[0]]),
                        layers=layers, total_ms=total, pointwise_time_share=_share(pw_ms, total)), frame
 
 

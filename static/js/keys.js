@@ -35,6 +35,6 @@ export const KEYS = Object.freeze({
     input: "in", network: "n", custom: "cs", pointRow: "pr", pointCol: "pc", step: "t", speed: "v",
   }),
   network: table("network", {  // issue 13: model id, input kind, test image, size of a dynamic input
-    model: "m", inputKind: "ik", testIndex: "ti", size: "sz",
+    model: "m", inputKind: "ik", testIndex: "ti", size: "sz", imageId: "im",
   }),
 });

@@ -3,7 +3,7 @@
 // the run its forward pass (POST /api/models/{id}/run, binary frame). Every number shown comes from the
 // API; this file only lays them out. The drawing pad's strokes are sent as a 32×32 grid of ink levels
 // (block means of the canvas); the server turns them into the dataset's 8×8 format.
-import { postFile, postFrame, postJSON } from "./api.js";
+import { getJSON, postFile, postFrame, postJSON } from "./api.js";
 import { formatBytes, formatCount, formatInt } from "./format.js";
 import { KEYS } from "./keys.js";
 import { convUrl, pointwiseUrl } from "./links.js";
@@ -72,6 +72,7 @@ const isDigits = (state) => state.model === "digits";
 function modelInput(state) {
   if (isDigits(state) && state.inputKind === "draw") return { kind: "drawing", size: GRID, values: padGrid() };
   if (isDigits(state) && state.inputKind === "test") return { kind: "test_image", index: +state.testIndex || 0 };
+  if (state.inputKind === "image" && state.imageId) return { kind: "image", id: state.imageId }; // converted server-side
   const c = lastDetail?.model?.input_shape?.[1] ?? 3, size = sizeOf(state);
   const [h, w] = lastDetail ? lastDetail.input_shape.slice(2) : [size?.[0] ?? 32, size?.[1] ?? 32];
   return { kind: "random", shape: [c, h, w], seed: 0 };
@@ -84,15 +85,19 @@ function sizeOf(state) {
 async function modelDetail(state, signal) {
   const size = sizeOf(state), key = `${state.model}|${size}`;
   if (details.has(key)) return details.get(key);
-  const q = size ? `?height=${size[0]}&width=${size[1]}` : "";
-  let res = await fetch(`/api/models/${encodeURIComponent(state.model)}${q}`, { signal });
-  let body = await res.json();
-  if (!res.ok && size && /fixed at/.test(body?.error?.message || "")) { // a static model: its own size
-    res = await fetch(`/api/models/${encodeURIComponent(state.model)}`, { signal });
-    body = await res.json();
+  const url = `/api/models/${encodeURIComponent(state.model)}`;
+  let detail;
+  try {
+    detail = await getJSON(size ? `${url}?height=${size[0]}&width=${size[1]}` : url, { signal });
+  } catch (err) {
+    if (!(size && /fixed at/.test(err.message))) return { valid: false, error: { message: err.message } };
+    try { // a static model: its own size
+      detail = await getJSON(url, { signal });
+    } catch (err2) {
+      return { valid: false, error: { message: err2.message } };
+    }
   }
-  if (!res.ok) return { valid: false, error: body.error };
-  const answer = { valid: true, detail: body };
+  const answer = { valid: true, detail };
   details.set(key, answer);
   return answer;
 }
@@ -145,6 +150,26 @@ function renderPrediction(run) {
     el.append(d);
   });
   el.dataset.top = p.classes[p.top];
+}
+
+/** The model's input as the server made it (a drawing's 8×8 digit, a photo converted): what the model sees. */
+function renderModelInput(run) {
+  const p = run.input_preview, box = $("model-input-box");
+  box.hidden = !p || p.shape.length !== 3;
+  if (box.hidden) return;
+  const [c, h, w] = p.shape, canvas = $("model-input"), ctx2 = canvas.getContext("2d");
+  canvas.width = w;
+  canvas.height = h;
+  const lo = Math.min(0, ...p.channel_min), hi = Math.max(1, ...p.channel_max), span = hi - lo;
+  const img = ctx2.createImageData(w, h), rgb = c === 3;
+  for (let i = 0; i < h * w; i++) {
+    const v = (k) => Math.round(255 * (p.values[(rgb ? k : 0) * h * w + i] - lo) / span);
+    img.data.set([v(0), v(1), v(2), 255], i * 4);
+  }
+  ctx2.putImageData(img, 0, 0);
+  $("model-input-caption").textContent = `what the model sees: ${run.input_shape.slice(1).join("×")}`
+    + (c > 1 && !rgb ? " (first channel)" : "")
+    + `, values ${Math.min(...p.channel_min).toFixed(2)} … ${Math.max(...p.channel_max).toFixed(2)}`;
 }
 
 /** The class maps: the input of the global average pooling that feeds the prediction. */
@@ -258,7 +283,7 @@ function csv(run, detail) {
 
 // ---- models list and upload ----
 async function loadModels(selected) {
-  const models = await (await fetch("/api/models")).json();
+  const models = await getJSON("/api/models");
   const sel = $("model");
   sel.replaceChildren(...models.map((m) => new Option(m.builtin ? `${m.name}` : `${m.name} (${m.id.slice(0, 8)})`, m.id)));
   sel.value = selected;
@@ -269,7 +294,8 @@ async function loadModels(selected) {
 
 function showInputs(state) {
   const digits = isDigits(state);
-  $("input-kind").querySelectorAll("option").forEach((o) => { o.disabled = !digits && o.value !== "random"; });
+  $("input-kind").querySelectorAll("option").forEach((o) => { o.disabled = !digits && !["random", "image"].includes(o.value); });
+  $("image-box").hidden = state.inputKind !== "image";
   $("pad-box").hidden = !(digits && state.inputKind === "draw");
   $("test-box").hidden = !(digits && state.inputKind === "test");
   $("size-box").hidden = digits;
@@ -278,7 +304,7 @@ function showInputs(state) {
 const shell = createShell({
   page: "network",
   keys: KEYS.network,
-  defaults: { model: "digits", inputKind: "draw", testIndex: "0", size: "224" },
+  defaults: { model: "digits", inputKind: "draw", testIndex: "0", size: "224", imageId: "" },
   controls: { model: "model", inputKind: "input-kind", testIndex: "test-index", size: "size" },
   request: (state) => ({ state: { ...state } }),
   check: async (body, ctx) => {
@@ -288,7 +314,7 @@ const shell = createShell({
   },
   run: async (body, ctx) => {
     const state = body.state;
-    if (!isDigits(state) && state.inputKind !== "random") shell.set({ inputKind: "random" }, { touch: false });
+    if (!isDigits(state) && !["random", "image"].includes(state.inputKind)) shell.set({ inputKind: "random" }, { touch: false });
     const req = { input: modelInput(shell.state), preview_channels: 16, ...(sizeOf(state) && lastDetail?.model?.input_shape?.slice(2).some((d) => typeof d === "string") ? { size: sizeOf(state) } : {}) };
     return { run: await postFrame(`/api/models/${encodeURIComponent(state.model)}/run`, req, { signal: ctx.signal }) };
   },
@@ -297,12 +323,13 @@ const shell = createShell({
     showInputs(shell.state);
     renderPrediction(run);
     ctx.mark("output");
+    renderModelInput(run);
     renderClassMaps(run, check.detail);
     renderLayers(run, check.detail);
     renderTable(run, check.detail);
     await loadModels(shell.state.model);
   },
-  onControl: (name, value) => (name === "model" && value !== "digits" ? { inputKind: "random" } : null),
+  onControl: (name, value) => (name === "model" && value !== "digits" && shell.state.inputKind !== "image" ? { inputKind: "random" } : null),
 });
 
 $("model-file").addEventListener("change", async (e) => {
@@ -312,6 +339,16 @@ $("model-file").addEventListener("change", async (e) => {
     const info = await postFile("/api/models/upload", file);
     await loadModels(info.id);
     shell.set({ model: info.id, inputKind: "random" }, { load: true });
+  } catch (err) {
+    showMessage(err.message, false);
+  }
+});
+$("image-file").addEventListener("change", async (e) => {
+  const file = e.target.files[0];
+  if (!file) return;
+  try {
+    const info = await postFile("/api/inputs", file); // the upload limits apply; the id goes into the URL
+    shell.set({ inputKind: "image", imageId: info.id }, { load: true });
   } catch (err) {
     showMessage(err.message, false);
   }
