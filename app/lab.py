@@ -6,6 +6,7 @@ limits, the MACs of every run and an upper bound on the memory a measurement nee
 """
 from __future__ import annotations
 
+from app.compute import engine_slot
 from app.designs import ARCHITECTURES, COMPARISONS, MOBILENET_TABLE2, architecture
 from app.engine.cost import BYTES_PER_VALUE
 from app.engine.design import Conv, DesignCost, Fc, LayerCost, Pool, design_cost
@@ -171,8 +172,9 @@ def _time(specs: list[DesignSpec], shape, seed: int, repeats: int, warmup: int, 
           ) -> list[MeasureResponse]:
     designs = [to_layers(d) for d in specs]
     costs = check_measurable(designs, shape, warmup + repeats, s)
-    timed = measure_many(designs, shape, seed, repeats, warmup, s.measure_budget_s, s.compute_threads,
-                         s.im2col_chunk_bytes)
+    with engine_slot(sum(c.macs for c in costs) * (warmup + repeats), s):  # admission by cost (issue 14)
+        timed = measure_many(designs, shape, seed, repeats, warmup, s.measure_budget_s, s.compute_threads,
+                             s.im2col_chunk_bytes)
     return [_measured(d.name, c, t) for d, c, t in zip(specs, costs, timed)]
 
 

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
+from app.api.cost import Sized
 from app.api.deps import settings_of, store_of
-from app.compute_receptive import receptive_rows
-from app.encoding import encode_array
-from app.inputs.resolve import input_shape, resolve_input
+from app.compute_receptive import receptive as receptive_fields
 from app.inputs.store import InputStore
 from app.schemas import ERROR_RESPONSES
 from app.schemas_receptive import ReceptiveRequest, ReceptiveResponse
@@ -15,7 +14,8 @@ from app.settings import Settings
 router = APIRouter(prefix="/api", tags=["receptive fields"], responses=ERROR_RESPONSES)
 
 
-@router.post("/receptive", response_model=ReceptiveResponse, summary="Receptive fields, layer by layer")
+@router.post("/receptive", response_model=ReceptiveResponse, summary="Receptive fields, layer by layer",
+             dependencies=[Sized])  # a design's layers and nesting are counted before validation
 def receptive(req: ReceptiveRequest, request: Request, s: Settings = Depends(settings_of),
               store: InputStore = Depends(store_of)):
     """A paper architecture (or your own stack) walked on the input's H×W: for every layer, the receptive
@@ -24,11 +24,4 @@ def receptive(req: ReceptiveRequest, request: Request, s: Settings = Depends(set
     point of the input (or of a chosen output position), as a box on the input. 1×1 layers leave it
     unchanged; pooling and strides grow the jump. With ``model`` (see /api/models) the layers are an
     imported model's nodes, measured on its own input size (``grid``)."""
-    if req.include_input:
-        x, info = resolve_input(req.input, store, s)
-        shape = tuple(x.shape)
-    else:
-        shape, info = input_shape(req.input, store, s)
-    name, grid, point, rows, stopped = receptive_rows(req, shape, getattr(request.app.state, "models", None), s)
-    return ReceptiveResponse(input=info, input_array=encode_array(x, req.encoding) if req.include_input else None,
-                             network=name, grid=list(grid), point=point, rows=rows, stopped=stopped)
+    return receptive_fields(req, getattr(request.app.state, "models", None), store, s)

@@ -9,6 +9,7 @@ from typing import Optional
 
 import numpy as np
 
+from app.compute import engine_slot
 from app.encoding import Frame, encode_array
 from app.engine.graph import Graph, NodeCost, cost_table, run, timed_run
 from app.errors import ConvlensError, NotFound
@@ -158,6 +159,12 @@ def _input(model_id, spec, size, store, inputs, s) -> tuple[Graph, np.ndarray, I
     return g, x, InputInfo(id=stored.id, shape=list(x.shape[1:]), source=f"model-input:{spec.kind}")
 
 
+def _macs(g: Graph) -> int:
+    """The MACs of a whole forward pass: a run takes a heavy slot by this cost (app.compute.engine_slot;
+    a run up to one tensor is charged the whole pass, an upper bound)."""
+    return sum(r.cost.macs for r in cost_table(g))
+
+
 def _preview(a: np.ndarray, channels: int) -> Optional[np.ndarray]:
     """The first channels of a (1, C, H, W) activation, strided down to at most 32×32; (1, F) → (1, 1, F)."""
     if channels == 0:
@@ -184,7 +191,8 @@ def run_model(model_id: str, req: RunRequest, store: ModelStore, inputs: InputSt
               ) -> tuple[RunResponse, Optional[Frame]]:
     g, x, info = _input(model_id, req.input, req.size, store, inputs, s)
     names = [n.outputs[0] for n in g.nodes]
-    values, ms = timed_run(g, {g.inputs[0]: x}, keep=names)
+    with engine_slot(_macs(g), s):
+        values, ms = timed_run(g, {g.inputs[0]: x}, keep=names)
     total = sum(ms)
     frame = Frame() if req.encoding == "binary" else None
     layers = []
@@ -210,7 +218,8 @@ def activation(model_id: str, req: ActivationRequest, store: ModelStore, inputs:
                        "lists each layer's inputs and output")
     if req.tensor == g.inputs[0]:
         return x[0]
-    a = run(g, {g.inputs[0]: x}, keep=[req.tensor])[req.tensor]
+    with engine_slot(_macs(g), s):
+        a = run(g, {g.inputs[0]: x}, keep=[req.tensor])[req.tensor]
     return a[0] if a.shape[0] == 1 and a.ndim > 1 else a
 
 
@@ -231,7 +240,11 @@ def layer_view(model_id: str, req, store: ModelStore, inputs: InputStore, s: Set
     if node is None or node.op != "Conv":
         raise NotFound(f"'{req.layer[:100]}' is not a Conv layer of this model; GET /api/models/{model_id} lists them")
     src = node.inputs[0]
-    a = x if src == g.inputs[0] else run(g, {g.inputs[0]: x}, keep=[src])[src]
+    if src == g.inputs[0]:
+        a = x
+    else:
+        with engine_slot(_macs(g), s):
+            a = run(g, {g.inputs[0]: x}, keep=[src])[src]
     stored = inputs.put(a[0])
     w = g.consts[node.inputs[1]]
     b = g.consts[node.inputs[2]] if len(node.inputs) > 2 and node.inputs[2] else None
@@ -282,7 +295,11 @@ def layer_input_activation(model_id: str, layer: str, input_id: str, inputs: Inp
         raise NotFound(f"'{layer[:100]}' is not a layer of model '{model_id[:64]}'; GET /api/models/{model_id[:64]} "
                        "lists them")
     src = node.inputs[0]
-    a = x[None] if src == g.inputs[0] else run(g, {g.inputs[0]: x[None].astype(np.float32)}, keep=[src])[src]
+    if src == g.inputs[0]:
+        a = x[None]
+    else:
+        with engine_slot(_macs(g), s):
+            a = run(g, {g.inputs[0]: x[None].astype(np.float32)}, keep=[src])[src]
     if a.ndim != 4:
         raise ConvlensError(f"layer '{layer[:100]}' reads a tensor of shape {list(a.shape)}, not a (C, H, W) map")
     return a[0]
