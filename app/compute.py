@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app import metrics
 from app.engine import ConvCost, ConvGeometry, GeometryError, conv2d, conv_cost, conv_geometry, relu
 from app.encoding import response_bytes
 from app.engine.conv import check_weight_shape
@@ -212,16 +213,20 @@ def engine_slot(macs: int, s: Settings):
     3.8 G MAC requests took 16.5 s each and 2.9 GB without it.) The middleware's Admission caps the
     requests in flight on engine routes whatever their cost."""
     if macs < s.heavy_macs:
-        yield
+        with metrics.engine_run(macs):
+            yield
         return
     with _SLOTS_LOCK:
         slots = _SLOTS.setdefault(s.max_heavy_requests, threading.BoundedSemaphore(max(1, s.max_heavy_requests)))
-    if not slots.acquire(timeout=s.heavy_queue_s):
+    with metrics.queued():  # the heavy-request queue length (issue 17)
+        admitted = slots.acquire(timeout=s.heavy_queue_s)
+    if not admitted:
         raise Busy(f"{s.max_heavy_requests} computations of {s.heavy_macs:,} MACs or more are running and none "
                    f"finished within {s.heavy_queue_s} s; this one ({macs:,} MACs) can be sent again shortly",
                    s.heavy_queue_s, "CONVLENS_MAX_HEAVY_REQUESTS")
     try:
-        yield
+        with metrics.engine_run(macs):
+            yield
     finally:
         slots.release()
 

@@ -13,6 +13,8 @@ from app.api.middleware import install_middleware
 from app.api.static import CachedStaticFiles
 from app.inputs.store import InputStore
 from app.api import network
+from app.api import probes  # issue 17
+from app import lifecycle, metrics  # issue 17
 from app.models.store import ModelStore
 from app.paths import STATIC
 from app.settings import Settings, get_settings
@@ -37,7 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     threadpool_limits(limits=s.compute_threads, user_api="blas")
     # /docs and /redoc are pages of our own (app/api/pages.py): FastAPI's load their scripts from a CDN
     # with an inline script, which the CSP blocks and an offline machine cannot reach.
-    app = FastAPI(title="convlens", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
+    app = FastAPI(title="convlens", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None,
+                  lifespan=lifecycle.lifespan_for(s.drain_s))
     app.state.settings = s
     app.state.store = InputStore(s.data_dir / "inputs", s.store_quota_bytes, s.store_grace_s, s.store_rescan_s)
     app.state.models = ModelStore(s.data_dir / "models", s.model_store_quota_bytes)  # issue 13
@@ -50,6 +53,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(receptive.router)
     app.include_router(network.router)
     app.include_router(pages.router)
+    app.include_router(probes.router)
+    if s.metrics:
+        app.include_router(probes.metrics_router)
 
     @app.get("/healthz", tags=["meta"])
     def healthz():
@@ -57,4 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.mount("/static", CachedStaticFiles(directory=STATIC), name="static")
     install_middleware(app, s)
+    app.add_middleware(lifecycle.CloseWhileDraining)  # outermost: every answer while draining closes, refusals too
+    if s.metrics:
+        app.add_middleware(metrics.RequestMetrics)  # outermost: refusals are counted with their status
     return app

@@ -15,14 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
+import sys
+import tempfile
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.supervisors.multiprocess import Multiprocess
 
 from app.api.middleware import SECURITY_HEADERS
 from app.api.errors import error_body
 from app.settings import get_settings
 
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 
 
@@ -152,6 +158,36 @@ class ConvlensH11Protocol(H11Protocol):
         self.transport.close()
 
 
+class Supervisor(Multiprocess):
+    """uvicorn's worker supervisor, which also closes its own copy of the listening socket when it stops the
+    workers (issue 17): the workers keep theirs while they drain (app/lifecycle.py), and once the last one
+    stops accepting, new connections are refused at once, so a proxy moves on to another replica, instead
+    of waiting in the backlog of a socket the supervisor still held open until it exited."""
+
+    def terminate_all(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+        super().terminate_all()
+
+    def keep_subprocess_alive(self) -> None:
+        before = {p.pid for p in self.processes}
+        super().keep_subprocess_alive()
+        for pid in before - {p.pid for p in self.processes}:  # replaced: dead
+            from prometheus_client import multiprocess
+            multiprocess.mark_process_dead(pid)  # its live gauges (the heavy queue) stop counting
+
+
+def prepare_metrics_dir() -> None:
+    """prometheus-client's multiprocess mode (app/metrics.py): one fresh directory for this server's workers,
+    named in the environment before any of them imports prometheus_client (which reads it at import)."""
+    assert "prometheus_client" not in sys.modules, "prometheus_client was imported before its directory was set"
+    if os.environ.get(METRICS_DIR_ENV):
+        shutil.rmtree(os.environ[METRICS_DIR_ENV], ignore_errors=True)  # an old run's files would be summed in
+        os.makedirs(os.environ[METRICS_DIR_ENV])
+    else:
+        os.environ[METRICS_DIR_ENV] = tempfile.mkdtemp(prefix="convlens-metrics-")
+
+
 def run(host: str, port: int, workers: int) -> None:
     """Serve ``app.asgi:app`` with the protocol above (also what each worker process loads)."""
     import uvicorn
@@ -159,7 +195,18 @@ def run(host: str, port: int, workers: int) -> None:
     # timeout_worker_healthcheck: uvicorn kills a worker that does not answer its supervisor's ping in time;
     # at the default 5 s, workers starting on a loaded machine (load average 20 on 2 cores in the test
     # runs) were killed and restarted in a loop. timeout_graceful_shutdown: a stop waits at most this long
-    # for requests in flight, instead of for the slowest client.
-    uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, log_level="info",
-                http="app.server:ConvlensH11Protocol", h11_max_incomplete_event_size=s.max_header_bytes,
-                timeout_keep_alive=5, timeout_worker_healthcheck=30, timeout_graceful_shutdown=5)
+    # (shutdown_timeout_s) for requests in flight, instead of for the slowest client; before it, a SIGTERM
+    # drains for drain_s (app/lifecycle.py).
+    config = uvicorn.Config("app.asgi:app", host=host, port=port, workers=workers, log_level="info",
+                            http="app.server:ConvlensH11Protocol", h11_max_incomplete_event_size=s.max_header_bytes,
+                            timeout_keep_alive=5, timeout_worker_healthcheck=30,
+                            timeout_graceful_shutdown=s.shutdown_timeout_s)
+    if s.metrics:
+        prepare_metrics_dir()
+    if config.workers > 1:  # what uvicorn.run does, with the supervisor above
+        Supervisor(config, sockets=[config.bind_socket()]).run()
+    else:
+        server = uvicorn.Server(config)
+        server.run()
+        if not server.started:
+            raise SystemExit(3)  # uvicorn's STARTUP_FAILURE

@@ -84,6 +84,11 @@ class Settings:
     rate_limit_per_s: int = 0  # requests per second per client address; 0 = off
     rate_limit_burst: int = 20  # requests a client may send at once before the rate applies
 
+    # deploy (issue 17, helper "deploy"): graceful restarts behind a proxy or Kubernetes
+    drain_s: int = 0  # after SIGTERM: /readyz is 503 but requests are still taken for this long (0: stop at once)
+    shutdown_timeout_s: int = 5  # then requests in flight get at most this long to finish before the worker exits
+    metrics: int = 0  # 1: GET /metrics (Prometheus text) for the cluster's scraper; keep it off the public proxy
+
     def env_name(self, name: str) -> str:
         return f"CONVLENS_{name.upper()}"
 

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app import metrics
 from app.errors import NotFound, StoreFull, check_limit
 
 ID_PATTERN = re.compile(r"[0-9a-f]{64}")  # always used with fullmatch: "$" would accept a trailing "\n"
@@ -130,6 +131,14 @@ class InputStore:
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.block = max(512, os.statvfs(self.root).f_bsize)
         self.rescan()  # a worker (re)starting after a crash drops what dead writers left in tmp/
+
+    def unwritable(self) -> str | None:
+        """Why this store cannot take uploads right now (its directory is gone or read-only, e.g. a shared
+        volume that was unmounted), or None: what a replica's readiness probe checks."""
+        for d in (self.root, self.tmp):
+            if not os.access(d, os.W_OK | os.X_OK):
+                return f"the upload store's directory {d.name or d} is missing or not writable"
+        return None
 
     # -- paths, lock and usage record ------------------------------------------------------------
     def _path(self, input_id: str) -> Path:
@@ -253,6 +262,7 @@ class InputStore:
                     break
                 path.unlink(missing_ok=True)
                 usage.bytes -= size
+                metrics.STORE_EVICTIONS.inc()
             self._write_usage(fd, usage)
         if usage.bytes + need > self.quota_bytes:
             wait = max(1, round(usage.full_until - now))
