@@ -18,7 +18,7 @@ from app.encoding import response_bytes
 from app.engine.conv import check_weight_shape
 from app.engine.geometry import allowed_groups, pair
 from app.engine.trace import Trace, trace_positions
-from app.errors import Busy, check_limit
+from app.errors import Busy, ConvlensError, check_limit
 from app.schemas import CustomWeights, LayerSpec, LayerWeights, PresetWeights, RandomWeights
 from app.settings import Settings
 from app.weights import model_layer_weights, preset_layout, preset_weights, random_weights
@@ -47,7 +47,7 @@ def _agree(name: str, asked, implied, source: str) -> None:
                             f"omit {name} or change it")
 
 
-def _layout(c_in: int, layer: LayerSpec, weights) -> tuple[int, tuple[int, int], int, bool]:
+def _layout(c_in: int, layer: LayerSpec, weights, s: Settings) -> tuple[int, tuple[int, int], int, bool]:
     """out_channels, kernel, groups and bias, from the layer and what the weights imply."""
     kernel = None if layer.kernel_size is None else pair(layer.kernel_size, "kernel_size")
     out, groups = layer.out_channels, layer.groups
@@ -64,7 +64,7 @@ def _layout(c_in: int, layer: LayerSpec, weights) -> tuple[int, tuple[int, int],
         has_bias = weights.bias is not None if layer.bias is None else layer.bias
         return shape[0], (shape[2], shape[3]), groups or 1, has_bias
     if isinstance(weights, LayerWeights):  # a model's layer (issue 13): shape and bias are the model's
-        w, b = model_layer_weights(weights.model, weights.layer)
+        w, b = model_layer_weights(weights.model, weights.layer, s)
         _agree("out_channels", out, w.shape[0], f"layer '{weights.layer[:80]}'")
         _agree("kernel_size", kernel, (w.shape[2], w.shape[3]), f"layer '{weights.layer[:80]}'")
         implied = c_in // w.shape[1] if c_in % w.shape[1] == 0 else 1
@@ -72,14 +72,14 @@ def _layout(c_in: int, layer: LayerSpec, weights) -> tuple[int, tuple[int, int],
     return out or 4, kernel or (3, 3), groups or 1, True if layer.bias is None else layer.bias
 
 
-def groups_choices(in_shape: tuple[int, int, int], layer: LayerSpec, weights) -> list[int] | None:
+def groups_choices(in_shape: tuple[int, int, int], layer: LayerSpec, weights, s: Settings) -> list[int] | None:
     """The groups values this layer could take on this input with everything else as asked: the one a
     preset implies, those that fit a custom weight's C_in/groups, the common divisors otherwise. None
     when the layer's channels cannot be worked out (e.g. a conflicting out_channels)."""
     c_in = in_shape[0]
     try:
-        out, _, groups, _ = _layout(c_in, layer.model_copy(update={"groups": None}), weights)
-    except GeometryError:
+        out, _, groups, _ = _layout(c_in, layer.model_copy(update={"groups": None}), weights, s)
+    except (GeometryError, ConvlensError):  # e.g. a model layer that does not exist: no choices, not a 404
         return None
     if isinstance(weights, PresetWeights):
         return [groups]
@@ -113,13 +113,13 @@ def _check_custom(geom: ConvGeometry, weights: CustomWeights) -> None:
     check_weight_shape(geom, w.shape, None)
 
 
-def _build_weights(geom: ConvGeometry, weights, has_bias: bool) -> tuple[np.ndarray, np.ndarray | None]:
+def _build_weights(geom: ConvGeometry, weights, has_bias: bool, s: Settings) -> tuple[np.ndarray, np.ndarray | None]:
     if isinstance(weights, RandomWeights):
         return random_weights(geom.weight_shape, weights.seed, has_bias)
     if isinstance(weights, PresetWeights):
         w, b = preset_weights(weights.name, geom.in_channels, weights.mode)
     elif isinstance(weights, LayerWeights):  # issue 13; its shape was checked by plan_layer
-        w, b = model_layer_weights(weights.model, weights.layer)
+        w, b = model_layer_weights(weights.model, weights.layer, s)
     else:  # checked by plan_layer (_check_custom)
         w = np.asarray(weights.weight, dtype=np.float32)
         b = None if weights.bias is None else np.asarray(weights.bias, dtype=np.float32)
@@ -165,7 +165,7 @@ def check_response(values: int, encoding: str, s: Settings) -> None:
 def plan_layer(in_shape: tuple[int, int, int], layer: LayerSpec, weights, s: Settings) -> LayerPlan:
     """The one validation of a layer on an input: /api/layer/check answers with it, /api/convolve and
     /api/trace run only what it accepted."""
-    out, kernel, groups, has_bias = _layout(in_shape[0], layer, weights)
+    out, kernel, groups, has_bias = _layout(in_shape[0], layer, weights, s)
     check_layout(out, kernel, s)
     geom = conv_geometry(in_shape, out, kernel, layer.stride, layer.padding, layer.dilation, groups)
     cost = conv_cost(geom, has_bias)
@@ -173,7 +173,7 @@ def plan_layer(in_shape: tuple[int, int, int], layer: LayerSpec, weights, s: Set
     if isinstance(weights, CustomWeights):
         _check_custom(geom, weights)
     if isinstance(weights, LayerWeights):
-        check_weight_shape(geom, model_layer_weights(weights.model, weights.layer)[0].shape, None)
+        check_weight_shape(geom, model_layer_weights(weights.model, weights.layer, s)[0].shape, None)
     return LayerPlan(geom, cost, has_bias)
 
 
@@ -197,7 +197,7 @@ def check_convolve(in_shape: tuple[int, int, int], layer: LayerSpec, weights, en
 
 def prepare_layer(in_shape: tuple[int, int, int], layer: LayerSpec, weights, s: Settings) -> PreparedLayer:
     plan = plan_layer(in_shape, layer, weights, s)
-    w, b = _build_weights(plan.geometry, weights, plan.has_bias)
+    w, b = _build_weights(plan.geometry, weights, plan.has_bias, s)
     return PreparedLayer(plan.geometry, plan.cost, w, b, layer.flip, layer.activation == "relu")
 
 

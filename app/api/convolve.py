@@ -56,16 +56,16 @@ def check_layer(req: LayerCheckRequest, s: Settings = Depends(settings_of), stor
     except ConvlensError as exc:
         return LayerCheckResponse(valid=False, error=CheckError(code=exc.code, message=exc.message,
                                                                  status=exc.status_code),
-                                  allowed_groups=shape and groups_choices(shape, req.layer, req.weights))
+                                  allowed_groups=shape and groups_choices(shape, req.layer, req.weights, s))
     except GeometryError as exc:
         return LayerCheckResponse(valid=False, error=CheckError(code="invalid_layer", message=str(exc), status=422),
-                                  allowed_groups=shape and groups_choices(shape, req.layer, req.weights))
+                                  allowed_groups=shape and groups_choices(shape, req.layer, req.weights, s))
     g = plan.geometry
     return LayerCheckResponse(valid=True, input=info, layer=resolved_layer(g, plan.has_bias, req.layer.flip,
                                                                req.layer.activation == "relu"),
                               output_shape=list(g.output_shape), cost=cost_model(plan.cost),
                               formulas=Formulas(**explain(g, plan.has_bias)), connectivity=connectivity(g),
-                              allowed_groups=groups_choices(shape, req.layer, req.weights))
+                              allowed_groups=groups_choices(shape, req.layer, req.weights, s))
 
 
 @router.post("/convolve", response_model=ConvolveResponse, summary="Run one convolution layer",

@@ -263,11 +263,9 @@ def _default_store(data_dir: Path, quota: int) -> ModelStore:
     return ModelStore(data_dir / "models", quota)
 
 
-def layer_weights(model_id: str, layer: str) -> tuple[np.ndarray, Optional[np.ndarray]]:
+def layer_weights(model_id: str, layer: str, s: Settings) -> tuple[np.ndarray, Optional[np.ndarray]]:
     """A Conv layer's weight and bias, for the "layer" weight kind of /api/convolve. Uploaded models are
-    looked up in the store of the process's settings (get_settings)."""
-    from app.settings import get_settings
-    s = get_settings()
+    looked up in the model store under the app's settings (its data_dir), as every other route does."""
     check_model_id(model_id)
     m = _imported(model_id, _default_store(s.data_dir, s.model_store_quota_bytes), s)[0]
     node = next((n for n in m.nodes if n.name == layer and n.op == "Conv"), None)
