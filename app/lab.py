@@ -9,11 +9,11 @@ from __future__ import annotations
 from app.compute import engine_slot
 from app.designs import ARCHITECTURES, COMPARISONS, MOBILENET_TABLE2, architecture
 from app.engine.cost import BYTES_PER_VALUE
-from app.engine.design import Conv, DesignCost, Fc, LayerCost, Pool, design_cost
-from app.engine.geometry import conv_geometry, pool_geometry
+from app.engine.design import Conv, DesignCost, DesignRow
+from app.engine.lower_design import design_cost
 from app.errors import NotFound, check_limit
 from app.inputs.limits import check_input_dims, check_input_shape
-from app.measure import Timed, leaves, measure_many, spread
+from app.measure import Timed, measure_many, spread
 from app.schemas_cost import (ArchitectureResponse, CompareRequest, CompareResponse, Comparison, CostRequest,
                               CostResponse, DesignResult, DesignSpec, MeasuredLayer, MeasureRequest, MeasureResponse,
                               PaperRow, Row, SpeedupSpread, from_layer, to_layers)
@@ -52,9 +52,10 @@ def _check_layers(layers: list, i: int, s: Settings) -> None:
                 stack += [(b, depth + 1) for b in branches if isinstance(b, list)]
 
 
-def _convolve_request(r: LayerCost, leaf) -> dict | None:
+def _convolve_request(r: DesignRow) -> dict | None:
     """The request that shows a conv row on /conv (or /pointwise for a plain 1×1): its input shape filled
     with seeded random values, its own kernel, stride, padding and groups."""
+    leaf = r.layer
     if not isinstance(leaf, Conv):
         return None
     listed = lambda v: list(v) if isinstance(v, tuple) else v  # noqa: E731
@@ -65,17 +66,17 @@ def _convolve_request(r: LayerCost, leaf) -> dict | None:
             "weights": {"kind": "random", "seed": 0}}
 
 
-def _row(r: LayerCost, leaf=None) -> Row:
+def _row(r: DesignRow, link: bool = True) -> Row:
     return Row(name=r.name, kind=r.kind, in_shape=list(r.in_shape), out_shape=list(r.out_shape), params=r.params,
                macs=r.macs, flops=r.flops, activation_bytes=r.activation_bytes,
                arithmetic_intensity=r.arithmetic_intensity, formula=r.formula, torch=r.torch, depth=r.depth,
-               branch=r.branch, top=r.top, convolve=_convolve_request(r, leaf))
+               branch=r.branch, top=r.top, convolve=_convolve_request(r) if link else None)
 
 
 def _result(name: str, layers, c: DesignCost) -> DesignResult:
     return DesignResult(name=name, out_shape=list(c.out_shape), params=c.params, macs=c.macs, flops=c.flops,
                         activation_bytes=c.activation_bytes, by_kind=c.by_kind,
-                        rows=[_row(r, leaf) for r, leaf in zip(c.rows, leaves(layers))],
+                        rows=[_row(r) for r in c.rows],
                         torch_code=torch_source(name, layers, c))
 
 
@@ -101,56 +102,45 @@ def _volume(shape) -> int:
     return shape[0] * shape[1] * shape[2]
 
 
-def _check_leaf(row: LayerCost, leaf, s: Settings) -> None:
+def _check_leaf(row: DesignRow, s: Settings) -> None:
     """The per-layer limits /api/convolve applies, on shapes alone."""
-    if isinstance(leaf, (Conv, Pool)):
-        k = leaf.k if isinstance(leaf.k, tuple) else (leaf.k, leaf.k)
-        check_limit(f"kernel size of '{row.name}'", max(k), s.max_kernel, "max_kernel")
+    if row.kernel is not None:
+        check_limit(f"kernel size of '{row.name}'", max(row.kernel), s.max_kernel, "max_kernel")
     check_limit(f"weight count of '{row.name}'", row.params, s.max_weight_count, "max_weight_count")
     check_limit(f"output elements of '{row.name}'", _volume(row.out_shape), s.max_output_elements, "max_output_elements")
     check_limit(f"MACs of '{row.name}'", row.macs, s.max_macs, "max_macs")
 
 
-def _leaf_temp_bytes(row: LayerCost, leaf, s: Settings) -> int:
+def _leaf_temp_bytes(row: DesignRow, s: Settings) -> int:
     """What one leaf allocates besides its output: weights drawn in float64 then cast, a padded copy of
-    its input, and the engine's band (chunk_bytes per thread, or one output row's windows if larger)."""
-    c, h, w = row.in_shape
-    if isinstance(leaf, Conv):
-        g = conv_geometry(row.in_shape, leaf.out, leaf.k, leaf.stride, leaf.padding, 1,
-                          c if leaf.groups == 0 else leaf.groups)
-        padded = c * (h + sum(g.pad_h)) * (w + sum(g.pad_w))
-        one_row = c * g.kernel[0] * g.kernel[1] * g.out_width
-        band = max(s.im2col_chunk_bytes * s.compute_threads, one_row * BYTES_PER_VALUE)
-        return 2 * row.params * BYTES_PER_VALUE + padded * BYTES_PER_VALUE + band
-    if isinstance(leaf, Pool):
-        g = pool_geometry(row.in_shape, leaf.k, leaf.stride, leaf.padding)
-        return c * (h + 2 * g.padding[0]) * (w + 2 * g.padding[1]) * BYTES_PER_VALUE
-    if isinstance(leaf, Fc):
-        return 2 * row.params * BYTES_PER_VALUE
-    return 0
+    its input (conv, pool), and a convolution's band (chunk_bytes per thread, or one output row's windows
+    if larger)."""
+    band = max(s.im2col_chunk_bytes * s.compute_threads, row.window_row_elements * BYTES_PER_VALUE) \
+        if row.window_row_elements else 0
+    return (2 * row.params + row.padded_elements) * BYTES_PER_VALUE + band
 
 
-def memory_bound(designs: list, costs: list[DesignCost], shape, s: Settings) -> int:
+def memory_bound(costs: list[DesignCost], shape, s: Settings) -> int:
     """An upper bound on the bytes a measurement holds at once: the input, every design's weights and
     every activation (more than are ever alive together), and the largest leaf's temporaries."""
     total = _volume(shape) * BYTES_PER_VALUE
     temp = 0
-    for layers, c in zip(designs, costs):
+    for c in costs:
         total += c.params * BYTES_PER_VALUE + c.activation_bytes
-        for row, leaf in zip(c.rows, leaves(layers)):
-            temp = max(temp, _leaf_temp_bytes(row, leaf, s))
+        for row in c.rows:
+            temp = max(temp, _leaf_temp_bytes(row, s))
     return total + temp
 
 
 def check_measurable(designs: list, shape, runs: int, s: Settings) -> list[DesignCost]:
     check_input_shape(shape, s)  # the measurement allocates a random input of this shape
     costs = [design_cost(layers, shape) for layers in designs]
-    for layers, c in zip(designs, costs):
-        for row, leaf in zip(c.rows, leaves(layers)):
-            _check_leaf(row, leaf, s)
+    for c in costs:
+        for row in c.rows:
+            _check_leaf(row, s)
     check_limit("MACs × (warm-up + repeats)", sum(c.macs for c in costs) * runs, s.max_measure_macs,
                 "max_measure_macs")
-    check_limit("estimated memory of the measurement (bytes)", memory_bound(designs, costs, shape, s),
+    check_limit("estimated memory of the measurement (bytes)", memory_bound(costs, shape, s),
                 s.max_measure_bytes, "max_measure_bytes")
     return costs
 
@@ -232,4 +222,4 @@ def architecture_table(name: str, alpha: float, resolution: int) -> Architecture
         # Table 2 is printed for 1.0 MobileNet-224 only
         paper_by_kind={k: list(v) for k, v in MOBILENET_TABLE2.items()}
         if name == "mobilenet" and alpha == 1.0 and resolution == 224 else None,
-        notes=list(a.notes), layers=[_row(r) for r in c.rows])
+        notes=list(a.notes), layers=[_row(r, link=False) for r in c.rows])

@@ -1,34 +1,34 @@
 """Run designs for real with the NumPy engine and time them: warm-up rounds, then timed rounds.
 
-Weights are drawn once before timing, so the clock sees only the engine. Several designs are timed in
-interleaved rounds (A B, then B A, …) so that a slow spell of a shared machine hits both alike, and the
-speed-up is the spread of per-round ratios rather than a ratio of two medians taken at different times.
+A design is lowered into the layer graph (app.engine.lower_design) and timed by the graph's own walk,
+graph.timed_run, as imported models are. Weights are drawn once before timing, so the clock sees only
+the engine. Several designs are timed in interleaved rounds (A B, then B A, …) so that a slow spell of a
+shared machine hits both alike, and the speed-up is the spread of per-round ratios rather than a ratio
+of two medians taken at different times.
 
 The wall-time budget covers everything, weight drawing and warm-up included, and is checked before every
-leaf layer: a design whose single run is longer than the budget is cut between layers, and the result
+graph node: a design whose single run is longer than the budget is cut between layers, and the result
 says ``truncated``. Only complete rounds are reported.
 """
 from __future__ import annotations
 
-import functools
 import statistics
 import time
-from dataclasses import dataclass
-from typing import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 
-from app.engine import avg_pool2d, conv2d, max_pool2d, relu
 from app.engine.conv import DEFAULT_CHUNK_BYTES
-from app.engine.design import Add, Block, Concat, Conv, Fc, Layer, Pool, Relu
+from app.engine.graph import Graph, timed_run
+from app.engine.lower_design import INPUT, Lowered, lower
 from app.weights import random_weights
 
-Op = Callable[[np.ndarray], np.ndarray]
 Clock = Callable[[], float]
 
 
 class OutOfTime(Exception):
-    """The budget ran out; raised before a leaf layer starts."""
+    """The budget ran out; raised before a graph node starts."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Deadline:
     at: float
     now: Clock
 
-    def check(self) -> None:
+    def check(self, _node=None) -> None:
         if self.now() > self.at:
             raise OutOfTime
 
@@ -44,95 +44,21 @@ class Deadline:
 @dataclass(frozen=True)
 class Timed:
     total_ms: list[float]        # one per complete timed round
-    leaf_ms: list[list[float]]   # per leaf layer (depth-first), one time per complete timed round
+    leaf_ms: list[list[float]]   # per leaf layer (depth-first, the cost rows' order), one per complete round
     runs: int
     truncated: bool
 
 
-def leaves(layers) -> Iterator[Layer]:
-    """Leaf layers depth-first, in the order design_cost lists its rows."""
-    for layer in layers:
-        if isinstance(layer, Block):
-            yield from leaves(layer.layers)
-        elif isinstance(layer, (Concat, Add)):
-            for branch in layer.branches:
-                yield from leaves(branch)
-        else:
-            yield layer
-
-
-class _Design:
-    """One design compiled to closures with their weights bound; per-leaf times in its own lists
-    (requests run in parallel threads, so nothing here is global)."""
-
-    def __init__(self, layers, c_in: int, seed: int, conv, deadline: Deadline):
-        self.times: list[list[float]] = []
-        self.seed, self.conv, self.deadline = seed, conv, deadline
-        self.run, _ = self._compile(layers, c_in)
-
-    def _compile(self, layers, c: int) -> tuple[Op, int]:
-        ops: list[Op] = []
-        for layer in layers:
-            if isinstance(layer, Block):
-                op, c = self._compile(layer.layers, c)
-            elif isinstance(layer, (Concat, Add)):
-                subs = [self._compile(b, c) for b in layer.branches]  # an empty branch is the identity
-                fns = [f for f, _ in subs]
-                if isinstance(layer, Concat):
-                    c = sum(ch for _, ch in subs)
-                    op = (lambda fs: lambda x: np.concatenate([f(x) for f in fs]))(fns)
-                else:
-                    c = subs[0][1]
-                    op = (lambda fs: lambda x: functools.reduce(np.add, (f(x) for f in fs)))(fns)
-            else:
-                op, c = self._leaf(layer, c)
-            ops.append(op)
-
-        def run(x):
-            for op in ops:
-                x = op(x)
-            return x
-        return run, c
-
-    def _leaf(self, layer: Layer, c: int) -> tuple[Op, int]:
-        self.seed += 1
-        times: list[float] = []
-        self.times.append(times)
-        if isinstance(layer, Conv):
-            groups = c if layer.groups == 0 else layer.groups
-            k = layer.k if isinstance(layer.k, tuple) else (layer.k, layer.k)
-            w, b = random_weights((layer.out, c // groups, *k), self.seed, layer.bias)
-            fn, c = (lambda x: self.conv(x, w, b, layer.stride, layer.padding, 1, groups)), layer.out
-        elif isinstance(layer, Pool):
-            pool = max_pool2d if layer.kind == "max" else avg_pool2d
-            fn = lambda x: pool(x, layer.k, layer.stride, layer.padding)  # noqa: E731
-        elif isinstance(layer, Relu):
-            fn = relu
-        else:
-            assert isinstance(layer, Fc)
-            fn, c = self._fc(layer, self.seed), layer.out
-        return self._timed(fn, times), c
-
-    def _fc(self, layer: Fc, seed: int) -> Op:
-        holder: dict = {}
-
-        def fc(x):
-            if "w" not in holder:  # the feature count is known only from the first input
-                holder["w"], holder["b"] = random_weights((layer.out, x.size, 1, 1), seed, layer.bias)
-            y = holder["w"][:, :, 0, 0] @ x.reshape(-1)
-            return (y + holder["b"] if holder["b"] is not None else y).reshape(-1, 1, 1).astype(np.float32)
-        return fc
-
-    def _timed(self, fn: Op, times: list[float]) -> Op:
-        now, deadline = self.deadline.now, self.deadline
-
-        def run(x):
-            deadline.check()
-            t0 = now()
-            y = fn(x)
-            times.append((now() - t0) * 1e3)
-            return y
-        return run
+def with_weights(lowered: Lowered, seed: int) -> Graph:
+    """The design's graph with seeded random weights in place of its placeholders: leaf n draws from
+    seed + n, so A and B of a comparison and every worker draw the same numbers."""
+    consts = dict(lowered.graph.consts)
+    for draw in lowered.draws:
+        w, b = random_weights(draw.shape, seed + draw.seed_offset, draw.bias is not None)
+        consts[draw.weight] = w.reshape(lowered.graph.shapes[draw.weight])
+        if draw.bias is not None:
+            consts[draw.bias] = b
+    return replace(lowered.graph, consts=consts)
 
 
 def measure_many(designs: list, in_shape: tuple[int, int, int], seed: int, repeats: int, warmup: int,
@@ -141,48 +67,37 @@ def measure_many(designs: list, in_shape: tuple[int, int, int], seed: int, repea
     """Time each design (a tuple of layers) in interleaved rounds, the order reversed every other round.
     Engine options as /api/convolve uses them, so the lab times what the API runs."""
     deadline = Deadline(now() + budget_s, now)
-    conv = functools.partial(conv2d, chunk_bytes=chunk_bytes, threads=threads)
+    lowered = [lower(layers, in_shape, threads, chunk_bytes) for layers in designs]
     totals: list[list[float]] = [[] for _ in designs]
-    compiled: list[_Design] = []
+    leaf_ms: list[list[list[float]]] = [[[] for _ in d.rows] for d in lowered]
+    truncated = False
     try:
-        compiled = [_Design(layers, in_shape[0], seed, conv, deadline) for layers in designs]
-        x = np.random.default_rng(seed).standard_normal(in_shape, dtype=np.float32)  # (C, H, W)
+        graphs = [with_weights(d, seed) for d in lowered]
+        x = np.random.default_rng(seed).standard_normal((1, *in_shape), dtype=np.float32)  # (1, C, H, W)
         for r in range(warmup + repeats):
-            if r == warmup:
-                _trim(compiled, None)  # forget the warm-up
-            marks = [[len(t) for t in d.times] for d in compiled]
-            try:
-                round_ms = _round(compiled, x, r, now)
-            except OutOfTime:
-                _trim(compiled, marks)  # keep complete rounds only
-                raise
+            done = _round(lowered, graphs, x, r, deadline)  # a round cut short raises: nothing of it is kept
             if r >= warmup:
-                for i, ms in enumerate(round_ms):
+                for i, (ms, rows) in enumerate(done):
                     totals[i].append(ms)
-        truncated = False
+                    for times, t in zip(leaf_ms[i], rows):
+                        times.append(t)
     except OutOfTime:
         truncated = True
-    if not totals[0]:  # cut before a timed round completed: nothing to report per layer either
-        leaf_ms = [[[] for _ in leaves(layers)] for layers in designs]
-    else:
-        leaf_ms = [[list(t) for t in d.times] for d in compiled]
     return [Timed(t, ms, len(t), truncated) for t, ms in zip(totals, leaf_ms)]
 
 
-def _trim(compiled: list[_Design], marks: list[list[int]] | None) -> None:
-    for i, d in enumerate(compiled):
-        for j, t in enumerate(d.times):
-            del t[(marks[i][j] if marks else 0):]
-
-
-def _round(compiled: list[_Design], x: np.ndarray, r: int, now: Clock) -> list[float]:
-    order = range(len(compiled)) if r % 2 == 0 else range(len(compiled) - 1, -1, -1)
-    ms = [0.0] * len(compiled)
+def _round(lowered: list[Lowered], graphs: list[Graph], x: np.ndarray, r: int, deadline: Deadline
+           ) -> list[tuple[float, list[float]]]:
+    """One run of each design: its total ms and each leaf's (the sum of its nodes')."""
+    order = range(len(graphs)) if r % 2 == 0 else range(len(graphs) - 1, -1, -1)
+    done: list = [None] * len(graphs)
     for i in order:
-        t0 = now()
-        compiled[i].run(x)
-        ms[i] = (now() - t0) * 1e3
-    return ms
+        t0 = deadline.now()
+        _, clock = timed_run(graphs[i], {INPUT: x}, before=deadline.check, now=deadline.now)
+        ms = (deadline.now() - t0) * 1e3
+        by_node = dict(zip((n.name for n in graphs[i].nodes), clock))
+        done[i] = (ms, [sum(by_node[n] for n in row.nodes) for row in lowered[i].rows])
+    return done
 
 
 def measure(layers, in_shape: tuple[int, int, int], seed: int, repeats: int, warmup: int, budget_s: float,

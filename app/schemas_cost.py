@@ -6,6 +6,7 @@ An empty branch of a concat or add is the identity: `{"op": "add", "branches": [
 residual block, and a concat of `[[], …]` passes the input's channels on."""
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Annotated, Literal, Optional, Union
 
 from pydantic import BaseModel, Field, StrictBool, StrictInt
@@ -76,17 +77,17 @@ def _pair(v):
     return tuple(v) if isinstance(v, list) else v
 
 
+# Each wire op and the engine dataclass it becomes; the fields are the same names both ways.
+_LAYERS: dict[type, type] = {ConvSpec: d.Conv, PoolSpec: d.Pool, ReluSpec: d.Relu, FcSpec: d.Fc,
+                             ConcatSpec: d.Concat, AddSpec: d.Add}
+_OPS: dict[type, str] = {layer: spec.model_fields["op"].default for spec, layer in _LAYERS.items()}
+
+
 def to_layer(spec) -> d.Layer:
-    if isinstance(spec, ConvSpec):
-        return d.Conv(spec.out, _pair(spec.k), _pair(spec.stride), _pair(spec.padding), spec.groups, spec.bias, spec.name)
-    if isinstance(spec, PoolSpec):
-        return d.Pool(_pair(spec.k), _pair(spec.stride), spec.padding, spec.kind, spec.name)
-    if isinstance(spec, ReluSpec):
-        return d.Relu(spec.name)
-    if isinstance(spec, FcSpec):
-        return d.Fc(spec.out, spec.bias, spec.name)
-    branches = tuple(tuple(to_layer(s) for s in b) for b in spec.branches)
-    return d.Concat(branches, spec.name) if isinstance(spec, ConcatSpec) else d.Add(branches, spec.name)
+    fields = {k: _pair(v) for k, v in spec if k != "op"}
+    if "branches" in fields:
+        fields["branches"] = tuple(tuple(to_layer(s) for s in b) for b in spec.branches)
+    return _LAYERS[type(spec)](**fields)
 
 
 def to_layers(design: DesignSpec) -> tuple[d.Layer, ...]:
@@ -94,21 +95,14 @@ def to_layers(design: DesignSpec) -> tuple[d.Layer, ...]:
 
 
 def from_layer(layer: d.Layer) -> dict:
-    """Engine dataclass → wire JSON (for the presets the API serves)."""
-    if isinstance(layer, d.Conv):
-        return {"op": "conv", "out": layer.out, "k": _listify(layer.k), "stride": _listify(layer.stride),
-                "padding": _listify(layer.padding), "groups": layer.groups, "bias": layer.bias, "name": layer.name}
-    if isinstance(layer, d.Pool):
-        return {"op": "pool", "k": _listify(layer.k), "stride": _listify(layer.stride), "padding": layer.padding,
-                "kind": layer.kind, "name": layer.name}
-    if isinstance(layer, d.Relu):
-        return {"op": "relu", "name": layer.name}
-    if isinstance(layer, d.Fc):
-        return {"op": "fc", "out": layer.out, "bias": layer.bias, "name": layer.name}
-    if isinstance(layer, d.Block):
-        raise ValueError("blocks are not part of the wire format")
-    return {"op": "concat" if isinstance(layer, d.Concat) else "add", "name": layer.name,
-            "branches": [[from_layer(s) for s in b] for b in layer.branches]}
+    """Engine dataclass → wire JSON (for the presets the API serves); branches last, as they nest."""
+    if type(layer) not in _OPS:
+        raise ValueError(f"{type(layer).__name__} layers are not part of the wire format")
+    out = {"op": _OPS[type(layer)]}
+    for f in sorted(fields(layer), key=lambda f: f.name == "branches"):
+        v = getattr(layer, f.name)
+        out[f.name] = [[from_layer(s) for s in b] for b in v] if f.name == "branches" else _listify(v)
+    return out
 
 
 def _listify(v):

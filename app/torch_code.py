@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from app.engine.design import Add, Block, Concat, DesignCost, Fc, Layer, LayerCost
+from app.engine.design import Add, Block, Concat, DesignCost, DesignRow, Fc, Layer
 
 INDENT = "    "
 
@@ -69,14 +69,14 @@ def _kinds(layers) -> set[type]:
     return found
 
 
-def _sequence(layers, rows: Iterator[LayerCost], depth: int, final: bool) -> str:
+def _sequence(layers, rows: Iterator[DesignRow], depth: int, final: bool) -> str:
     lines = []
     for i, layer in enumerate(layers):
         lines.append(_module(layer, rows, depth, final and i == len(layers) - 1))
     return "\n".join(lines)
 
 
-def _module(layer: Layer, rows: Iterator[LayerCost], depth: int, final: bool) -> str:
+def _module(layer: Layer, rows: Iterator[DesignRow], depth: int, final: bool) -> str:
     pad = INDENT * depth
     if isinstance(layer, Block):
         return f"{pad}nn.Sequential({_comment(layer.name)}\n{_sequence(layer.layers, rows, depth + 1, final)}\n{pad}),"

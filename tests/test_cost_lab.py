@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.designs import COMPARISONS, mobilenet
-from app.engine.design import design_cost
+from app.engine.lower_design import design_cost
 
 # A copy of ../shared/papers/papers.json (the verified transcription, every number with its source), kept in
 # the repository so that the suite runs from any clone.

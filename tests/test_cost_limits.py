@@ -9,7 +9,8 @@ import pytest
 
 from app import lab
 from app.designs import COMPARISONS
-from app.engine.design import Conv, Relu, design_cost
+from app.engine.design import Conv, Relu
+from app.engine.lower_design import design_cost
 from app.measure import measure, measure_many
 from app.schemas_cost import CompareRequest, SpeedupSpread
 from app.settings import Settings
@@ -58,7 +59,7 @@ def test_the_memory_estimate_bounds_what_a_measurement_allocates():
     for c in COMPARISONS.values():
         shape = (c.input_shape[0], 14, 14)
         designs = [layers for _, layers in c.designs]
-        bound = lab.memory_bound(designs, [design_cost(d, shape) for d in designs], shape, s)
+        bound = lab.memory_bound([design_cost(d, shape) for d in designs], shape, s)
         tracemalloc.start()
         try:
             measure_many(designs, shape, 0, 1, 0, 60, s.compute_threads, s.im2col_chunk_bytes)
@@ -78,14 +79,15 @@ class FakeClock:
 
 
 def test_the_budget_is_wall_time_checked_before_every_layer(monkeypatch):
-    import app.measure as m
+    from app.engine.ops import REGISTRY
     clock = FakeClock()
-    real_relu = m.relu
+    relu = REGISTRY["Relu"]
+    real_forward = relu.forward
 
-    def slow_relu(x):
+    def slow_relu(node, xs):
         clock.t += 1.6
-        return real_relu(x)
-    monkeypatch.setattr(m, "relu", slow_relu)
+        return real_forward(node, xs)
+    monkeypatch.setattr(relu, "forward", staticmethod(slow_relu))
     five = tuple(Relu() for _ in range(5))  # one run: 8 s
     t = measure(five, (2, 4, 4), 0, repeats=3, warmup=0, budget_s=5, now=clock)
     assert t.truncated and t.runs == 0 and t.total_ms == [] and t.leaf_ms == [[]] * 5

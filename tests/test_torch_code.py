@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from app.designs import ARCHITECTURES, COMPARISONS, architecture
-from app.engine.design import Add, Concat, Conv, Fc, Pool, Relu, design_cost
+from app.engine.design import Add, Concat, Conv, Fc, Pool, Relu
+from app.engine.lower_design import design_cost
 from app.torch_code import torch_source
 
 CASES = [(f"{c.name}: {n}", layers, c.input_shape) for c in COMPARISONS.values() for n, layers in c.designs]

@@ -1,18 +1,17 @@
-"""Costs of a small network design, layer by layer, from shapes alone (nothing is allocated).
+"""A small network design as the cost lab and the papers' tables write it, and its cost rows.
 
 A design is a list of layers; a ``Concat`` holds parallel branches whose outputs are stacked on C
-(Inception). Every number comes from the single formulas in geometry.py and cost.py. Conventions
-as there: MACs count multiply-accumulates, FLOPs = 2·MACs, bias adds are separate, float32 bytes.
+(Inception), an ``Add`` branches that are summed (ResNet). It is counted, run and timed as a layer graph:
+app.engine.lower_design lowers it into app.engine.graph, whose cost table gives every number here.
+Conventions as in cost.py: MACs count multiply-accumulates, FLOPs = 2·MACs, bias adds are separate,
+float32 bytes.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Union
 
-from app.engine.cost import BYTES_PER_VALUE, conv_cost, flops_from_macs, pool_cost
-from app.engine.errors import GeometryError
-from app.engine.explain import macs_formula, params_formula, torch_line
-from app.engine.geometry import Pair, conv_geometry, pool_geometry
+from app.engine.geometry import Pair
 
 Shape = tuple[int, int, int]
 
@@ -75,7 +74,8 @@ Layer = Union[Conv, Pool, Relu, Fc, Concat, Add, Block]
 
 
 @dataclass(frozen=True)
-class LayerCost:
+class DesignRow:
+    """One leaf layer of a design, counted: the sum of its graph nodes' costs."""
     name: str
     kind: str                  # "1×1 conv", "k×k conv", "depthwise conv", "grouped conv", "fully connected", …
     in_shape: Shape
@@ -90,6 +90,10 @@ class LayerCost:
     depth: int = 0             # nesting inside a Concat/Add branch or Block
     branch: int | None = None
     top: int = 0               # index of the top-level layer (paper row) this row belongs to
+    layer: "Layer | None" = None       # the leaf as the design gives it
+    kernel: Pair | None = None         # conv and pool windows
+    padded_elements: int = 0           # the padded copy of its input the engine makes (conv, pool)
+    window_row_elements: int = 0       # one output row's windows: the engine's smallest band (conv)
 
     @property
     def arithmetic_intensity(self) -> float:
@@ -98,7 +102,7 @@ class LayerCost:
 
 @dataclass(frozen=True)
 class DesignCost:
-    rows: tuple[LayerCost, ...]
+    rows: tuple[DesignRow, ...]
     in_shape: Shape
     out_shape: Shape
     params: int
@@ -107,104 +111,3 @@ class DesignCost:
     activation_bytes: int
     by_kind: dict = field(default_factory=dict)   # kind -> {"params", "macs"}
     top_shapes: tuple = ()                         # output shape after each top-level layer
-
-
-def _volume(shape: Shape) -> int:
-    return shape[0] * shape[1] * shape[2]
-
-
-def conv_kind(k: Pair, groups: int, c_in: int) -> str:
-    """The layer types of MobileNet's "resource per layer type" table, for every architecture."""
-    if groups == c_in and c_in > 1:
-        return "depthwise conv"
-    if groups > 1:
-        return "grouped conv"
-    return "1×1 conv" if k == (1, 1) else "k×k conv"
-
-
-def _conv(layer: Conv, shape: Shape) -> LayerCost:
-    groups = shape[0] if layer.groups == 0 else layer.groups
-    g = conv_geometry(shape, layer.out, layer.k, layer.stride, layer.padding, 1, groups)
-    c = conv_cost(g, layer.bias)
-    kind = conv_kind(g.kernel, g.groups, g.in_channels)
-    name = layer.name or f"conv {g.kernel[0]}×{g.kernel[1]} {g.in_channels}→{g.out_channels}" + \
-        (f" /{g.stride[0]}" if g.stride != (1, 1) else "") + (f" g={g.groups}" if g.groups > 1 else "")
-    return LayerCost(name, kind, shape, g.output_shape, c.params, c.macs, c.flops, c.bytes_output,
-                     c.bytes_input + c.bytes_weights + c.bytes_output,
-                     f"{params_formula(g, layer.bias)}; {macs_formula(g)}", torch_line(g, layer.bias))
-
-
-def _pool(layer: Pool, shape: Shape) -> LayerCost:
-    g = pool_geometry(shape, layer.k, layer.stride, layer.padding)
-    c = pool_cost(g)
-    name = layer.name or f"{layer.kind} pool {g.kernel[0]}×{g.kernel[1]} /{g.stride[0]}"
-    return LayerCost(name, f"{layer.kind} pool", shape, g.output_shape, 0, 0, 0, c.bytes_output,
-                     c.bytes_input + c.bytes_output,
-                     f"params = 0; {c.comparisons_or_adds:,} {'comparisons' if layer.kind == 'max' else 'adds'}",
-                     f"torch.nn.{'MaxPool2d' if layer.kind == 'max' else 'AvgPool2d'}({g.kernel}, stride={g.stride}, "
-                     f"padding={g.padding})")
-
-
-def _fc(layer: Fc, shape: Shape) -> LayerCost:
-    features = _volume(shape)
-    weights = features * layer.out
-    params = weights + (layer.out if layer.bias else 0)
-    formula = (f"params = features · out{' + out' if layer.bias else ''} = {features} · {layer.out}"
-               f"{f' + {layer.out}' if layer.bias else ''} = {params:,}; MACs = {weights:,}")
-    return LayerCost(layer.name or f"fc {features}→{layer.out}", "fully connected", shape, (layer.out, 1, 1),
-                     params, weights, flops_from_macs(weights), layer.out * BYTES_PER_VALUE,
-                     (features + params + layer.out) * BYTES_PER_VALUE, formula,
-                     f"torch.nn.Linear({features}, {layer.out}, bias={layer.bias})  # after torch.flatten")
-
-
-def _rows(layers: tuple[Layer, ...] | list[Layer], shape: Shape, depth: int = 0,
-          branch: int | None = None, top: int | None = None, tops: list | None = None) -> tuple[list[LayerCost], Shape]:
-    rows: list[LayerCost] = []
-    for i, layer in enumerate(layers):
-        if tops is not None and i > 0:
-            tops.append(shape)  # the previous top-level layer's output
-        t = i if top is None else top
-        if isinstance(layer, Block):
-            sub, shape = _rows(layer.layers, shape, depth + 1, branch, t)
-            rows += sub
-            continue
-        if isinstance(layer, (Concat, Add)):
-            outs = []
-            for b, branch_layers in enumerate(layer.branches):
-                sub, out = _rows(branch_layers, shape, depth + 1, b, t)
-                rows += sub
-                outs.append(out)
-            if isinstance(layer, Add):
-                if len(set(outs)) != 1:
-                    raise GeometryError(f"add '{layer.name}': branches end in different shapes {outs}")
-                shape = outs[0]
-                continue
-            if len({o[1:] for o in outs}) != 1:
-                raise GeometryError(f"concat '{layer.name}': branches end in different H×W {[o[1:] for o in outs]}")
-            shape = (sum(o[0] for o in outs), *outs[0][1:])
-            continue
-        if isinstance(layer, Relu):
-            row = LayerCost(layer.name or "ReLU", "activation", shape, shape, 0, 0, 0, _volume(shape) * BYTES_PER_VALUE,
-                            2 * _volume(shape) * BYTES_PER_VALUE, "params = 0", "torch.nn.ReLU()")
-        elif isinstance(layer, Conv):
-            row = _conv(layer, shape)
-        elif isinstance(layer, Pool):
-            row = _pool(layer, shape)
-        else:
-            row = _fc(layer, shape)
-        rows.append(LayerCost(**{**row.__dict__, "depth": depth, "branch": branch, "top": t}))
-        shape = row.out_shape
-    return rows, shape
-
-
-def design_cost(layers: list[Layer] | tuple[Layer, ...], in_shape: Shape) -> DesignCost:
-    tops: list[Shape] = []
-    rows, out = _rows(layers, tuple(int(v) for v in in_shape), tops=tops)
-    tops.append(out)
-    by_kind: dict[str, dict[str, int]] = {}
-    for r in rows:
-        k = by_kind.setdefault(r.kind, {"params": 0, "macs": 0})
-        k["params"] += r.params
-        k["macs"] += r.macs
-    return DesignCost(tuple(rows), tuple(in_shape), out, sum(r.params for r in rows), sum(r.macs for r in rows),
-                      sum(r.flops for r in rows), sum(r.activation_bytes for r in rows), by_kind, tuple(tops))

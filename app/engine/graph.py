@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Optional
+from typing import Callable, Iterable, Mapping, Optional
 
 import numpy as np
 
@@ -153,7 +153,8 @@ def cost_table(graph: Graph) -> list[NodeCost]:
     return rows
 
 
-def _walk(graph: Graph, feeds: Mapping[str, np.ndarray], keep: Optional[set[str]], clock: Optional[list]
+def _walk(graph: Graph, feeds: Mapping[str, np.ndarray], keep: Optional[set[str]], clock: Optional[list],
+          before: Optional[Callable[[Node], None]] = None, now: Callable[[], float] = time.perf_counter
           ) -> dict[str, np.ndarray]:
     for name in graph.inputs:
         if name not in feeds:
@@ -168,10 +169,12 @@ def _walk(graph: Graph, feeds: Mapping[str, np.ndarray], keep: Optional[set[str]
             last_use[x] = i
     values: dict[str, np.ndarray] = {**graph.consts, **{k: np.asarray(v, np.float32) for k, v in feeds.items()}}
     for i, node in enumerate(graph.nodes):
-        t0 = time.perf_counter()
+        if before is not None:
+            before(node)  # a deadline check: it may raise to stop the run between nodes
+        t0 = now()
         ys = op_of(node).forward(node, [values[x] if x else None for x in node.inputs])
         if clock is not None:
-            clock.append((time.perf_counter() - t0) * 1e3)
+            clock.append((now() - t0) * 1e3)
         values.update(zip(node.outputs, ys))
         for x in node.inputs:  # free what no later node reads, so memory stays near the widest cut
             if x and last_use.get(x) == i and x not in wanted and x not in graph.consts:
@@ -184,9 +187,11 @@ def run(graph: Graph, feeds: Mapping[str, np.ndarray], keep: Optional[Iterable[s
     return _walk(graph, feeds, None if keep is None else set(keep), None)
 
 
-def timed_run(graph: Graph, feeds: Mapping[str, np.ndarray], keep: Optional[Iterable[str]] = None
+def timed_run(graph: Graph, feeds: Mapping[str, np.ndarray], keep: Optional[Iterable[str]] = None,
+              before: Optional[Callable[[Node], None]] = None, now: Callable[[], float] = time.perf_counter
               ) -> tuple[dict[str, np.ndarray], list[float]]:
-    """The forward pass and each node's time in ms, in node order."""
+    """The forward pass and each node's time in ms, in node order. ``before(node)`` runs before each
+    node (the cost lab's deadline raises there); ``now`` is the clock (tests pass a fake one)."""
     clock: list[float] = []
-    values = _walk(graph, feeds, None if keep is None else set(keep), clock)
+    values = _walk(graph, feeds, None if keep is None else set(keep), clock, before, now)
     return values, clock

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.engine.conv import conv2d
+from app.engine.conv import DEFAULT_CHUNK_BYTES, conv2d
 from app.engine.cost import LayerCost, conv_cost, matmul_macs, tensor_bytes
 from app.engine.errors import GeometryError
 from app.engine.geometry import ConvGeometry, conv_geometry
@@ -52,7 +52,7 @@ class Conv(OpDef):
         t, l, b, r = attr(node, "pads", (0, 0, 0, 0))
         y = conv2d(x[0], w, xs[2] if len(xs) == 3 else None, tuple(attr(node, "strides", (1, 1))),
                    ((t, b), (l, r)), tuple(attr(node, "dilations", (1, 1))), attr(node, "group", 1),
-                   threads=attr(node, "threads", 1))
+                   threads=attr(node, "threads", 1), chunk_bytes=attr(node, "chunk_bytes", DEFAULT_CHUNK_BYTES))
         return [y[None]]
 
 
