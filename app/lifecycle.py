@@ -85,11 +85,11 @@ class CloseWhileDraining:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or not STATE.draining:
+        if scope["type"] != "http":
             return await self.app(scope, receive, send)
 
-        async def closing(message):
-            if message["type"] == "http.response.start":
+        async def closing(message):  # decided when the answer starts: a SIGTERM may arrive mid-request
+            if message["type"] == "http.response.start" and STATE.draining:
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
                 message = {**message, "headers": [*headers, (b"connection", b"close")]}
             await send(message)
