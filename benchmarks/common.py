@@ -30,14 +30,18 @@ def median_ms(fn: Callable[[], object], repeats: int = 15, warmup: int = 3, budg
     return statistics.median(times)
 
 
-def paired_ms(fn_a: Callable[[], object], fn_b: Callable[[], object], rounds: int = 7, repeats: int = 7
-              ) -> tuple[float, float, float]:
+def paired_ms(fn_a: Callable[[], object], fn_b: Callable[[], object], rounds: int = 7, repeats: int = 7,
+              settle_s: float = 0.0) -> tuple[float, float, float]:
     """Medians of a and b, and the median of their per-round ratio a/b, timing them in alternation so
     that both see the same machine: on a shared VM a peer's speed drifts by ±50 % within a minute, and
-    timing one implementation after the other turned that drift into the ratio."""
+    timing one implementation after the other turned that drift into the ratio. ``settle_s``: a pause
+    before each side, for peers whose idle worker threads spin on the cores for a while after a call
+    (onnxruntime's did for ~10 ms, which made the NumPy engine run 1.75× slower right after it)."""
     a_times, b_times, ratios = [], [], []
     for _ in range(rounds):
+        time.sleep(settle_s)
         a = median_ms(fn_a, repeats=repeats, warmup=1, budget_s=2.0)
+        time.sleep(settle_s)
         b = median_ms(fn_b, repeats=repeats, warmup=1, budget_s=2.0)
         a_times.append(a)
         b_times.append(b)
