@@ -167,19 +167,45 @@ def _walk(graph: Graph, feeds: Mapping[str, np.ndarray], keep: Optional[set[str]
     for i, node in enumerate(graph.nodes):
         for x in node.inputs:
             last_use[x] = i
-    values: dict[str, np.ndarray] = {**graph.consts, **{k: np.asarray(v, np.float32) for k, v in feeds.items()}}
+    acts = {k: np.asarray(v, np.float32) for k, v in feeds.items()}  # the tensors computed so far, and the feeds
+    foreign = {_root(a) for a in (*acts.values(), *graph.consts.values())}  # never written: caller's and weights
     for i, node in enumerate(graph.nodes):
         if before is not None:
             before(node)  # a deadline check: it may raise to stop the run between nodes
+        op = op_of(node)
+        xs = [(acts[x] if x in acts else graph.consts[x]) if x else None for x in node.inputs]
+        donor = _donor(graph, node, i, xs, acts, wanted, last_use, foreign) if op.in_place else None
         t0 = now()
-        ys = op_of(node).forward(node, [values[x] if x else None for x in node.inputs])
+        ys = op.forward(node, xs) if donor is None else op.forward(node, xs, out=donor)
         if clock is not None:
             clock.append((now() - t0) * 1e3)
-        values.update(zip(node.outputs, ys))
+        acts.update(zip(node.outputs, ys))
         for x in node.inputs:  # free what no later node reads, so memory stays near the widest cut
             if x and last_use.get(x) == i and x not in wanted and x not in graph.consts:
-                values.pop(x, None)
-    return {k: values[k] for k in wanted if k in values}
+                acts.pop(x, None)
+    return {k: v for k in wanted if (v := acts.get(k, graph.consts.get(k))) is not None}
+
+
+def _root(a: np.ndarray) -> int:
+    """The identity of the memory an array lives in (NumPy collapses a view's base to the owner)."""
+    return id(a if a.base is None else a.base)
+
+
+def _donor(graph: Graph, node: Node, i: int, xs: list, acts: dict[str, np.ndarray], wanted: set[str],
+           last_use: dict[str, int], foreign: set[int]) -> Optional[np.ndarray]:
+    """An input of node i that its output may overwrite: one this node reads last, float32 and of the
+    output's shape, neither kept nor a constant, and whose memory no other live tensor (a Reshape or an
+    Identity of it), constant or array of the caller's shares."""
+    shape = graph.shapes[node.outputs[0]]
+    for name, a in zip(node.inputs, xs):
+        if (not name or name in wanted or name in graph.consts or last_use.get(name) != i
+                or a.shape != shape or a.dtype != np.float32 or not a.flags.writeable):
+            continue
+        root = _root(a)
+        if root in foreign or any(_root(b) == root for k, b in acts.items() if k != name):
+            continue
+        return a
+    return None
 
 
 def run(graph: Graph, feeds: Mapping[str, np.ndarray], keep: Optional[Iterable[str]] = None) -> dict[str, np.ndarray]:
@@ -191,7 +217,11 @@ def timed_run(graph: Graph, feeds: Mapping[str, np.ndarray], keep: Optional[Iter
               before: Optional[Callable[[Node], None]] = None, now: Callable[[], float] = time.perf_counter
               ) -> tuple[dict[str, np.ndarray], list[float]]:
     """The forward pass and each node's time in ms, in node order. ``before(node)`` runs before each
-    node (the cost lab's deadline raises there); ``now`` is the clock (tests pass a fake one)."""
+    node (the cost lab's deadline raises there); ``now`` is the clock (tests pass a fake one). A graph
+    whose convolutions have not run in this process yet is run once untimed first: a layer's first run
+    also measures its lowerings (app.engine.lowering), which is not the layer's time."""
+    if not all(op_of(n).calibrated(n, [graph.shapes.get(x) for x in n.inputs]) for n in graph.nodes):
+        _walk(graph, feeds, set(), None, before)
     clock: list[float] = []
     values = _walk(graph, feeds, None if keep is None else set(keep), clock, before, now)
     return values, clock

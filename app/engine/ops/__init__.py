@@ -9,6 +9,9 @@ An op is registered with ``@register("Name")`` on a class with three static meth
   at load (initializers, Constant nodes; None where not known). Raises GeometryError saying what is wrong.
 - ``cost(node, shapes, outs, consts) -> LayerCost``: params, MACs and bytes; formulas from engine/cost.
 - ``forward(node, xs) -> list[np.ndarray]``: float32 arrays in, float32 arrays out.
+An element-wise op whose output may overwrite its first input's memory sets ``in_place = True`` and takes
+``forward(node, xs, out=None)``: the graph's run passes ``out=xs[i]`` when no later node, kept tensor or
+view reads that input (app.engine.graph), which saves allocating (and page-faulting) a fresh array.
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ class OpDef:
     """Base class of a registered op; subclasses override what they need."""
     name = ""
     min_inputs, max_inputs = 1, 1
+    in_place = False  # forward(node, xs, out=...) may write its result into a dead input (see module doc)
 
     @staticmethod
     def infer(node: Node, shapes: list[Optional[Shape]], consts: list[Optional[np.ndarray]]) -> list[Shape]:
@@ -47,6 +51,12 @@ class OpDef:
     @staticmethod
     def forward(node: Node, xs: list[Optional[np.ndarray]]) -> list[np.ndarray]:
         raise NotImplementedError
+
+    @staticmethod
+    def calibrated(node: Node, shapes: list[Optional[Shape]]) -> bool:
+        """False while this node's first forward would also measure something (a Conv's lowering trial),
+        so a timed run warms the graph first instead of counting the measurement as the node's time."""
+        return True
 
 
 REGISTRY: dict[str, type[OpDef]] = {}

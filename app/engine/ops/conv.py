@@ -7,6 +7,7 @@ from app.engine.conv import DEFAULT_CHUNK_BYTES, conv2d
 from app.engine.cost import LayerCost, conv_cost, matmul_macs, tensor_bytes
 from app.engine.errors import GeometryError
 from app.engine.geometry import ConvGeometry, conv_geometry
+from app.engine.lowering import lowering
 from app.engine.ops import Node, OpDef, attr, need_const, numel, register
 
 
@@ -54,6 +55,10 @@ class Conv(OpDef):
                    ((t, b), (l, r)), tuple(attr(node, "dilations", (1, 1))), attr(node, "group", 1),
                    threads=attr(node, "threads", 1), chunk_bytes=attr(node, "chunk_bytes", DEFAULT_CHUNK_BYTES))
         return [y[None]]
+
+    @staticmethod
+    def calibrated(node, shapes):
+        return lowering(conv_geom(node, shapes[0], shapes[1]), attr(node, "threads", 1)) is not None
 
 
 def _gemm_dims(node, a, b):

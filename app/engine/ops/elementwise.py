@@ -28,9 +28,11 @@ class _Unary(OpDef):
 
 @register("Relu")
 class Relu(_Unary):
+    in_place = True
+
     @staticmethod
-    def forward(node, xs):
-        return [np.maximum(xs[0], np.float32(0))]
+    def forward(node, xs, out=None):
+        return [np.maximum(xs[0], np.float32(0), out=out)]
 
 
 @register("Identity")
@@ -42,17 +44,18 @@ class Identity(_Unary):
 
 @register("Clip", 1, 3)
 class Clip(_Unary):
-    """Bounds from inputs 1 and 2 (opset ≥ 11) or from attributes min/max (opset 6); ReLU6 is Clip(0, 6)."""
+    """Bounds from inputs 1 and 2 (opset ≥ 11) or from attributes min/max (opset 6); ReLU6 is Clip(0, 6).
+    Both bounds in one pass (np.clip); a bound that is not given leaves that side open."""
+    in_place = True
+
     @staticmethod
-    def forward(node, xs):
+    def forward(node, xs, out=None):
         lo = xs[1] if len(xs) > 1 and xs[1] is not None else attr(node, "min")
         hi = xs[2] if len(xs) > 2 and xs[2] is not None else attr(node, "max")
-        y = xs[0]
-        if lo is not None:
-            y = np.maximum(y, np.float32(lo))
-        if hi is not None:
-            y = np.minimum(y, np.float32(hi))
-        return [y.astype(np.float32, copy=False)]
+        x = np.asarray(xs[0], dtype=np.float32)
+        if lo is None and hi is None:
+            return [x]
+        return [np.clip(x, None if lo is None else np.float32(lo), None if hi is None else np.float32(hi), out=out)]
 
 
 @register("Softmax")
@@ -73,8 +76,10 @@ class Softmax(_Unary):
 
 
 class _Binary(OpDef):
-    """NumPy broadcasting is ONNX's multidirectional broadcasting."""
+    """NumPy broadcasting is ONNX's multidirectional broadcasting. ``out`` (from the graph's run) is a
+    dead input of the output's shape."""
     fn = None
+    in_place = True
 
     @classmethod
     def infer(cls, node, shapes, consts):
@@ -90,8 +95,8 @@ class _Binary(OpDef):
         return _passthrough_cost(shapes, outs, params)
 
     @classmethod
-    def forward(cls, node, xs):
-        return [cls.fn(xs[0], xs[1]).astype(np.float32, copy=False)]
+    def forward(cls, node, xs, out=None):
+        return [cls.fn(xs[0], xs[1], out=out).astype(np.float32, copy=False)]
 
 
 for _name, _fn in (("Add", np.add), ("Sub", np.subtract), ("Mul", np.multiply), ("Div", np.divide)):

@@ -1,0 +1,136 @@
+"""The graph's run loop (app.engine.graph): element-wise ops write into inputs nothing reads any more,
+and never into a tensor that is kept, a constant, the caller's array, or memory another live tensor
+shares; a timed run does not time the lowerings' first-use measurement."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings, strategies as st
+
+from app.engine import graph as graph_mod
+from app.engine import lowering
+from app.engine.graph import build_graph, run, timed_run
+from app.engine.ops import REGISTRY, Node
+from test_graph_ops import close
+
+UNARY = {"Relu": ({}, []), "Clip": ({}, ["lo", "hi"]), "Identity": ({}, []), "Reshape": ({}, ["shape"])}
+BINARY = ("Add", "Sub", "Mul", "Div")
+CONSTS = {"lo": np.float32(-0.5), "hi": np.float32(0.75), "shape": np.array([1, 4, 3, 2]),
+          "w": np.linspace(-1, 1, 24, dtype=np.float32).reshape(1, 4, 3, 2)}
+
+
+@st.composite
+def random_graphs(draw):
+    """A random DAG over (1, 4, 3, 2) tensors of element-wise ops, Reshape (a view) and Identity (the same
+    array), reading the input, earlier tensors and a constant, with random tensors kept."""
+    names, nodes = ["x"], []
+    for i in range(draw(st.integers(1, 8))):
+        op = draw(st.sampled_from([*UNARY, *BINARY]))
+        a = draw(st.sampled_from(names + ["w"]))
+        if op in BINARY:
+            ins = (a, draw(st.sampled_from(names + ["w"])))
+        else:
+            ins = (a, *UNARY[op][1])
+        nodes.append(Node(f"n{i}", op, ins, (f"t{i}",)))
+        names.append(f"t{i}")
+    keep = draw(st.sets(st.sampled_from(names)))
+    return nodes, names[-1], keep
+
+
+def no_donation(monkeypatch):
+    monkeypatch.setattr(graph_mod, "_donor", lambda *a: None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(random_graphs(), st.integers(0, 2**31))
+def test_writing_into_dead_inputs_changes_no_result_and_no_kept_feed_or_constant(case, seed):
+    nodes, out, keep = case
+    g = build_graph(nodes, {"x": (1, 4, 3, 2)}, CONSTS, [out])
+    x = np.random.default_rng(seed).standard_normal((1, 4, 3, 2)).astype(np.float32) * 2
+    x0, consts0 = x.copy(), {k: np.copy(v) for k, v in g.consts.items()}
+    ours = run(g, {"x": x}, keep=keep)
+    with pytest.MonkeyPatch.context() as mp:
+        no_donation(mp)
+        ref = run(g, {"x": x0.copy()}, keep=keep)
+    assert set(ours) == set(ref)
+    for k in ref:
+        np.testing.assert_array_equal(ours[k], ref[k], err_msg=k)
+    np.testing.assert_array_equal(x, x0)  # the caller's input
+    for k, v in consts0.items():
+        np.testing.assert_array_equal(g.consts[k], v)  # the weights
+    again = run(g, {"x": x}, keep=keep)  # and a second run sees the same weights
+    for k in ref:
+        np.testing.assert_array_equal(again[k], ref[k])
+
+
+def conv_relu_graph():
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((4, 3, 3, 3), dtype=np.float32)
+    nodes = [Node("c", "Conv", ("x", "w"), ("c",), {"pads": [1, 1, 1, 1]}), Node("v", "Reshape", ("c", "shape"), ("v",)),
+             Node("r", "Relu", ("c",), ("r",)), Node("a", "Add", ("r", "v"), ("y",))]
+    consts = {"w": w, "shape": np.array([1, 4, 8, 8])}
+    return build_graph(nodes, {"x": (1, 3, 8, 8)}, consts, ["y"]), w
+
+
+def test_a_view_of_a_live_tensor_is_not_written_and_a_dead_one_is(monkeypatch):
+    """Relu(c) reads c last, but must not write into it while Reshape(c), a view of c, is still to be
+    added; Add then may write into its dead inputs. Checked against torch, and that the donation happens at all."""
+    g, w = conv_relu_graph()
+    x = np.random.default_rng(1).standard_normal((1, 3, 8, 8), dtype=np.float32)
+    outs = []
+    for name in ("Relu", "Add"):
+        cls = REGISTRY[name]
+        forward = cls.forward
+
+        def spy(node, xs, out=None, _forward=forward):
+            outs.append((node.op, out is not None))
+            return _forward(node, xs) if out is None else _forward(node, xs, out=out)
+        monkeypatch.setattr(cls, "forward", staticmethod(spy))
+    y = run(g, {"x": x})["y"]
+    c = F.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=1)
+    close(y, (F.relu(c) + c).numpy())
+    assert outs == [("Relu", False), ("Add", True)]
+
+
+def test_relu_writes_into_the_conv_output_unless_it_is_kept(monkeypatch):
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal((4, 3, 3, 3), dtype=np.float32)
+    g = build_graph([Node("c", "Conv", ("x", "w"), ("c",)), Node("r", "Relu", ("c",), ("y",))],
+                    {"x": (1, 3, 8, 8)}, {"w": w}, ["y"])
+    x = rng.standard_normal((1, 3, 8, 8), dtype=np.float32)
+    c = F.conv2d(torch.from_numpy(x), torch.from_numpy(w)).numpy()
+    kept = run(g, {"x": x}, keep=["c"])
+    close(kept["c"], c)  # negative values still there
+    close(kept["y"], np.maximum(c, 0))
+    assert not np.shares_memory(kept["c"], kept["y"])
+    donated = []
+    monkeypatch.setattr(graph_mod, "_donor", lambda *a, _d=graph_mod._donor: donated.append(_d(*a)) or donated[-1])
+    close(run(g, {"x": x})["y"], np.maximum(c, 0))
+    assert donated and donated[0] is not None
+
+
+@pytest.fixture
+def fresh_choices():
+    lowering.clear()
+    yield
+    lowering.clear()
+
+
+def test_a_timed_run_measures_the_lowerings_before_it_starts_the_clock(fresh_choices, monkeypatch):
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((16, 16, 3, 3), dtype=np.float32)
+    g = build_graph([Node("c", "Conv", ("x", "w"), ("y",), {"pads": [1, 1, 1, 1]})], {"x": (1, 16, 96, 96)},
+                    {"w": w}, ["y"])
+    x = rng.standard_normal((1, 16, 96, 96), dtype=np.float32)
+    trials, walks = [], []
+    measure, walk = lowering._measure, graph_mod._walk
+    monkeypatch.setattr(lowering, "_measure", lambda *a: trials.append(len(walks)) or measure(*a))
+    monkeypatch.setattr(graph_mod, "_walk", lambda *a: walks.append(a[3] is not None) or walk(*a))
+    values, ms = timed_run(g, {"x": x})
+    assert trials == [1] and walks == [False, True]  # measured during an untimed walk, then timed
+    close(values["y"], F.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=1).numpy())
+    assert len(ms) == 1
+    timed_run(g, {"x": x})
+    assert trials == [1] and walks == [False, True, True]  # shape known now: no second walk
