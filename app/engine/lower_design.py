@@ -57,9 +57,21 @@ class RowPlan:
     branch: Optional[int]
     top: int                        # the top-level layer (paper row) it belongs to
     layer: d.Layer                  # the leaf as given (its /conv link keeps its own k, stride, padding)
+    label: str = ""                 # what the leaf is, shortly: "conv 3×3/1", "max pool 3×3/2", "relu"
     kernel: Optional[Pair] = None   # conv and pool windows
     padded_elements: int = 0        # the padded copy of its input the engine makes (conv, pool)
     window_row_elements: int = 0    # one output row's windows: the engine's smallest band (conv)
+
+
+@dataclass(frozen=True)
+class GroupPlan:
+    """A Block, Concat or Add: the tensor it reads and the one it ends in. It closes after its leaves."""
+    name: str
+    kind: str                       # "block", "concat" or "add"
+    depth: int
+    input: str
+    output: str
+    after: int                      # how many leaf rows come before it
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,8 @@ class Lowered:
     rows: tuple[RowPlan, ...]       # leaves depth-first, the order of the cost table's rows
     tops: tuple[str, ...]           # the tensor after each top-level layer
     draws: tuple[Draw, ...]
+    groups: tuple[GroupPlan, ...] = ()
+    stopped: Optional[tuple[int, str]] = None   # partial lowering: the top-level layer that did not fit, and why
 
 
 @dataclass(frozen=True)
@@ -84,6 +98,7 @@ class _Lowering:
         self.consts: dict[str, np.ndarray] = {}
         self.rows: list[RowPlan] = []
         self.draws: list[Draw] = []
+        self.groups: list[GroupPlan] = []
         self.engine = engine  # conv2d's options, as Conv node attributes
 
     def chw(self, tensor: str) -> d.Shape:
@@ -119,6 +134,20 @@ class _Lowering:
                                  at.depth, at.branch, at.top, layer, **extra))
         return y
 
+    def group(self, layer, kind: str, at: _At, x: str, y: str) -> str:
+        self.groups.append(GroupPlan(layer.name or kind, kind, at.depth, x, y, len(self.rows)))
+        return y
+
+    def mark(self) -> tuple[int, ...]:
+        return len(self.nodes), len(self.rows), len(self.draws), len(self.groups), len(self.consts)
+
+    def rollback(self, mark: tuple[int, ...]) -> None:
+        """Forget what a layer that did not fit emitted (its tensors' shapes are never read again)."""
+        n, r, d_, g, c = mark
+        del self.nodes[n:], self.rows[r:], self.draws[d_:], self.groups[g:]
+        for name in list(self.consts)[c:]:
+            del self.consts[name]
+
     def sequence(self, layers, x: str, at: _At) -> str:
         for layer in layers:
             x = _LOWER[type(layer)](self, layer, x, at)
@@ -148,7 +177,8 @@ def _conv(lo: _Lowering, layer: d.Conv, x: str, at: _At) -> str:
              "dilations": g.dilation, "group": g.groups, **lo.engine}
     return lo.leaf(x, at, layer, name, conv_kind(g.kernel, g.groups, g.in_channels),
                    f"{params_formula(g, layer.bias)}; {macs_formula(g)}", torch_line(g, layer.bias),
-                   [("Conv", lo.weights(g.weight_shape, g.weight_shape, layer.bias), attrs)], kernel=g.kernel,
+                   [("Conv", lo.weights(g.weight_shape, g.weight_shape, layer.bias), attrs)],
+                   label=f"conv {g.kernel[0]}×{g.kernel[1]}/{g.stride[0]}", kernel=g.kernel,
                    padded_elements=c * (h + sum(g.pad_h)) * (w + sum(g.pad_w)),
                    window_row_elements=c * g.kernel[0] * g.kernel[1] * g.out_width)
 
@@ -165,13 +195,14 @@ def _pool(lo: _Lowering, layer: d.Pool, x: str, at: _At) -> str:
                    f"params = 0; {pool_cost(g).comparisons_or_adds:,} {'comparisons' if is_max else 'adds'}",
                    f"torch.nn.{'MaxPool2d' if is_max else 'AvgPool2d'}({g.kernel}, stride={g.stride}, "
                    f"padding={g.padding})",
-                   [("MaxPool" if is_max else "AveragePool", (), attrs)], kernel=g.kernel,
+                   [("MaxPool" if is_max else "AveragePool", (), attrs)],
+                   label=f"{layer.kind} pool {g.kernel[0]}×{g.kernel[1]}/{g.stride[0]}", kernel=g.kernel,
                    padded_elements=c * (h + sum(g.pad_h)) * (w + sum(g.pad_w)))
 
 
 def _relu(lo: _Lowering, layer: d.Relu, x: str, at: _At) -> str:
     return lo.leaf(x, at, layer, layer.name or "ReLU", "activation", "params = 0", "torch.nn.ReLU()",
-                   [("Relu", (), {})])
+                   [("Relu", (), {})], label="relu")
 
 
 def _fc(lo: _Lowering, layer: d.Fc, x: str, at: _At) -> str:
@@ -186,7 +217,7 @@ def _fc(lo: _Lowering, layer: d.Fc, x: str, at: _At) -> str:
                    f"torch.nn.Linear({features}, {out}, bias={layer.bias})  # after torch.flatten",
                    [("Flatten", (), {"axis": 1}),
                     ("Gemm", lo.weights((out, features, 1, 1), (out, features), layer.bias), {"transB": 1}),
-                    ("Reshape", (target,), {})])
+                    ("Reshape", (target,), {})], label="fully connected")
 
 
 def _branches(lo: _Lowering, layer, x: str, at: _At) -> list[str]:
@@ -197,7 +228,7 @@ def _concat(lo: _Lowering, layer: d.Concat, x: str, at: _At) -> str:
     outs = _branches(lo, layer, x, at)
     if len({lo.chw(o)[1:] for o in outs}) != 1:
         raise GeometryError(f"concat '{layer.name}': branches end in different H×W {[lo.chw(o)[1:] for o in outs]}")
-    return lo.node("Concat", tuple(outs), {"axis": 1}, layer.name or "concat")
+    return lo.group(layer, "concat", at, x, lo.node("Concat", tuple(outs), {"axis": 1}, layer.name or "concat"))
 
 
 def _add(lo: _Lowering, layer: d.Add, x: str, at: _At) -> str:
@@ -207,27 +238,38 @@ def _add(lo: _Lowering, layer: d.Add, x: str, at: _At) -> str:
     y = outs[0]
     for o in outs[1:]:
         y = lo.node("Add", (y, o), {}, layer.name or "add")
-    return y
+    return lo.group(layer, "add", at, x, y)
 
 
 def _block(lo: _Lowering, layer: d.Block, x: str, at: _At) -> str:
-    return lo.sequence(layer.layers, x, _At(at.depth + 1, at.branch, at.top))
+    return lo.group(layer, "block", at, x, lo.sequence(layer.layers, x, _At(at.depth + 1, at.branch, at.top)))
 
 
 _LOWER: dict[type, Callable[[_Lowering, d.Layer, str, _At], str]] = {
     d.Conv: _conv, d.Pool: _pool, d.Relu: _relu, d.Fc: _fc, d.Concat: _concat, d.Add: _add, d.Block: _block}
 
 
-def lower(layers, in_shape, threads: int = 1, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Lowered:
+def lower(layers, in_shape, threads: int = 1, chunk_bytes: int = DEFAULT_CHUNK_BYTES, partial: bool = False
+          ) -> Lowered:
     """The design as a graph with input ``INPUT`` of shape (1, C, H, W); ``threads`` and ``chunk_bytes``
-    are the engine's options for its convolutions (as /api/convolve runs them)."""
+    are the engine's options for its convolutions (as /api/convolve runs them). With ``partial``, a
+    top-level layer that does not fit (a paper's 7×7 average pool on a small picture) ends the graph
+    before it, and ``stopped`` says which and why; otherwise its GeometryError is raised."""
     lo = _Lowering(tuple(int(v) for v in in_shape), {"threads": threads, "chunk_bytes": chunk_bytes})
-    x, tops = INPUT, []
+    x, tops, stopped = INPUT, [], None
     for i, layer in enumerate(layers):
-        x = lo.sequence((layer,), x, _At(0, None, i))
+        mark = lo.mark()
+        try:
+            x = lo.sequence((layer,), x, _At(0, None, i))
+        except GeometryError as exc:
+            if not partial:
+                raise
+            lo.rollback(mark)
+            stopped = (i, str(exc))
+            break
         tops.append(x)
     graph = build_graph(lo.nodes, {INPUT: lo.shapes[INPUT]}, lo.consts, [x], UNBOUNDED)
-    return Lowered(graph, tuple(lo.rows), tuple(tops), tuple(lo.draws))
+    return Lowered(graph, tuple(lo.rows), tuple(tops), tuple(lo.draws), tuple(lo.groups), stopped)
 
 
 def design_cost(layers, in_shape) -> d.DesignCost:

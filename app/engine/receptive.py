@@ -19,9 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
-from app.engine.design import Add, Block, Concat, Conv, Fc, Layer, Pool, Relu
-from app.engine.errors import GeometryError
-from app.engine.geometry import conv_geometry, pair, pool_geometry
+from app.engine.geometry import pair
+from app.engine.lower_design import Lowered, lower
 
 Path = tuple[int, int, int]   # (size r, jump j, start u) along one axis
 MAX_PATHS = 4096              # distinct (r, j, u) per axis kept; more paths than this are merged to their hull
@@ -118,25 +117,37 @@ def _name(layer, fallback: str) -> str:
     return getattr(layer, "name", "") or fallback
 
 
-def design_fields(layers: Iterable[Layer], in_shape: tuple[int, int, int]) -> list[FieldRow]:
-    """A row per layer (nested ones too, in order) of a cost-lab design or paper architecture."""
-    rows: list[FieldRow] = []
-    _walk(tuple(layers), tuple(int(v) for v in in_shape), Field(), 0, rows)
-    return rows
+def design_fields(layers, in_shape: tuple[int, int, int]) -> list[FieldRow]:
+    """A row per layer (nested ones too, Blocks, Concats and Adds after their layers) of a cost-lab design
+    or paper architecture: the recurrence over the graph it lowers to (app.engine.lower_design)."""
+    return _lowered_rows(lower(tuple(layers), in_shape))
 
 
-def design_fields_until(layers: Iterable[Layer], in_shape: tuple[int, int, int]
-                        ) -> tuple[list[FieldRow], Optional[str]]:
+def design_fields_until(layers, in_shape: tuple[int, int, int]) -> tuple[list[FieldRow], Optional[str]]:
     """As design_fields, but a top-level layer that does not fit the input (a paper's 7×7 average pool on
     a small picture) ends the walk: the rows so far, and why it stopped."""
-    rows: list[FieldRow] = []
-    shape, field = tuple(int(v) for v in in_shape), Field()
-    for layer in layers:
-        try:
-            shape, field = _walk((layer,), shape, field, 0, rows)
-        except GeometryError as exc:
-            return rows, f"stops before '{_name(layer, type(layer).__name__)}': {exc}"
-    return rows, None
+    layers = tuple(layers)
+    lowered = lower(layers, in_shape, partial=True)
+    if lowered.stopped is None:
+        return _lowered_rows(lowered), None
+    i, why = lowered.stopped
+    return _lowered_rows(lowered), f"stops before '{_name(layers[i], type(layers[i]).__name__)}': {why}"
+
+
+def _lowered_rows(lowered: Lowered) -> list[FieldRow]:
+    """The design's leaves in order, each Block, Concat and Add right after its last leaf."""
+    graph = lowered.graph
+    fields, _, _ = _graph_walk(graph)
+    plans: list = []
+    groups = list(lowered.groups)
+    for i, leaf in enumerate((None, *lowered.rows)):
+        if leaf is not None:
+            plans.append((leaf.layer.name or leaf.label, leaf.label, leaf))
+        while groups and groups[0].after == i:
+            g = groups.pop(0)
+            plans.append((g.name, g.kind, g))
+    return [FieldRow(name, kind, p.depth, graph.shapes[p.output][1:], fields[p.output], graph.shapes[p.input][1:],
+                     fields[p.input]) for name, kind, p in plans]
 
 
 def _centre(paths: frozenset[Path]) -> float:
@@ -159,45 +170,6 @@ def field_centre(row: FieldRow, position: tuple[int, int], in_h: int, in_w: int)
     """The input point at the centre of one output position's field."""
     t, l, b, r = row.field.box(position[0], position[1], in_h, in_w)
     return (t + b) / 2, (l + r) / 2
-
-
-def _walk(layers, shape, field: Field, depth: int, rows: list) -> tuple[tuple[int, int, int], Field]:
-    for layer in layers:
-        in_shape, before = shape, field
-        if isinstance(layer, Block):
-            shape, field = _walk(layer.layers, shape, field, depth + 1, rows)
-            rows.append(FieldRow(_name(layer, "block"), "block", depth, shape, field, in_shape, before))
-            continue
-        if isinstance(layer, (Concat, Add)):
-            ends = [_walk(b, shape, field, depth + 1, rows) for b in layer.branches]
-            hw = {s[1:] for s, _ in ends}
-            if len(hw) != 1:
-                raise GeometryError(f"'{layer.name}': branches end in different H×W {sorted(hw)}")
-            channels = sum(s[0] for s, _ in ends) if isinstance(layer, Concat) else ends[0][0][0]
-            shape, field = (channels, *ends[0][0][1:]), Field.union(f for _, f in ends)
-            rows.append(FieldRow(_name(layer, type(layer).__name__.lower()), type(layer).__name__.lower(), depth,
-                                 shape, field, in_shape, before))
-            continue
-        shape, field, kind = _layer(layer, shape, field)
-        rows.append(FieldRow(_name(layer, kind), kind, depth, shape, field, in_shape, before))
-    return shape, field
-
-
-def _layer(layer: Layer, shape, field: Field):
-    if isinstance(layer, Conv):
-        g = conv_geometry(shape, layer.out, layer.k, layer.stride, layer.padding, 1,
-                          shape[0] if layer.groups == 0 else layer.groups)
-        win = Window(g.kernel, g.stride, (g.pad_h[0], g.pad_w[0]), g.dilation)
-        return g.output_shape, field.through(win), f"conv {g.kernel[0]}×{g.kernel[1]}/{g.stride[0]}"
-    if isinstance(layer, Pool):
-        g = pool_geometry(shape, layer.k, layer.stride, layer.padding)
-        win = Window(g.kernel, g.stride, g.padding)
-        return g.output_shape, field.through(win), f"{layer.kind} pool {g.kernel[0]}×{g.kernel[1]}/{g.stride[0]}"
-    if isinstance(layer, Relu):
-        return shape, field, "relu"
-    if isinstance(layer, Fc):
-        return (layer.out, 1, 1), Field(whole=True), "fully connected"
-    raise GeometryError(f"no receptive-field rule for {type(layer).__name__}")
 
 
 def stack_fields(windows: list[Window]) -> list[Field]:
@@ -234,29 +206,39 @@ def _graph_window(node, graph) -> Optional[Window]:
                   tuple(node.attrs.get("dilations", (1, 1))))
 
 
-def graph_fields(graph) -> tuple[list[FieldRow], Optional[str]]:
-    """A row per node of a layer graph, in topological order. A node with a window applies the
-    recurrence; a node whose 4-D output keeps its inputs' H×W (activations, Add, Concat) takes the union
-    of its inputs' fields; anything else (global pooling, Flatten, Gemm) sees the whole input. A
-    transposed convolution ends the walk: its outputs do not sit on a whole-number jump."""
-    inp = graph.inputs[0]
-    fields: dict[str, Field] = {inp: Field()}
-    rows: list[FieldRow] = []
+def _graph_walk(graph) -> tuple[dict[str, Field], list[tuple], Optional[str]]:
+    """The recurrence over a layer graph's nodes in topological order: every tensor's field, and per node
+    (node, its first non-constant input, the field before, the field after, its window). A node with a
+    window applies the recurrence; a node whose 4-D output keeps its inputs' H×W (activations, Add,
+    Concat) takes the union of its inputs' fields; anything else (global pooling, Flatten, Gemm) sees the
+    whole input. A transposed convolution ends the walk: its outputs do not sit on a whole-number jump."""
+    fields: dict[str, Field] = {graph.inputs[0]: Field()}
+    steps = []
     for node in graph.nodes:
         ins = [x for x in node.inputs if x in fields]
         if not ins:
             continue  # constants only
         if node.op == "ConvTranspose":
-            return rows, f"stops before '{node.name}': receptive fields through a transposed convolution are not computed"
-        shape_in, out = graph.shapes[ins[0]], graph.shapes[node.outputs[0]]
+            return fields, steps, f"stops before '{node.name}': receptive fields through a transposed convolution are not computed"
+        out = graph.shapes[node.outputs[0]]
         before = Field.union(fields[x] for x in ins)
         win = _graph_window(node, graph)
         spatial = len(out) == 4 and all(len(graph.shapes[x]) == 4 and graph.shapes[x][2:] == out[2:] for x in ins)
         field = before.through(win) if win else before if spatial else Field(whole=True)
-        kind = f"{node.op} {win.kernel[0]}×{win.kernel[1]}/{win.stride[0]}" if win else node.op
         for o in node.outputs:
             fields[o] = field
+        steps.append((node, ins[0], before, field, win))
+    return fields, steps, None
+
+
+def graph_fields(graph) -> tuple[list[FieldRow], Optional[str]]:
+    """A row per node of a layer graph with a 4-D output, in topological order (see _graph_walk)."""
+    _, steps, stopped = _graph_walk(graph)
+    rows: list[FieldRow] = []
+    for node, first, before, field, win in steps:
+        shape_in, out = graph.shapes[first], graph.shapes[node.outputs[0]]
+        kind = f"{node.op} {win.kernel[0]}×{win.kernel[1]}/{win.stride[0]}" if win else node.op
         if len(out) == 4:
             rows.append(FieldRow(node.name, kind, 0, tuple(out[1:]), field,
                                  tuple(shape_in[1:]) if len(shape_in) == 4 else tuple(out[1:]), before))
-    return rows, None
+    return rows, stopped
