@@ -106,6 +106,10 @@ class Client:
         params = {k: v for k, v in (("height", height), ("width", width)) if v is not None}
         return self._check(self._http.get(f"/api/models/{model_id}", params=params)).json()
 
+    def conv_layer(self, model_id: str, name: str) -> dict:
+        """A Conv layer's weight shape, bias and BN folding, and the label the pages show for it."""
+        return self._check(self._http.get(f"/api/models/{model_id}/conv", params={"name": name})).json()
+
     def run_model(self, model_id: str, input: dict | None = None, size: list[int] | None = None,
                   preview_channels: int = 16) -> dict[str, Any]:
         """A forward run: prediction, per-layer summaries and times, previews decoded to float32 arrays."""

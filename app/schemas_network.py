@@ -174,3 +174,16 @@ class LayerView(BaseModel):
     bias: Optional[list[float]]
     bn_folded: bool
     is_1x1: bool
+
+
+class ConvLayerInfo(BaseModel):
+    """What a page needs to name a model's Conv layer (the "layer" weights kind) without running anything."""
+    model: str
+    model_name: str
+    layer: str
+    weight_shape: list[int] = Field(description="[C_out, C_in/groups, kH, kW]")
+    has_bias: bool
+    bn_folded: bool = Field(description="a BatchNormalization after it was folded into these weights")
+    is_1x1: bool
+    label: str = Field(description='how the pages name it: "layer L of M", with "(BN folded)" where that applies',
+                       examples=["layer /mix/mix.0/Conv of Digits (BN folded)"])

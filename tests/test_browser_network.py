@@ -92,13 +92,26 @@ def test_click_a_1x1_layer_opens_pointwise_with_its_real_weights(page, live_serv
     w = pm.consts[next(n for n in pm.nodes if n.name == row["name"]).inputs[1]]
     q = parse_qs(urlparse(page.url).query)
     assert q["w"] == [f"layer:digits:{row['name']}"]
+    run_id = httpx.post(live_server + "/api/models/digits/run", json={"input": {"kind": "test_image", "index": 4}}).json()["input"]["id"]
+    assert q["in"] == [f"activation:digits:{run_id}:{row['name']}"]  # named, not a stored copy
+    page.wait_for_function("document.querySelector('#weights-kind').selectedOptions[0].textContent.includes('BN folded')")
     label = page.eval_on_selector("#weights-kind", "s => s.options[s.selectedIndex].textContent")
-    assert row["name"] in label and "digits" in label  # the select names the layer the page runs
+    assert label == f"layer {row['name']} of digits (BN folded)"  # the select names the layer the page runs
+    picked = page.eval_on_selector("#input-kind", "s => s.options[s.selectedIndex].textContent")
+    assert picked.startswith(f"activation of layer {row['name']} of model digits for input {run_id[:8]}")
     # what the page runs: its input (the layer's real activation) and the layer's weights
-    body = {"input": {"kind": "upload", "id": q["in"][0].removeprefix("upload:")}, "layer": {"kernel_size": 1},
-            "weights": {"kind": "layer", "model": "digits", "layer": row["name"]}}
+    body = {"input": {"kind": "activation", "model": "digits", "layer": row["name"], "input": run_id},
+            "layer": {"kernel_size": 1}, "weights": {"kind": "layer", "model": "digits", "layer": row["name"]},
+            "include_input": True}
     res = httpx.post(live_server + "/api/convolve", json=body).json()
     np.testing.assert_array_equal(decode_array(res["weight"]).reshape(w.shape), w)  # exactly the initializer (BN folded)
+    act = httpx.post(live_server + "/api/models/digits/activation", json={
+        "input": {"kind": "test_image", "index": 4}, "tensor": row["inputs"][0], "encoding": "base64"}).json()
+    np.testing.assert_array_equal(decode_array(res["input_array"]), decode_array(act["activation"]))
+    page.reload()  # a shared link or a reload restores both and names them again
+    ready(page)
+    assert page.eval_on_selector("#input-kind", "s => s.value") == "activation"
+    page.wait_for_function("document.querySelector('#weights-kind').selectedOptions[0].textContent.includes('BN folded')")
     shown = page.eval_on_selector("#layer-message", "e => e.className")
     assert "error" not in shown
 
@@ -138,3 +151,35 @@ def test_an_uploaded_photo_of_a_digit_is_converted_by_the_server_and_shown(page,
     assert page.get_attribute("#prediction", "data-top") == "2"
     assert page.watch.errors == [] and page.watch.foreign == []
     screenshot(page, "network_photo_1400")
+
+
+@pytest.mark.parametrize("width,height", [(1400, 900), (800, 900)])
+def test_click_a_3x3_layer_opens_conv_on_its_activation_named_in_the_picker(browser, live_server, width, height):
+    """A 3×3 convolution deeper in the model: /conv opens on the activation it reads (input kind
+    "activation") with its weights (kind "layer"), both named in their selects, no sideways scroll."""
+    import functools
+
+    from tests.conftest import PageWatch, wait_in_page
+    from tests.quality import quality_problems
+
+    rows = httpx.get(live_server + "/api/models/digits").json()["layers"]
+    row = next(r for r in rows if r["op"] == "Conv" and r["kernel"] == [3, 3] and r["in_shape"][1] > 1)
+    ctx = browser.new_context(viewport={"width": width, "height": height}, bypass_csp=True)  # axe is injected
+    try:
+        page = ctx.new_page()
+        page.watch = PageWatch(page, live_server)
+        page.wait_for_function = functools.partial(wait_in_page, page)  # the CSP forbids Playwright's own poll
+        page.goto(live_server + "/network?ik=test&ti=7")
+        ready(page)
+        page.click(f'button.open-layer[data-layer="{row["name"]}"]')
+        page.wait_for_url("**/conv?**")
+        ready(page)
+        picked = page.eval_on_selector("#input-kind", "s => s.options[s.selectedIndex].textContent")
+        assert picked.startswith(f"activation of layer {row['name']} of model digits")
+        label = page.eval_on_selector("#weights-kind", "s => s.options[s.selectedIndex].textContent")
+        assert label.startswith(f"layer {row['name']} of digits")
+        assert "error" not in page.eval_on_selector("#layer-message", "e => e.className")
+        assert page.watch.errors == [] and quality_problems(page) == []
+        screenshot(page, f"network_to_conv_{width}x{height}")
+    finally:
+        ctx.close()

@@ -15,7 +15,7 @@ from app.inputs.store import InputStore
 from app.models import service
 from app.models.store import ModelStore
 from app.schemas import ERROR_RESPONSES
-from app.schemas_network import (ActivationRequest, LayerRequest, LayerView, ModelDetail, ModelInfo, RunRequest,
+from app.schemas_network import (ActivationRequest, ConvLayerInfo, LayerRequest, LayerView, ModelDetail, ModelInfo, RunRequest,
                                  RunResponse)
 from app.settings import Settings
 
@@ -57,6 +57,16 @@ def model_detail(model_id: ModelId,
     service.check_model_id(model_id)
     size = [height or width, width or height] if (height or width) else None
     return service.model_detail(model_id, size, models, s)
+
+
+@router.get("/{model_id}/conv", response_model=ConvLayerInfo, summary="Name one Conv layer (BN folded or not)")
+def conv_layer(model_id: ModelId,
+               name: Annotated[str, Query(max_length=512, description="a Conv layer's name from GET /api/models/{id}",
+                                          examples=["/mix/mix.0/Conv"])],
+               s: Settings = Depends(settings_of), models: ModelStore = Depends(models_of)):
+    """The layer's weight shape, bias and whether a BatchNormalization was folded into it, and the label the
+    pages show for the weights kind {"kind": "layer", "model": M, "layer": L}. Nothing is run."""
+    return service.conv_layer_info(model_id, name, models, s)
 
 
 @router.post("/{model_id}/run", response_model=RunResponse, summary="Run a model on one input", responses=BINARY)

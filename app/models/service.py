@@ -20,7 +20,7 @@ from app.models.image_input import image_to_model_input
 from app.models.onnx_import import BadModel, ImportedModel, model_graph, parse_model
 from app.models.store import ModelStore
 from app.schemas import InputInfo
-from app.schemas_network import (ActivationRequest, DrawingInput, ImageInput, LayerRow, LayerRun, LayerView, ModelDetail,
+from app.schemas_network import (ActivationRequest, ConvLayerInfo, DrawingInput, ImageInput, LayerRow, LayerRun, LayerView, ModelDetail,
                                  ModelInfo, OpShare, Prediction, RunRequest, RunResponse, TestImageInput, Totals)
 from app.settings import Settings
 
@@ -274,6 +274,24 @@ def layer_weights(model_id: str, layer: str, s: Settings) -> tuple[np.ndarray, O
                        "lists them")
     b = m.consts[node.inputs[2]] if len(node.inputs) > 2 and node.inputs[2] else None
     return m.consts[node.inputs[1]], b
+
+
+def conv_layer_info(model_id: str, layer: str, store: ModelStore, s: Settings) -> ConvLayerInfo:
+    """A Conv layer's name, weight shape and whether a BatchNormalization was folded into it: from the
+    imported model alone (no input size, nothing run)."""
+    check_model_id(model_id)
+    m, _, name = _imported(model_id, store, s)
+    node = next((n for n in m.nodes if n.name == layer and n.op == "Conv"), None)
+    if node is None:
+        raise NotFound(f"'{layer[:100]}' is not a Conv layer of model '{model_id[:64]}'; GET /api/models/{model_id[:64]} "
+                       "lists them")
+    w = m.consts[node.inputs[1]]
+    folded = bool(node.attrs.get("bn_folded"))
+    short = model_id if model_id in BUILTINS else name  # a built-in's title is a sentence; an upload's its file name
+    return ConvLayerInfo(model=model_id, model_name=name, layer=layer, weight_shape=list(w.shape),
+                         has_bias=len(node.inputs) > 2 and bool(node.inputs[2]), bn_folded=folded,
+                         is_1x1=tuple(w.shape[2:]) == (1, 1),
+                         label=f"layer {layer} of {short}" + (" (BN folded)" if folded else ""))
 
 
 def layer_input_activation(model_id: str, layer: str, input_id: str, inputs: InputStore, s: Settings) -> np.ndarray:

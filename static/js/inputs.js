@@ -4,10 +4,13 @@ import { postFile } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 
-/** "sample:edges" | "random:3,16,16,0,normal" | "upload:<id>" — the compact form kept in the URL. */
+/** "sample:edges" | "random:3,16,16,0,normal" | "upload:<id>" | "activation:<model>:<input id>:<layer>" (the
+ * activation layer L of model M reads for the stored model input X; the layer's name goes last, it may hold
+ * colons) — the compact form kept in the URL. */
 export function specToString(spec) {
   if (spec.kind === "sample") return `sample:${spec.name}`;
   if (spec.kind === "random") return `random:${spec.shape.join(",")},${spec.seed},${spec.distribution}`;
+  if (spec.kind === "activation") return `activation:${spec.model}:${spec.input}:${spec.layer}`;
   return `upload:${spec.id}`;
 }
 
@@ -15,8 +18,18 @@ export function stringToSpec(text) {
   const [kind, rest = ""] = text.split(/:(.*)/s);
   if (kind === "sample") return { kind, name: rest };
   if (kind === "upload") return { kind, id: rest };
+  if (kind === "activation") {
+    const [model, after = ""] = rest.split(/:(.*)/s), [input, layer = ""] = after.split(/:(.*)/s);
+    return { kind, model, input, layer };
+  }
   const [c, h, w, seed, distribution] = rest.split(",");
   return { kind: "random", shape: [+c, +h, +w], seed: +seed || 0, distribution: distribution || "normal" };
+}
+
+/** How the picker names a layer's activation: "activation of layer L of model M for input 1a2b3c4d…". */
+export function activationLabel(spec) {
+  return `activation of layer ${spec.layer} of model ${spec.model.length > 16 ? spec.model.slice(0, 8) + "…" : spec.model}`
+    + ` for input ${spec.input.slice(0, 8)}…`;
 }
 
 export class InputPicker {
@@ -41,6 +54,7 @@ export class InputPicker {
     const kind = $("input-kind").value;
     if (kind.startsWith("sample:")) return { kind: "sample", name: kind.slice(7) };
     if (kind === "upload" && this.uploaded) return { kind: "upload", id: this.uploaded.id };
+    if (kind === "activation" && this.activation) return this.activation;
     return { kind: "random", shape: [+$("rand-c").value, +$("rand-h").value, +$("rand-w").value],
              seed: +$("rand-seed").value, distribution: $("rand-dist").value };
   }
@@ -48,7 +62,13 @@ export class InputPicker {
   /** Put a spec (from the URL) into the form. */
   set(spec) {
     if (spec.kind === "sample") $("input-kind").value = `sample:${spec.name}`;
-    else if (spec.kind === "upload") {
+    else if (spec.kind === "activation") {
+      this.activation = spec;
+      const opt = $("activation-option");
+      opt.textContent = activationLabel(spec);
+      opt.disabled = opt.hidden = false;
+      $("input-kind").value = "activation";
+    } else if (spec.kind === "upload") {
       this.uploaded = { id: spec.id };
       $("upload-option").disabled = false;
       $("input-kind").value = "upload";

@@ -3,6 +3,7 @@
 // Home cards, cost-lab rows and network layers link through here, so a page's URL keys change in
 // one file (keys.js) and every link follows.
 import { KEYS } from "./keys.js";
+import { getJSON } from "./api.js";
 import { specToString } from "./inputs.js";
 
 /** "/conv?in=…&co=…" from a page state (names as in KEYS[page]; empty values are left out). */
@@ -67,10 +68,15 @@ export function layerUrl(req) {
 }
 
 /** A page opened on a model's layer (weights "layer:<model>:<name>", issue 13) gets that choice in its
- * "weights from" select, so the select names what the page runs instead of showing nothing. */
+ * "weights from" select, so the select names what the page runs instead of showing nothing; the server's
+ * label ("layer L of M (BN folded)", GET /api/models/{id}/conv) replaces the provisional one. */
 export function addLayerOption(select, weights) {
-  if (!select || !weights?.startsWith("layer:") || [...select.options].some((o) => o.value === weights)) return;
+  if (!select || !weights?.startsWith("layer:") || [...select.options].some((o) => o.value === weights)) return null;
   const [model, name] = weights.slice(6).split(/:(.*)/s);
-  select.add(new Option(`layer ${name} of model ${model} (its real weights)`, weights));
+  const opt = new Option(`layer ${name} of ${model}`, weights);
+  select.add(opt);
   select.value = weights;
+  return getJSON(`/api/models/${encodeURIComponent(model)}/conv?name=${encodeURIComponent(name)}`)
+    .then((info) => { opt.textContent = info.label; opt.dataset.bnFolded = info.bn_folded ? "1" : "0"; return info; })
+    .catch(() => null); // an unknown layer: the page's own check explains it
 }

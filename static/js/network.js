@@ -212,8 +212,9 @@ function renderLayers(run, detail) {
   });
 }
 
-/** A button that opens this convolution in /pointwise (1×1) or /conv, with its real weights acting on the
- * real activation this input gives it (both from POST /api/models/{id}/layer). */
+/** A button that opens this convolution in /pointwise (1×1) or /conv, with its real weights (weights kind
+ * "layer") acting on the real activation this input gives it (input kind "activation"; the layer's geometry
+ * comes from POST /api/models/{id}/layer). */
 function openButton(name, is1x1) {
   const b = document.createElement("button");
   b.type = "button";
@@ -225,7 +226,8 @@ function openButton(name, is1x1) {
       const state = shell.state, size = sizeOf(state);
       const view = await postJSON(`/api/models/${encodeURIComponent(state.model)}/layer`, { input: modelInput(state), layer: name,
         ...(size && lastDetail?.model?.input_shape?.slice(2).some((d) => typeof d === "string") ? { size } : {}) });
-      const req = { input: { kind: "upload", id: view.input.id }, layer: view.layer,
+      // the input is named, not copied: "activation of layer L of model M for this run's stored model input"
+      const req = { input: { kind: "activation", model: state.model, layer: name, input: lastRun.input.id }, layer: view.layer,
         weights: { kind: "layer", model: state.model, layer: name } };
       location.assign(view.is_1x1 && view.layer.groups === 1 && [].concat(view.layer.stride).every((v) => v === 1)
         ? pointwiseUrl(req) : convUrl(req));
