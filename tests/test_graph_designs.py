@@ -187,3 +187,15 @@ def test_a_measurement_is_the_graphs_timed_run(monkeypatch):
     assert len(calls) == 4 and t.runs == 3 and not t.truncated
     assert len(t.leaf_ms) == len(design_cost(layers, (2, 6, 6)).rows) == 4
     assert all(len(v) == 3 for v in t.leaf_ms)
+
+
+def test_a_runs_time_is_its_nodes_time_without_the_lowering_trials():
+    """A convolution shape new to this process tries its lowerings on its first run; timed_run runs that
+    untimed, and a round's total is the sum of the nodes' times, so with no warm-up the first round does
+    not carry the trials."""
+    from app.measure import measure
+    layers = (Conv(5, 3, bias=True), Relu(), Fc(2))  # no joins: the rows hold every node
+    t = measure(layers, (3, 23, 29), seed=0, repeats=2, warmup=0, budget_s=60)
+    assert t.runs == 2
+    for r in range(2):
+        assert t.total_ms[r] == pytest.approx(sum(leaf[r] for leaf in t.leaf_ms), rel=1e-9)
