@@ -8,7 +8,7 @@ from conftest import PageWatch, screenshot
 from quality import VIEWPORTS, quality_problems
 
 # Pages join this list as they meet every check (each page's own tests cover its behaviour).
-PAGES = ["/", "/pointwise", "/glossary", "/docs", "/redoc", "/conv", "/transposed", "/cost", "/receptive", "/network"]
+PAGES = ["/", "/learn", "/pointwise", "/glossary", "/docs", "/redoc", "/conv", "/transposed", "/cost", "/receptive", "/network"]
 
 
 @pytest.mark.parametrize("path", PAGES)

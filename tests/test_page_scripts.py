@@ -14,7 +14,7 @@ from tests.conftest import ready
 
 JS = Path(__file__).resolve().parent.parent / "static" / "js"
 # Every page script: each is on the shell now.
-SHELL_PAGES = ["conv.js", "pointwise.js", "index.js", "cost.js", "network.js", "receptive.js", "transposed.js"]
+SHELL_PAGES = ["conv.js", "pointwise.js", "index.js", "cost.js", "network.js", "receptive.js", "transposed.js", "learn.js"]
 NETWORK_DOOR = "api.js"  # the one module allowed to call fetch
 
 

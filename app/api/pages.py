@@ -26,6 +26,11 @@ def index(request: Request):
                  sample_shapes=[(s, list(sample_tensor(s.name).shape)) for s in SAMPLES.values()])
 
 
+@router.get("/learn", response_class=HTMLResponse)
+def learn_page(request: Request):  # issue 12: the guided answer to "what is a 1×1 convolution?"
+    return _page(request, "learn.html")
+
+
 @router.get("/conv", response_class=HTMLResponse)
 def conv_page(request: Request):
     return _page(request, "conv.html", default_random=[3, 16, 16])

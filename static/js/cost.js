@@ -6,7 +6,7 @@
 import { getJSON, postJSON } from "./api.js";
 import { createShell } from "./shell.js";
 import { KEYS } from "./keys.js";
-import { layerUrl } from "./links.js";
+import { decodeDesigns, encodeDesigns, layerUrl } from "./links.js";
 import { formatBytes, formatCount, formatInt } from "./format.js";
 import { CONFIG, plotlyReady } from "./plots.js";
 import { LayerEditor } from "./layer_editor.js";
@@ -24,33 +24,7 @@ const CONTROLS = { preset: "preset", c: "in-c", h: "in-h", w: "in-w", repeats: {
 let presets = [], counted = null, measured = null, measuring = null;
 const editors = [];
 
-// ---- designs in the URL: base64url of compact JSON (fields at their defaults left out) ----
-const CONV_DEFAULTS = { stride: 1, padding: 0, groups: 1, bias: false };
-
-function compact(layer) {
-  const out = {};
-  for (const [k, v] of Object.entries(layer)) {
-    if (v === null || v === "" || (k === "bias" && v === false)) continue;
-    if (layer.op === "conv" && CONV_DEFAULTS[k] === v) continue;
-    if (layer.op === "pool" && ((k === "padding" && v === 0) || (k === "kind" && v === "max"))) continue;
-    out[k] = k === "branches" ? v.map((b) => b.map(compact)) : v;
-  }
-  return out;
-}
-
-export function encodeDesigns(designs) {
-  const bytes = new TextEncoder().encode(JSON.stringify(designs.map((d) => ({ n: d.name, l: d.layers.map(compact) }))));
-  let bin = "";
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-export function decodeDesigns(text) {
-  const b64 = text.replace(/-/g, "+").replace(/_/g, "/");
-  const bin = atob(b64 + "===".slice((b64.length + 3) % 4));
-  const json = new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0)));
-  return JSON.parse(json).map((d) => ({ name: String(d.n ?? "design"), layers: d.l }));
-}
+// designs in the URL: base64url JSON, encoded by links.js (the learn page links here with the same encoding)
 
 const presetOf = (name) => presets.find((p) => p.name === name) || presets[0];
 

@@ -34,6 +34,10 @@ export const KEYS = Object.freeze({
   receptive: table("receptive", {  // issue 15
     input: "in", network: "n", custom: "cs", pointRow: "pr", pointCol: "pc", step: "t", speed: "v",
   }),
+  learn: table("learn", {  // issue 12: /learn, one or two keys per step (the step it belongs to in the name)
+    convRow: "ar", convCol: "ac", convPreset: "ak", chanOut: "bo", pixelRow: "pr", pixelCol: "pc", matOut: "mo",
+    width: "bw", poolK: "pk", poolInput: "pi", ninRow: "nr", ninCol: "nc", ninWidths: "nw", fcBlock: "fk", fcSize: "fs",
+  }),
   network: table("network", {  // issue 13: model id, input kind, test image, size of a dynamic input
     model: "m", inputKind: "ik", testIndex: "ti", size: "sz", imageId: "im",
   }),

@@ -30,8 +30,8 @@ function weightState(weights = { kind: "random", seed: 0 }) {
   return { weights: "random", weightSeed: String(weights.seed ?? 0) };
 }
 
-/** /conv showing this layer on this input. */
-export function convUrl({ input, layer = {}, weights }) {
+/** /conv showing this layer on this input; `extra`: more of /conv's state (e.g. the region, KEYS.conv names). */
+export function convUrl({ input, layer = {}, weights }, extra = {}) {
   const k = layer.kernel_size === undefined ? undefined : Array.isArray(layer.kernel_size) ? layer.kernel_size : [layer.kernel_size, layer.kernel_size];
   return pageUrl("conv", {
     input: input && specToString(input), outChannels: layer.out_channels, kernelH: k?.[0], kernelW: k?.[1],
@@ -39,17 +39,17 @@ export function convUrl({ input, layer = {}, weights }) {
     padding: layer.padding === undefined ? undefined : pairText(layer.padding),
     dilation: layer.dilation === undefined ? undefined : pairText(layer.dilation), groups: layer.groups,
     bias: flag(layer.bias), flip: flag(layer.flip), relu: layer.activation === undefined ? undefined : flag(layer.activation === "relu"),
-    ...weightState(weights),
+    ...weightState(weights), ...extra,
   });
 }
 
-/** /pointwise showing this 1×1 layer on this input. */
-export function pointwiseUrl({ input, layer = {}, weights }) {
+/** /pointwise showing this 1×1 layer on this input; `extra`: more of its state (KEYS.pointwise names). */
+export function pointwiseUrl({ input, layer = {}, weights }, extra = {}) {
   const w = weightState(weights);
   delete w.presetMode;
   return pageUrl("pointwise", {
     input: input && specToString(input), outChannels: layer.out_channels, bias: flag(layer.bias),
-    relu: layer.activation === undefined ? undefined : flag(layer.activation === "relu"), ...w,
+    relu: layer.activation === undefined ? undefined : flag(layer.activation === "relu"), ...w, ...extra,
   });
 }
 
@@ -79,4 +79,38 @@ export function addLayerOption(select, weights) {
   return getJSON(`/api/models/${encodeURIComponent(model)}/conv?name=${encodeURIComponent(name)}`)
     .then((info) => { opt.textContent = info.label; opt.dataset.bnFolded = info.bn_folded ? "1" : "0"; return info; })
     .catch(() => null); // an unknown layer: the page's own check explains it
+}
+
+// ---- cost-lab designs in the URL (key "d"): base64url of compact JSON, fields at their defaults left out ----
+const CONV_DEFAULTS = { stride: 1, padding: 0, groups: 1, bias: false };
+
+function compact(layer) {
+  const out = {};
+  for (const [k, v] of Object.entries(layer)) {
+    if (v === null || v === "" || (k === "bias" && v === false)) continue;
+    if (layer.op === "conv" && CONV_DEFAULTS[k] === v) continue;
+    if (layer.op === "pool" && ((k === "padding" && v === 0) || (k === "kind" && v === "max"))) continue;
+    out[k] = k === "branches" ? v.map((b) => b.map(compact)) : v;
+  }
+  return out;
+}
+
+export function encodeDesigns(designs) {
+  const bytes = new TextEncoder().encode(JSON.stringify(designs.map((d) => ({ n: d.name, l: d.layers.map(compact) }))));
+  let bin = "";
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+export function decodeDesigns(text) {
+  const b64 = text.replace(/-/g, "+").replace(/_/g, "/");
+  const bin = atob(b64 + "===".slice((b64.length + 3) % 4));
+  const json = new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0)));
+  return JSON.parse(json).map((d) => ({ name: String(d.n ?? "design"), layers: d.l }));
+}
+
+/** /cost comparing these designs (a preset's name, its input shape [C, H, W] and the designs, edited or not). */
+export function costUrl({ preset, input_shape: shape, designs }) {
+  const [c, h, w] = shape || [];
+  return pageUrl("cost", { preset, c, h, w, designs: designs && encodeDesigns(designs) });
 }

@@ -80,7 +80,7 @@ export function createShell(page) {
       if (touched.has(name) && v !== undefined && v !== null && v !== "") q.set(key, String(v));
     }
     const query = q.toString();
-    history.replaceState(null, "", `${location.pathname}${query ? `?${query}` : ""}`);
+    history.replaceState(null, "", `${location.pathname}${query ? `?${query}` : ""}${location.hash}`); // the hash: /learn#step
   }
 
   const idOf = (c) => (typeof c === "string" ? c : c.id);
