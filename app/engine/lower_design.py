@@ -20,7 +20,7 @@ import numpy as np
 
 from app.engine import design as d
 from app.engine.conv import DEFAULT_CHUNK_BYTES
-from app.engine.cost import flops_from_macs, pool_cost
+from app.engine.cost import flops_from_macs, matmul_macs, pool_cost
 from app.engine.errors import GeometryError
 from app.engine.explain import macs_formula, params_formula, torch_line
 from app.engine.geometry import Pair, conv_geometry, pool_geometry
@@ -209,9 +209,10 @@ def _fc(lo: _Lowering, layer: d.Fc, x: str, at: _At) -> str:
     """Flatten to (1, F), Gemm with the (out, F) weight transposed, and back to (1, out, 1, 1) so that a
     layer after it sees channels as the design's shapes say."""
     features, out = numel(lo.chw(x)), layer.out
-    params = features * out + (out if layer.bias else 0)
+    macs = matmul_macs(1, 1, features, out)  # one sample's (1×F)·(F×out): one MAC per weight
+    params = macs + (out if layer.bias else 0)
     formula = (f"params = features · out{' + out' if layer.bias else ''} = {features} · {out}"
-               f"{f' + {out}' if layer.bias else ''} = {params:,}; MACs = {features * out:,}")
+               f"{f' + {out}' if layer.bias else ''} = {params:,}; MACs = {macs:,}")
     target = lo.const((4,), np.array([1, out, 1, 1], np.int64))
     return lo.leaf(x, at, layer, layer.name or f"fc {features}→{out}", "fully connected", formula,
                    f"torch.nn.Linear({features}, {out}, bias={layer.bias})  # after torch.flatten",
