@@ -26,6 +26,7 @@ for (const step of STEPS) {
 }
 
 const section = (step) => $(step.id);
+const hook = (window.__learn = { steps: STEPS.map((s) => s.id), drawnMs: {} });  // each step's first drawing
 const started = new Set();
 
 /** Ask the API for one step's figure and draw it; a newer load of the same step drops this one's answers. */
@@ -39,6 +40,7 @@ async function loadStep(step) {
     msg.textContent = "";
     msg.className = "step-message";
     el.dataset.loads = String(+(el.dataset.loads || 0) + 1);
+    hook.drawnMs[step.id] ??= performance.now();  // ms after navigation start: benchmarks/browser.py reads it
     p.finish();
   } catch (err) {
     if (err.name === "AbortError" || p.stale()) return;
@@ -99,5 +101,4 @@ const shell = createShell({
     if (target) target.scrollIntoView();  // a link to /learn#step opens on that step
   },
 });
-window.__learn = { steps: STEPS.map((s) => s.id), loadStep: (id) => loadStep(STEPS.find((s) => s.id === id)) };
 shell.start();
