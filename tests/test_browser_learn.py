@@ -138,6 +138,11 @@ def test_step4_the_matrix_product_follows_c_out(page, live_server):
     assert page.inner_text("#c4-w-shape") == f"[{m['w_shape'][0]}×{m['w_shape'][1]}]" == "[8×8]"
     assert page.inner_text("#c4-y-shape") == "[256×8]"
     assert value_of(page, "#c4-diff") == m["max_abs_conv_vs_matmul"]
+    # Y's column 0 put back at its pixels paints the same picture as the convolution's channel 0
+    same = page.evaluate("""() => { const px = (id) => { const c = document.getElementById(id);
+        return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data); };
+        const a = px('c4-conv'), b = px('c4-ycol'); return a.length === 16 * 16 * 4 && a.every((v, i) => v === b[i]); }""")
+    assert same
 
 
 def test_step5_counts_and_measures_the_bottleneck_with_the_api(page, live_server):

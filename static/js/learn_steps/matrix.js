@@ -6,7 +6,7 @@ import { costUrl, pointwiseUrl } from "../links.js";
 import { formatCount } from "../format.js";
 import { plotlyReady } from "../plots.js";
 import { drawMatrix } from "../pointwise_draw.js";
-import { costCard, esc, num, shapeText } from "../learn_draw.js";
+import { costCard, esc, num, paintOne, shapeText } from "../learn_draw.js";
 
 const $ = (id) => document.getElementById(id);
 const matrixRows = (enc) => decodeArray({ ...enc, shape: [1, ...enc.shape] })[0];
@@ -19,7 +19,7 @@ export const matrix = {
     weights: { kind: "random", seed: 0 } }),
   async load(s, env) {
     const req = matrix.request(s);
-    const [m] = await Promise.all([postFrame("/api/pointwise/matmul", req), plotlyReady()]);
+    const [m, conv] = await Promise.all([postFrame("/api/pointwise/matmul", req), postFrame("/api/convolve", req), plotlyReady()]);
     if (env.stale()) return;
     const [hw, cin] = m.x_shape, cout = m.y_shape[1], [, h, w] = m.output_shape;
     $("c4-shapes").innerHTML = `input ${shapeText([cin, h, w])} → X <span id="c4-x-shape">${shapeText(m.x_shape)}</span> · ` +
@@ -29,6 +29,10 @@ export const matrix = {
     await drawMatrix($("c4-w"), matrixRows(m.w_matrix), m.w_matrix);
     await drawMatrix($("c4-y"), matrixRows(m.y_matrix), m.y_matrix);
     if (env.stale()) return;
+    const y = matrixRows(m.y_matrix), out = decodeArray(conv.output)[0];
+    paintOne($("c4-conv"), out, conv.output);
+    // Y's column 0 as a picture: row p of Y belongs to pixel (p ÷ W, p mod W); nothing is computed, only placed
+    paintOne($("c4-ycol"), Array.from({ length: h }, (_, i) => Float32Array.from({ length: w }, (_, j) => y[i * w + j][0])), conv.output);
     $("c4-check").innerHTML = `Checked by the engine: the largest difference between the 1×1 convolution and X·Wᵀ is ` +
       `${num("c4-diff", m.max_abs_conv_vs_matmul, m.max_abs_conv_vs_matmul.toExponential(2))} (float32 rounding at most).`;
     $("c4-link").href = pointwiseUrl(req);
@@ -54,7 +58,7 @@ function measuredHTML(m, counted) {
   const convs = (d) => d.layers.filter((l) => l.macs > 0).map((l) => `<li>${layer(l)}</li>`).join("");
   return `<p>${esc(a.name)}: median ${num("c5-ms-0", a.median_ms, `${a.median_ms.toFixed(2)} ms`)} · ${esc(b.name)}: median ` +
     `${num("c5-ms-1", b.median_ms, `${b.median_ms.toFixed(2)} ms`)} · measured speed-up ` +
-    `${num("c5-speedup", sp.median, `${sp.median.toFixed(2)}×`)} (quartiles ${sp.q1.toFixed(2)}–${sp.q3.toFixed(2)}, ${m.pairs} A/B pairs` +
+    `${num("c5-speedup", sp.median, `${sp.median.toFixed(2)}×`)} (quartiles ${sp.q1.toFixed(2)}–${sp.q3.toFixed(2)}, ${m.pairs} pairs run A then B, B then A, …` +
     `${m.trusted ? "" : "; <b>not to be trusted</b>: the spread is wide on this shared machine"}) against ` +
     `${counted.macs_ratio[1].toFixed(2)}× fewer MACs counted.</p>
     <ul class="small">${convs(a)}${convs(b)}</ul>`;
