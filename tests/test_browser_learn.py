@@ -238,6 +238,10 @@ def test_a_link_restores_the_steps_and_the_keys_move_between_them(page, live_ser
     ("nin", "#c7-link", {"#input-kind": "sample:colour", "#nin-widths": "8,4"}),
     ("fc", "#c8-link", {"#fc-k": "8", "#fc-c": "4", "#fc-o": "10", "#fc-size": "14"}),
     ("inception", "#c5-link", {"#preset": "seed", "#in-c": "256"}),
+    ("channels", "#c2-link", {"#input-kind": "sample:colour", "#weights-kind": "random", "#weights-seed": "0",
+                              "#out-channels": "2", "#kernel-h": "3", "#bias": None}),
+    ("pooling", "#c6-link", {"#input-kind": "sample:colour"}),
+    ("check", "#c9-link", {"#in-c": "192", "#in-h": "28"}),
 ])
 def test_each_full_view_link_opens_the_same_state(page, live_server, step, link, checks):
     page.goto(live_server + f"/learn?ar=30&ac=17#{step}")
@@ -252,6 +256,8 @@ def test_each_full_view_link_opens_the_same_state(page, live_server, step, link,
             assert page.input_value(sel) == want, (sel, href)
     if step == "inception":
         assert "278,528" in page.inner_text("main")  # the cost lab counts the same design
+    if step == "check":
+        assert "12,288" in page.inner_text("main")  # the quiz's 1×1 192→64, counted by the cost lab
     if step == "pointwise":  # the same pixel: the green disc at (28, 63), written out by /pointwise
         page.wait_for_function("document.getElementById('written-pixel')?.dataset.col === '63'")
         assert page.get_attribute("#written-pixel", "data-row") == "28"
@@ -303,3 +309,13 @@ def test_the_step_modules_keep_to_the_shell_rules():
         src = code(name)
         assert not re.search(r"\bfetch\s*\(", src), f"{name} calls fetch: go through api.js"
         assert "toLocaleString" not in src and "history.replaceState" not in src and "URLSearchParams" not in src, name
+
+
+def test_the_home_page_leads_with_the_question_and_starts_here(page, live_server):
+    page.goto(live_server + "/")
+    assert page.inner_text("main h1") == "What is a 1×1 convolution?"
+    assert page.eval_on_selector("header nav a", "a => a.getAttribute('href')") == "/learn"  # first in the nav
+    page.click("a.start-here")
+    page.wait_for_url("**/learn")
+    show_step(page, "convolution")
+    assert page.watch.errors == []
