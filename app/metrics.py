@@ -32,6 +32,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 REQUESTS = Counter("convlens_requests", "HTTP requests answered", ["method", "route", "status"])
@@ -109,5 +110,6 @@ class RequestMetrics:
             await self.app(scope, receive, seen)
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            REQUESTS.labels(scope["method"], route, str(status)).inc()
+            method = scope["method"] if scope["method"] in METHODS else "other"  # a client's made-up methods
+            REQUESTS.labels(method, route, str(status)).inc()  # must not each make a series
             REQUEST_SECONDS.labels(route).observe(time.perf_counter() - t0)

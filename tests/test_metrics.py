@@ -55,6 +55,8 @@ def test_requests_latency_engine_time_and_macs_move(make_client):
     assert macs == 4 * 30 * 30 * 8 * 3 * 3  # C_out·H_out·W_out · C_in·kH·kW
     assert c.post("/api/convolve", json={"input": {"kind": "nope"}}).status_code == 422
     assert c.get("/api/models/no-such-model").status_code == 404
+    for made_up in ("BREW", "PROPFIND-1", "X" * 50):  # a client's methods never become series of their own
+        c.request(made_up, "/api/nowhere")
     after = c.get("/metrics").text
     delta = lambda name, **labels: value(after, name, **labels) - value(before, name, **labels)  # noqa: E731
     assert delta("convlens_requests_total", method="POST", route="/api/convolve", status="200") == 1
@@ -62,6 +64,8 @@ def test_requests_latency_engine_time_and_macs_move(make_client):
     # the route template, never the raw path (ids would make a series each)
     assert delta("convlens_requests_total", method="GET", route="/api/models/{model_id}", status="404") == 1
     assert not any("no-such-model" in line for line in after.splitlines())
+    assert delta("convlens_requests_total", method="other", route="unmatched", status="404") == 3
+    assert not any("BREW" in line for line in after.splitlines())
     assert delta("convlens_request_seconds_count", route="/api/convolve") == 2
     assert delta("convlens_engine_macs_total") == macs
     assert delta("convlens_engine_seconds_count") == 1
