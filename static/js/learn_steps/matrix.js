@@ -55,7 +55,7 @@ function measuredHTML(m, counted) {
   const [a, b] = m.designs, sp = m.speedup;
   if (!sp) return `<p>No A/B round finished within this server's time budget just now: ${esc(m.verdict)} Press "Measure again".</p>`;
   const layer = (l) => `${esc(l.name)}: ${formatCount(l.macs)} MACs, ${l.arithmetic_intensity.toFixed(0)} MACs per byte, ` +
-    `${l.gmacs_per_s === null ? "not timed" : `${l.gmacs_per_s.toFixed(0)} G MACs/s`}`;
+    `${l.gmacs_per_s === null ? "not timed" : `${l.gmacs_per_s.toPrecision(3)} G MACs/s`}`;
   const convs = (d) => d.layers.filter((l) => l.macs > 0).map((l) => `<li>${layer(l)}</li>`).join("");
   return `<p>${esc(a.name)}: median ${num("c5-ms-0", a.median_ms, `${a.median_ms.toFixed(2)} ms`)} · ${esc(b.name)}: median ` +
     `${num("c5-ms-1", b.median_ms, `${b.median_ms.toFixed(2)} ms`)} · measured speed-up ` +
