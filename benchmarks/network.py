@@ -32,6 +32,7 @@ from benchmarks.common import environment, header_lines, paired_ms  # noqa: E402
 from app.engine.graph import cost_table, run, timed_run  # noqa: E402
 from app.engine.lowering import describe, lowering  # noqa: E402
 from app.engine.ops.conv import conv_geom  # noqa: E402
+from app.engine.threads import blas_threads  # noqa: E402
 from app.models.onnx_import import model_graph, parse_model  # noqa: E402
 from app.settings import Settings  # noqa: E402
 
@@ -91,7 +92,7 @@ def print_nodes(g, feed, runs: int = 15) -> None:
         extra = ""
         if node.op == "Conv":
             geom = conv_geom(node, g.shapes[node.inputs[0]], g.shapes[node.inputs[1]])
-            choice = lowering(geom, node.attrs.get("threads", 1))
+            choice = lowering(geom, node.attrs.get("threads") or blas_threads())
             extra = f"{describe(geom)}: {choice.path if choice else '?'} ({choice.reason if choice else ''})"
         print(f"    {node.op:12} {ms:7.3f} ms  {extra}")
 

@@ -3,16 +3,21 @@ measured once per shape, cached, bounded, visible."""
 from __future__ import annotations
 
 import logging
+import threading
 
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
+from threadpoolctl import threadpool_limits
 
 from app.engine import conv2d, conv_geometry
+from app.engine import conv as conv_mod
 from app.engine import lowering
+from app.engine import threads as threads_mod
 from app.engine.conv import _im2col, _run, pad_input
 from app.engine.cost import conv_macs
 from app.engine.shift import depthwise_block_channels, depthwise_shift, l2_bytes, shift_add
+from app.engine.threads import blas_threads, share, single_blas
 from test_engine_vs_torch import close, conv_cases, make_tensors, torch_conv
 
 
@@ -156,3 +161,61 @@ def test_kernel_rows_by_phase_equal_the_window_path_and_torch_for_any_stride(cas
     ours = _row_taps(pad_input(x, geom), w, geom, case["chunk_bytes"])
     close(ours, _im2col(pad_input(x, geom), w, geom, case["chunk_bytes"]))
     close(ours, torch_conv(x, w, None, case["stride"], case["padding"], case["dilation"], case["groups"], False))
+
+
+@settings(max_examples=100, deadline=None)
+@given(conv_cases(), st.integers(1, 3))
+def test_every_lowering_shared_among_threads_with_its_bias_agrees_with_torch_and_the_window_path(case, threads):
+    """Bands (or groups, or channel blocks) pulled by several threads, the bias added band by band: the
+    same numbers as torch and as the window path on one thread, for every candidate and the 1×1 path."""
+    x, w, b = make_tensors(case)
+    b = np.random.default_rng(1).standard_normal(w.shape[0], dtype=np.float32)
+    geom = geometry(case, x, w)
+    ref = torch_conv(x, w, b, case["stride"], case["padding"], case["dilation"], case["groups"], False)
+    window = _im2col(pad_input(x, geom), w, geom, case["chunk_bytes"], 1, b.reshape(geom.groups, -1, 1))
+    close(window, ref)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(conv_mod, "PARALLEL_MACS", 0)  # share even these small layers
+        for path in {*lowering.candidates(geom), lowering.rule_path(geom)}:
+            ours = _run(path, x, w, geom, case["chunk_bytes"], threads, b.reshape(geom.groups, -1, 1))
+            close(ours, ref)
+            close(ours, window)
+
+
+def test_a_thread_that_is_not_scheduled_holds_up_only_the_piece_it_took():
+    """The caller pulls every piece the other thread has not taken (a static split would leave it half)."""
+    main = threading.get_ident()
+    taken, release, done = threading.Event(), threading.Event(), []
+
+    def run(a, b):
+        if threading.get_ident() != main:
+            taken.set()
+            release.wait(5)  # this thread "is not scheduled" until the caller has done the rest
+        elif not taken.is_set():
+            taken.wait(5)  # let the other thread take its first piece
+        done.append((a, threading.get_ident() == main))
+        if sum(m for _, m in done) == 7:
+            release.set()
+    share(run, 8, 2, 8)
+    assert sorted(a for a, _ in done) == list(range(8))
+    assert sum(m for _, m in done) == 7
+
+
+def test_blas_runs_on_one_thread_inside_the_engine_and_gets_its_threads_back():
+    libs = threads_mod._blas()
+    if not libs:
+        pytest.skip("threadpoolctl finds no BLAS library to drive")  # numpy here always has OpenBLAS
+    with threadpool_limits(2, user_api="blas"):
+        assert blas_threads() == 2
+        seen = []
+        with single_blas():
+            with single_blas():  # nested or concurrent calls: the last one out restores
+                seen.append([c.get_num_threads() for c in libs])
+            seen.append([c.get_num_threads() for c in libs])
+            assert blas_threads() == 2  # the cores a layer may use, not the pinned 1
+        assert seen == [[1] * len(libs)] * 2
+        assert [c.get_num_threads() for c in libs] == [2] * len(libs)
+        x = np.random.default_rng(0).standard_normal((8, 40, 40), dtype=np.float32)
+        w = np.random.default_rng(1).standard_normal((8, 8, 3, 3), dtype=np.float32)
+        close(conv2d(x, w, None, 1, 1, threads=None), torch_conv(x, w, None, 1, 1, 1, 1, False))
+        assert [c.get_num_threads() for c in libs] == [2] * len(libs)

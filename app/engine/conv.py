@@ -23,11 +23,12 @@ from app.engine.errors import GeometryError
 from app.engine.geometry import ConvGeometry, PaddingArg, Pair, conv_geometry
 from app.engine.lowering import SMALL_MACS, choose
 from app.engine.shift import depthwise_shift, shift_add
-from app.engine.threads import share
+from app.engine.threads import band_step, blas_threads, share, share_rows, single_blas
 from app.engine.views import strided_view
 
 DEFAULT_CHUNK_BYTES = 16 * 2**20  # the cap on any band's temporary (CONVLENS_IM2COL_CHUNK_BYTES)
 CACHE_BYTES = 2**20  # a band that stays in cache: copy-bound layers ran 2–3× faster than with 32 MB bands
+PARALLEL_MACS = 2_000_000  # smaller layers stay on the calling thread: handing over a band costs ~50 µs
 MIN_GEMM_COLUMNS = 1024  # GEMM-bound layers want long products: the seed 4×4 layer in 2-row bands of
 #                          56 columns took 1.45× torch's time, in one 784-column band 1.25×
 
@@ -42,10 +43,12 @@ def band_rows(row_bytes: int, k: int, chunk_bytes: int) -> int:
 
 def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, stride: int | Pair = 1,
            padding: PaddingArg = 0, dilation: int | Pair = 1, groups: int = 1, flip: bool = False,
-           chunk_bytes: int = DEFAULT_CHUNK_BYTES, threads: int = 1) -> np.ndarray:
+           chunk_bytes: int = DEFAULT_CHUNK_BYTES, threads: int | None = 1) -> np.ndarray:
     """Cross-correlation exactly as ``torch.nn.functional.conv2d`` (unbatched); ``flip=True`` rotates
-    the kernel 180° first, which is the textbook convolution. ``threads`` may share the groups of thin
-    grouped layers with stride 1 (see _parallel_parts), each with its own band of up to ``chunk_bytes``.
+    the kernel 180° first, which is the textbook convolution. ``threads``: the cores the layer may use
+    (None: as many as BLAS was given). The engine shares bands of output rows (or groups, or blocks of
+    channels) among them itself, each product on one BLAS thread (app.engine.threads says why); each
+    band has its own temporary of up to ``chunk_bytes`` and gets the bias while it is in cache.
     The lowering is chosen once per layer shape and thread count in a process (app.engine.lowering), so
     a repeated call gives the same numbers; another lowering or thread count agrees to float32 rounding."""
     x = np.asarray(x, dtype=np.float32)
@@ -57,27 +60,35 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, st
     check_weight_shape(geom, weight.shape, bias)
     if flip:
         weight = weight[:, :, ::-1, ::-1]
-    choice = choose(geom, threads, x, weight, lambda p, xs, w, g: _run(p, xs, w, g, chunk_bytes, threads))
-    out = _run(choice.path, x, weight, geom, chunk_bytes, threads)
-    if bias is not None:
-        out += np.asarray(bias, dtype=np.float32)[:, None, None]
-    return out
+    threads = blas_threads() if threads is None else max(1, threads)
+    b = None if bias is None else np.asarray(bias, dtype=np.float32).reshape(geom.groups, geom.out_per_group, 1)
+    with single_blas():
+        choice = choose(geom, threads, x, weight, lambda p, xs, w, g: _run(p, xs, w, g, chunk_bytes, threads))
+        return _run(choice.path, x, weight, geom, chunk_bytes, threads, b)
 
 
 def _run(path: str, x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_bytes: int,
-         threads: int) -> np.ndarray:
-    """One lowering (app.engine.lowering chooses which) of a layer whose shapes are checked."""
+         threads: int, bias: np.ndarray | None = None) -> np.ndarray:
+    """One lowering (app.engine.lowering chooses which) of a layer whose shapes are checked; ``bias`` has
+    the shape (G, C_out/G, 1). Layers under PARALLEL_MACS stay on the calling thread."""
+    parts = threads if conv_macs(geom) > PARALLEL_MACS else 1
     if path == "pointwise":
-        return _pointwise(pad_input(x, geom), weight, geom)
+        return _pointwise(pad_input(x, geom), weight, geom, chunk_bytes, parts, bias)
     if path == "row_taps":
-        return _row_taps(pad_input(x, geom), weight, geom, chunk_bytes)
+        return _row_taps(pad_input(x, geom), weight, geom, chunk_bytes, parts, bias)
     if path == "runs":
-        return _im2col_runs(x, weight, geom, chunk_bytes, _parallel_parts(geom, threads))
+        return _im2col_runs(x, weight, geom, chunk_bytes, parts, bias)
     if path == "depthwise":
-        return depthwise_shift(x, weight, geom, _parallel_parts(geom, threads))
+        return depthwise_shift(x, weight, geom, parts, bias)
     if path == "shift_add":
-        return shift_add(x, weight, geom, min(chunk_bytes, CACHE_BYTES))
-    return _im2col(pad_input(x, geom), weight, geom, chunk_bytes)
+        return shift_add(x, weight, geom, min(chunk_bytes, CACHE_BYTES), parts, bias)
+    return _im2col(pad_input(x, geom), weight, geom, chunk_bytes, parts, bias)
+
+
+def add_bias(band: np.ndarray, bias: np.ndarray | None) -> None:
+    """The bias added to a (G, C_out/G, columns) band of the output while it is in cache."""
+    if bias is not None:
+        band += bias
 
 
 def conv1x1(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
@@ -116,32 +127,41 @@ def window_view(xp: np.ndarray, geom: ConvGeometry) -> np.ndarray:
     return strided_view(xp, shape, strides)
 
 
-def _pointwise(xp: np.ndarray, weight: np.ndarray, geom: ConvGeometry) -> np.ndarray:
+def _pointwise(xp: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_bytes: int, parts: int,
+               bias: np.ndarray | None) -> np.ndarray:
     s_h, s_w = geom.stride
     xs = xp[:, ::s_h, ::s_w][:, :geom.out_height, :geom.out_width]  # (C_in, H_out, W_out)
     cols = xs.reshape(geom.groups, geom.in_per_group, -1)  # a view when stride is 1 and there is no padding
     w = weight.reshape(geom.groups, geom.out_per_group, geom.in_per_group)
-    return np.matmul(w, cols).reshape(geom.output_shape)
+    out = np.empty((geom.groups, geom.out_per_group, cols.shape[2]), dtype=np.float32)
 
-
-def _im2col(xp: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_bytes: int) -> np.ndarray:
-    windows = window_view(xp, geom)  # (G, Cg, kH, kW, H_out, W_out)
-    g, k = geom.groups, geom.in_per_group * geom.kernel[0] * geom.kernel[1]
-    w = weight.reshape(g, geom.out_per_group, k)
-    out = np.empty((g, geom.out_per_group, geom.out_height, geom.out_width), dtype=np.float32)
-    rows = band_rows(g * k * geom.out_width * 4, k, chunk_bytes)
-    if rows >= geom.out_height:  # one chunk: multiply straight into the output, no extra copy
-        cols = windows.reshape(g, k, geom.out_height * geom.out_width)
-        np.matmul(w, cols, out=out.reshape(g, geom.out_per_group, -1))
-        return out.reshape(geom.output_shape)
-    for r0 in range(0, geom.out_height, rows):
-        r1 = min(r0 + rows, geom.out_height)
-        cols = windows[..., r0:r1, :].reshape(g, k, (r1 - r0) * geom.out_width)  # the im2col copy
-        out[:, :, r0:r1, :] = np.matmul(w, cols).reshape(g, geom.out_per_group, r1 - r0, geom.out_width)
+    def columns(a: int, b: int) -> None:
+        np.matmul(w, cols[:, :, a:b], out=out[:, :, a:b])
+        add_bias(out[:, :, a:b], bias)
+    n = cols.shape[2]
+    step = band_rows(4 * geom.groups * (geom.in_per_group + geom.out_per_group), geom.in_per_group, chunk_bytes)
+    share_rows(columns, n, band_step(step, n, parts), parts)
     return out.reshape(geom.output_shape)
 
 
-def _row_taps(xp: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_bytes: int) -> np.ndarray:
+def _im2col(xp: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_bytes: int, parts: int = 1,
+            bias: np.ndarray | None = None) -> np.ndarray:
+    windows = window_view(xp, geom)  # (G, Cg, kH, kW, H_out, W_out)
+    g, k, wo = geom.groups, geom.in_per_group * geom.kernel[0] * geom.kernel[1], geom.out_width
+    w = weight.reshape(g, geom.out_per_group, k)
+    out = np.empty((g, geom.out_per_group, geom.out_height * wo), dtype=np.float32)
+
+    def band(r0: int, r1: int) -> None:
+        cols = windows[..., r0:r1, :].reshape(g, k, (r1 - r0) * wo)  # the im2col copy
+        np.matmul(w, cols, out=out[:, :, r0 * wo:r1 * wo])
+        add_bias(out[:, :, r0 * wo:r1 * wo], bias)
+    rows = band_rows(g * k * wo * 4, k, chunk_bytes)
+    share_rows(band, geom.out_height, band_step(rows, geom.out_height, parts), parts)
+    return out.reshape(geom.output_shape)
+
+
+def _row_taps(xp: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_bytes: int, parts: int = 1,
+              bias: np.ndarray | None = None) -> np.ndarray:
     """k_H matmuls, one per kernel row, over k_W shifted copies of the input instead of k_H·k_W.
 
     With vertical stride 1, kernel row i reads the same k_W column-shifted images as row 0, i·d_H rows
@@ -164,10 +184,8 @@ def _row_taps(xp: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_byte
     extra = {p: max(o for q, o in zip(phase, offset) if q == p) for p in set(phase)}
     w_rows = np.ascontiguousarray(weight.transpose(2, 0, 1, 3)).reshape(kh, g, og, cg * kw)  # W[:, :, i, :] per row i
     out = np.empty((g, og, ho * wo), dtype=np.float32)
-    rows = min(ho, max(1, band_rows(len(extra) * g * cg * kw * wo * 4, cg * kw, chunk_bytes) - max(extra.values())))
-    tmp = np.empty((g, og, rows * wo), dtype=np.float32) if kh > 1 else None
-    for r0 in range(0, ho, rows):
-        r1 = min(ho, r0 + rows)
+
+    def band(r0: int, r1: int) -> None:
         flat = {}
         for p, e in extra.items():  # the k_W shifted copies of this band's rows of phase p
             n_in = r1 - r0 + e
@@ -177,27 +195,33 @@ def _row_taps(xp: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_byte
                 shifted[:, j] = xp[:, top:top + sh * (n_in - 1) + 1:sh, j * dw:j * dw + (wo - 1) * sw + 1:sw]
             flat[p] = shifted.reshape(g, cg * kw, n_in * wo)
         m = (r1 - r0) * wo
-        band = out[:, :, r0 * wo:r1 * wo]
+        dst = out[:, :, r0 * wo:r1 * wo]
+        tmp = np.empty((g, og, m), dtype=np.float32) if kh > 1 else None
         for i in range(kh):
             src = flat[phase[i]][:, :, offset[i] * wo:offset[i] * wo + m]
             if i == 0:
-                np.matmul(w_rows[0], src, out=band)
+                np.matmul(w_rows[0], src, out=dst)
             else:
-                np.matmul(w_rows[i], src, out=tmp[:, :, :m])
-                band += tmp[:, :, :m]
+                np.matmul(w_rows[i], src, out=tmp)
+                dst += tmp
+        add_bias(dst, bias)
+    rows = min(ho, max(1, band_rows(len(extra) * g * cg * kw * wo * 4, cg * kw, chunk_bytes) - max(extra.values())))
+    share_rows(band, ho, band_step(rows, ho, parts), parts)
     return out.reshape(geom.output_shape)
 
 
 def _im2col_runs(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_bytes: int,
-                 parts: int = 1) -> np.ndarray:
+                 parts: int = 1, bias: np.ndarray | None = None) -> np.ndarray:
     """im2col for stride 1, copied in long contiguous runs instead of one short run per output row.
 
     Flatten each padded channel to one line of H_p·W_p values and compute every output row W_p wide
     instead of W_out: then the values kernel tap (i, j) meets, over a band of output rows, are one
     contiguous run starting at i·d_h·W_p + j·d_w. The (k_W−1)·d_W extra columns per row read into the
-    next row (or a zero tail) and are dropped band by band. A 1-row band of a 32-wide image was 32
-    values per copy loop; now it is the whole band. Measured in paired runs: 10–25 % faster than the
-    per-row copy on 3×3 layers; the cost is (W_p/W_out − 1) more multiply-adds (6 % at 32 wide).
+    next row (or a zero tail) and are dropped band by band (the bias is added in that same copy).
+    A 1-row band of a 32-wide image was 32 values per copy loop; now it is the whole band. Measured in
+    paired runs: 10–25 % faster than the per-row copy on 3×3 layers; the cost is (W_p/W_out − 1) more
+    multiply-adds (6 % at 32 wide). Thin grouped layers share their groups among the threads (each pads,
+    copies and multiplies its own), the others their bands of output rows.
     """
     (t, b), (l, r) = geom.pad_h, geom.pad_w
     c, h, w = x.shape
@@ -210,29 +234,39 @@ def _im2col_runs(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_by
     taps = strided_view(lines, (g, cg, kh, kw, ho * wp), (sc * cg, sc, dh * wp * item, dw * item, item))
     wm = weight.reshape(g, og, k)
     out = np.empty((g, og, ho, wo), dtype=np.float32)
-    parts = max(1, min(parts, g))
+    by_groups = max(1, min(_parallel_parts(geom, parts), g))
     # Bands sized per thread, for that thread's groups: each core keeps its own band in cache
     # (measured: 1 MiB bands for each of 2 threads beat 0.5 MiB ones by ~20 % on depthwise 3×3 64 @112²).
-    rows = min(ho, band_rows(-(-g // parts) * k * wp * 4, k, chunk_bytes))
+    rows = min(ho, band_rows(-(-g // by_groups) * k * wp * 4, k, chunk_bytes))
+
+    def fill(g0: int, g1: int) -> None:
+        lines[g0 * cg:g1 * cg, :hp * wp].reshape(-1, hp, wp)[:, t:t + h, l:l + w] = x[g0 * cg:g1 * cg]
+
+    def band(g0: int, g1: int, r0: int, r1: int) -> None:
+        m = (r1 - r0) * wp
+        res = np.matmul(wm[g0:g1], taps[g0:g1, ..., r0 * wp:r0 * wp + m].reshape(g1 - g0, k, m))
+        wide = res.reshape(g1 - g0, og, r1 - r0, wp)[..., :wo]
+        if bias is None:
+            out[g0:g1, :, r0:r1, :] = wide
+        else:
+            np.add(wide, bias[g0:g1, :, :, None], out=out[g0:g1, :, r0:r1, :])
 
     def groups_run(g0: int, g1: int) -> None:
-        lines[g0 * cg:g1 * cg, :hp * wp].reshape(-1, hp, wp)[:, t:t + h, l:l + w] = x[g0 * cg:g1 * cg]
-        band = np.empty((g1 - g0, og, rows * wp), dtype=np.float32)
+        fill(g0, g1)
         for r0 in range(0, ho, rows):
-            r1 = min(r0 + rows, ho)
-            m = (r1 - r0) * wp
-            res = band if m == band.shape[2] else np.empty((g1 - g0, og, m), dtype=np.float32)
-            np.matmul(wm[g0:g1], taps[g0:g1, ..., r0 * wp:r0 * wp + m].reshape(g1 - g0, k, m), out=res)
-            out[g0:g1, :, r0:r1, :] = res.reshape(g1 - g0, og, r1 - r0, wp)[..., :wo]
-    share(groups_run, g, parts)
+            band(g0, g1, r0, min(r0 + rows, ho))
+    if by_groups > 1:
+        share(groups_run, g, by_groups)
+    else:
+        fill(0, g)
+        share_rows(lambda r0, r1: band(0, g, r0, r1), ho, band_step(rows, ho, parts), parts)
     return out.reshape(geom.output_shape)
 
 
 def _parallel_parts(geom: ConvGeometry, threads: int) -> int:
-    """How many threads share the groups: only for thin grouped layers (depthwise; ≤ 8 filters per
-    group), where padding and copying windows cost more than multiplying, both are single-threaded
-    NumPy, and BLAS runs such thin products on one thread anyway. Other layers leave the cores to BLAS.
-    Each thread pads, copies and multiplies its own groups, so every step runs in parallel."""
+    """How many threads share the groups of the run copy: only for thin grouped layers (depthwise; ≤ 8
+    filters per group), where padding and copying windows cost more than multiplying; each thread pads,
+    copies and multiplies its own groups, so every step runs in parallel. Other layers share bands."""
     if geom.out_per_group > 8 or conv_macs(geom) <= SMALL_MACS:  # handing work to a thread costs ~100 µs here
         return 1
     return max(1, min(threads, geom.groups))

@@ -20,7 +20,7 @@ import os
 import numpy as np
 
 from app.engine.geometry import ConvGeometry
-from app.engine.threads import share
+from app.engine.threads import band_step, share, share_rows
 
 DEFAULT_L2_BYTES = 2**20
 
@@ -65,8 +65,10 @@ def depthwise_block_channels(geom: ConvGeometry) -> int:
     return max(1, (l2_bytes() // 2) // per_channel)
 
 
-def depthwise_shift(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, parts: int = 1) -> np.ndarray:
-    """A stride-1 layer with one input channel per group, tap by tap in L2-sized blocks of channels."""
+def depthwise_shift(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, parts: int = 1,
+                    bias: np.ndarray | None = None) -> np.ndarray:
+    """A stride-1 layer with one input channel per group, tap by tap in L2-sized blocks of channels,
+    pulled by ``parts`` threads; ``bias`` (G, O/G, 1) is added as each block is stored."""
     g, og, ho, wo = geom.groups, geom.out_per_group, geom.out_height, geom.out_width
     wp = geom.in_width + sum(geom.pad_w)
     m = ho * wp
@@ -87,13 +89,20 @@ def depthwise_shift(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, parts
                 for k in range(1, len(starts)):
                     np.multiply(lines[:, starts[k]:starts[k] + m], taps[c0:c1, o, k:k + 1], out=t_)
                     a_ += t_
-                out[c0:c1, o] = a_.reshape(c1 - c0, ho, wp)[:, :, :wo]
-    share(blocks, g, max(1, min(parts, -(-g // nb))))
+                wide = a_.reshape(c1 - c0, ho, wp)[:, :, :wo]
+                if bias is None:
+                    out[c0:c1, o] = wide
+                else:
+                    np.add(wide, bias[c0:c1, o, :, None], out=out[c0:c1, o])
+    n_blocks = -(-g // nb)
+    share(blocks, g, max(1, min(parts, n_blocks)), n_blocks)
     return out.reshape(geom.output_shape)
 
 
-def shift_add(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, band_bytes: int) -> np.ndarray:
-    """A stride-1 layer as one small product per tap over bands of output rows, added in place."""
+def shift_add(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, band_bytes: int, parts: int = 1,
+              bias: np.ndarray | None = None) -> np.ndarray:
+    """A stride-1 layer as one small product per tap over bands of output rows, added in place; the
+    bands are pulled by ``parts`` threads and ``bias`` (G, O/G, 1) is added as each band is stored."""
     g, cg, og, ho, wo = geom.groups, geom.in_per_group, geom.out_per_group, geom.out_height, geom.out_width
     wp = geom.in_width + sum(geom.pad_w)
     starts = _starts(geom, wp)
@@ -101,15 +110,19 @@ def shift_add(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, band_bytes:
     lines = _lines(x, geom, 0, geom.in_channels).reshape(g, cg, -1)  # (G, C/G, line)
     out = np.empty((g, og, ho, wo), dtype=np.float32)
     rows = max(1, min(ho, band_bytes // (4 * wp * g * (cg + 2 * og))))
-    acc = np.empty((g, og, rows * wp), dtype=np.float32)
-    tmp = np.empty_like(acc)
-    for r0 in range(0, ho, rows):
-        r1 = min(ho, r0 + rows)
+
+    def band(r0: int, r1: int) -> None:
         m, base = (r1 - r0) * wp, r0 * wp
-        a_, t_ = acc[:, :, :m], tmp[:, :, :m]
-        np.matmul(w_taps[0], lines[:, :, base + starts[0]:base + starts[0] + m], out=a_)
+        acc = np.empty((g, og, m), dtype=np.float32)
+        tmp = np.empty_like(acc)
+        np.matmul(w_taps[0], lines[:, :, base + starts[0]:base + starts[0] + m], out=acc)
         for k in range(1, len(starts)):
-            np.matmul(w_taps[k], lines[:, :, base + starts[k]:base + starts[k] + m], out=t_)
-            a_ += t_
-        out[:, :, r0:r1, :] = a_.reshape(g, og, r1 - r0, wp)[..., :wo]
+            np.matmul(w_taps[k], lines[:, :, base + starts[k]:base + starts[k] + m], out=tmp)
+            acc += tmp
+        wide = acc.reshape(g, og, r1 - r0, wp)[..., :wo]
+        if bias is None:
+            out[:, :, r0:r1, :] = wide
+        else:
+            np.add(wide, bias[..., None], out=out[:, :, r0:r1, :])
+    share_rows(band, ho, band_step(rows, ho, parts), parts)
     return out.reshape(geom.output_shape)

@@ -8,6 +8,7 @@ from app.engine.cost import LayerCost, conv_cost, matmul_macs, tensor_bytes
 from app.engine.errors import GeometryError
 from app.engine.geometry import ConvGeometry, conv_geometry
 from app.engine.lowering import lowering
+from app.engine.threads import blas_threads
 from app.engine.ops import Node, OpDef, attr, need_const, numel, register
 
 
@@ -53,12 +54,13 @@ class Conv(OpDef):
         t, l, b, r = attr(node, "pads", (0, 0, 0, 0))
         y = conv2d(x[0], w, xs[2] if len(xs) == 3 else None, tuple(attr(node, "strides", (1, 1))),
                    ((t, b), (l, r)), tuple(attr(node, "dilations", (1, 1))), attr(node, "group", 1),
-                   threads=attr(node, "threads", 1), chunk_bytes=attr(node, "chunk_bytes", DEFAULT_CHUNK_BYTES))
+                   threads=attr(node, "threads", None), chunk_bytes=attr(node, "chunk_bytes", DEFAULT_CHUNK_BYTES))
         return [y[None]]
 
     @staticmethod
     def calibrated(node, shapes):
-        return lowering(conv_geom(node, shapes[0], shapes[1]), attr(node, "threads", 1)) is not None
+        threads = attr(node, "threads", None)
+        return lowering(conv_geom(node, shapes[0], shapes[1]), blas_threads() if threads is None else threads) is not None
 
 
 def _gemm_dims(node, a, b):
