@@ -91,6 +91,7 @@ export const fc = {
   keys: { fcBlock: { id: "c8-block", value: "8" }, fcSize: { id: "c8-size", value: "14" } },
   async load(s, env) {
     const k = +s.fcBlock, size = +s.fcSize;
+    $("c8-size").min = k;  // the larger input holds at least one block: a smaller side is never sent
     const design = { layers: [{ op: "conv", out: FC.outputs, k, name: `${k}×${k} conv (the FC layer)` }, { op: "relu" },
       { op: "conv", out: FC.outputs, k: 1, name: "1×1 conv" }] };
     const [res, field] = await Promise.all([

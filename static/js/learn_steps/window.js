@@ -35,16 +35,28 @@ function clampPixel(r, c, shape, rowField, colField) {
   return [Math.max(0, Math.min(h - 1, r)), Math.max(0, Math.min(w - 1, c))];
 }
 
-/** Clicking (or hovering, with `hover`) a canvas sets the step's pixel state and reloads the step. */
+/** Clicking (or hovering, with `hover`) a canvas sets the step's pixel state and reloads the step. One
+ * load at a time: a pointer crossing fifty pixels asks for the pixel it rests on, not for all fifty. */
 function onPick(canvas, env, rowKey, colKey, hover = false) {
   if (canvas.dataset.wired) return;
   canvas.dataset.wired = "1";
+  let pending = null, busy = false;
+  const drain = async () => {
+    busy = true;
+    while (pending) {
+      const [r, c] = pending;
+      pending = null;
+      env.set({ [rowKey]: r, [colKey]: c });
+      await env.reload();
+    }
+    busy = false;
+  };
   const pick = (e) => {
     const p = pixelAt(canvas, e);
     if (!p) return;
     if (+canvas.dataset.r === p[0] && +canvas.dataset.c === p[1]) return; // same pixel: nothing new to ask
-    env.set({ [rowKey]: p[0], [colKey]: p[1] });
-    env.reload();
+    pending = p;
+    if (!busy) drain();
   };
   canvas.addEventListener("click", pick);
   if (hover) canvas.addEventListener("mousemove", pick);
