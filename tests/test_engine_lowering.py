@@ -219,3 +219,35 @@ def test_blas_runs_on_one_thread_inside_the_engine_and_gets_its_threads_back():
         w = np.random.default_rng(1).standard_normal((8, 8, 3, 3), dtype=np.float32)
         close(conv2d(x, w, None, 1, 1, threads=None), torch_conv(x, w, None, 1, 1, 1, 1, False))
         assert [c.get_num_threads() for c in libs] == [2] * len(libs)
+
+
+def test_a_trial_counts_the_cpu_time_it_takes_not_the_time_the_machine_keeps_it_waiting(fresh_choices):
+    """Candidate "runs" waits 30 ms without computing (as a thread the machine does not schedule does);
+    "row_taps" computes for longer than its CPU time slice of that: the trial picks "runs"."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((16, 96, 96), dtype=np.float32)
+    w = rng.standard_normal((16, 16, 3, 3), dtype=np.float32)
+    geom = conv_geometry(x.shape, 16, 3, 1, 1, 1, 1)
+    assert lowering.candidates(geom) == ["row_taps", "runs"] and conv_macs(geom) > lowering.SMALL_MACS
+
+    def run(path, xs, w_, g):
+        if path == "runs":
+            threading.Event().wait(0.03)
+        else:
+            t0 = lowering.clock()
+            while lowering.clock() - t0 < 0.005:  # 5 ms of computing
+                pass
+    choice = lowering.choose(geom, 2, x, w, run)
+    assert choice.path == "runs" and choice.trial_ms["runs"] < 5 <= choice.trial_ms["row_taps"]
+    assert "CPU time" in choice.reason
+
+
+def test_trials_run_on_one_thread(fresh_choices, monkeypatch):
+    seen = []
+    run = conv_mod._run
+    monkeypatch.setattr(conv_mod, "_run", lambda *a: seen.append(a[5]) or run(*a))
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((16, 96, 96), dtype=np.float32)
+    w = rng.standard_normal((16, 16, 3, 3), dtype=np.float32)
+    close(conv2d(x, w, None, 1, 1, threads=2), torch_conv(x, w, None, 1, 1, 1, 1, False))
+    assert seen[:-1] == [1] * (len(seen) - 1) and seen[-1] == 2  # the trials, then the layer on its threads

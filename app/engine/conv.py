@@ -63,7 +63,7 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, st
     threads = blas_threads() if threads is None else max(1, threads)
     b = None if bias is None else np.asarray(bias, dtype=np.float32).reshape(geom.groups, geom.out_per_group, 1)
     with single_blas():
-        choice = choose(geom, threads, x, weight, lambda p, xs, w, g: _run(p, xs, w, g, chunk_bytes, threads))
+        choice = choose(geom, threads, x, weight, lambda p, xs, w, g: _run(p, xs, w, g, chunk_bytes, 1))
         return _run(choice.path, x, weight, geom, chunk_bytes, threads, b)
 
 

@@ -5,7 +5,8 @@ Haswell kernel on an AVX-512 CPU halves the GEMM's speed, and with it the share 
 take), so constants fitted on one machine pick the slower path on another. Layers above SMALL_MACS are
 therefore measured once per shape, in the process that runs them: each candidate lowering runs on a
 slice of the real input (the layer's channels and width, a few output rows: about TRIAL_MACS), three
-times and in alternation, and the fastest per output row wins. The choice is cached per shape and thread
+times and in alternation, on one thread, and the one that takes the least CPU time wins. The choice is
+cached per shape and thread
 count (at most CACHE_SIZE shapes, least recently used first out), so a layer is measured at its first
 use and never again in that process, and it is logged with its reason on the "convlens.engine" logger.
 ``lowering(geom, threads)`` returns the choice a layer got.
@@ -30,6 +31,11 @@ TRIAL_ROWS = 2  # never fewer output rows: one row is not the shape of a band (a
 TRIAL_COLUMNS = 1024  # and, within TRIAL_MAX_MACS, products as long as a GEMM-bound band's: 2 rows of 56
 TRIAL_MAX_MACS = 40_000_000  # columns ran OpenBLAS at a fraction of the speed the whole layer gets
 TRIAL_ROUNDS = 3  # each candidate's minimum of 3: a shared machine stalls a thread now and then
+# Trials run on the calling thread alone and are timed in that thread's CPU time, not wall time: on the
+# shared machine a wall-time trial measured when threads got scheduled (the stem 3→8 @224² got "row_taps
+# 0.180 ms, runs 7.851 ms" at load 5 with two BLAS threads; on one thread in CPU time at load 13:
+# row_taps 0.148 ms, runs 0.209 ms, and the same within 10 % in a second process).
+clock = time.thread_time
 CACHE_SIZE = 256
 FEW_FILTERS = 4  # shift-and-accumulate is a candidate up to this many filters per group
 log = logging.getLogger("convlens.engine")
@@ -140,12 +146,13 @@ def _measure(geom, x, weight, run, paths) -> Choice:
     best: dict[str, float] = {}
     for _ in range(TRIAL_ROUNDS):  # the first round also pays page faults and thread wake-ups
         for p in paths:
-            t0 = time.perf_counter()
+            t0 = clock()
             run(p, xs, weight, g)
-            best[p] = min(best.get(p, float("inf")), (time.perf_counter() - t0) * 1e3)
+            best[p] = min(best.get(p, float("inf")), (clock() - t0) * 1e3)
     path = min(paths, key=best.get)
     timings = ", ".join(f"{p} {best[p]:.3f} ms" for p in paths)
-    return Choice(path, f"measured on {g.out_height} of {geom.out_height} output rows: {timings}", best)
+    return Choice(path, f"measured on {g.out_height} of {geom.out_height} output rows (CPU time of one thread): "
+                        f"{timings}", best)
 
 
 def describe(geom: ConvGeometry) -> str:
