@@ -20,9 +20,92 @@ NETWORK_DOOR = "api.js"  # the one module allowed to call fetch
 
 def code(name: str) -> str:
     """The script without its comments, so a comment that names fetch or toLocaleString is no hit."""
-    text = (JS / name).read_text()
-    text = re.sub(r"^\s*/\*.*?\*/", "", text, flags=re.S | re.M)  # block comments that start a line
-    return re.sub(r"(^|\s)//.*", r"\1", text)                      # line comments (not "http://" in strings)
+    return strip_comments((JS / name).read_text())
+
+
+REGEX_AFTER = set("(,=:[!&|?{};+-*%<>~^")  # a "/" after one of these (or a line start) opens a regex literal
+
+
+def strip_comments(src: str) -> str:
+    """JavaScript without its comments, by a small tokenizer: strings ('…', "…"), template literals with
+    nested ${…} code, and regex literals are skipped whole, so "/*" or "//" inside any of them, or "/*"
+    inside a // comment, never starts a comment (the old regexes ate code after a comment naming
+    "/api/pointwise/*"). A comment becomes one space; a block comment keeps its newlines."""
+    out, i, n = [], 0, len(src)
+    braces = []  # for each open ${ of a template literal: the depth of {} inside it
+    prev = ""    # the last significant (non-space) code character, to tell a regex from a division
+
+    def skip_quoted(j: int, quote: str) -> int:  # from the opening quote to past the closing one
+        j += 1
+        while j < n and src[j] != quote:
+            if src[j] == "\\":
+                j += 1
+            elif src[j] == "\n" and quote != "`":
+                return j  # an unterminated '…' or "…" ends at the line (it cannot span lines)
+            elif quote == "`" and src.startswith("${", j):
+                return j  # code inside the template: the caller resumes the tokenizer there
+            j += 1
+        return j + 1
+
+    while i < n:
+        c = src[i]
+        if c == "/" and src.startswith("//", i):
+            j = src.find("\n", i)
+            i = n if j < 0 else j
+            out.append(" ")
+            continue
+        if c == "/" and src.startswith("/*", i):
+            j = src.find("*/", i + 2)
+            j = n if j < 0 else j + 2
+            out.append(" " + "\n" * src.count("\n", i, j))
+            i = j
+            continue
+        if c == "/" and (prev == "" or prev in REGEX_AFTER
+                         or re.search(r"\b(return|typeof|case|in|of)\s*$", "".join(out[-16:])[-16:])):
+            j, in_class = i + 1, False
+            while j < n and src[j] != "\n" and (in_class or src[j] != "/"):
+                if src[j] == "\\":
+                    j += 1
+                elif src[j] == "[":
+                    in_class = True
+                elif src[j] == "]":
+                    in_class = False
+                j += 1
+            j += 1
+            while j < n and src[j].isalpha():  # flags
+                j += 1
+            out.append(src[i:j])
+            prev, i = "/", j
+            continue
+        if c in "'\"`":
+            j = skip_quoted(i, c)
+            out.append(src[i:j])
+            if c == "`" and src.startswith("${", j):
+                out.append("${")
+                braces.append(0)
+                j += 2
+            prev, i = c, j
+            continue
+        if c == "{" and braces:
+            braces[-1] += 1
+        elif c == "}" and braces:
+            if braces[-1] == 0:  # the end of a ${…}: back inside the template literal
+                braces.pop()
+                j = i  # src[j] is "}", and skip_quoted starts after it, as after an opening backtick
+                k = skip_quoted(j, "`")
+                out.append(src[i:k])
+                if src.startswith("${", k):
+                    out.append("${")
+                    braces.append(0)
+                    k += 2
+                prev, i = "`", k
+                continue
+            braces[-1] -= 1
+        out.append(c)
+        if not c.isspace():
+            prev = c
+        i += 1
+    return "".join(out)
 
 
 # A ratchet: these still GET with fetch (api.js has getJSON for that now); take a page off the list when
@@ -102,3 +185,37 @@ def test_the_drag_mapping_agrees_with_the_apis_windows(page, live_server, layer)
         best_r = min(abs(centre[k, j][0] - r) for k in range(h))
         best_c = min(abs(centre[i, k][1] - c) for k in range(w))
         assert abs(centre[i, j][0] - r) <= best_r + 1e-9 and abs(centre[i, j][1] - c) <= best_c + 1e-9, (r, c, i, j)
+
+
+@pytest.mark.parametrize("src, kept, gone", [
+    ('// see /api/pointwise/*\nfetch(1);', ["fetch(1);"], ["pointwise"]),  # "/*" inside a // comment
+    ('const a = "/* not a comment */"; fetch(2);', ['"/* not a comment */"', "fetch(2);"], []),
+    ("const u = 'http://x'; fetch(3); // fetch(gone)", ["'http://x'", "fetch(3);"], ["gone"]),
+    ("/* fetch(gone)\n // still in the block */ fetch(4);", ["fetch(4);"], ["gone", "still"]),
+    ("const t = `a ${ f(\"}\") } /* in the template */ b ${x}`; fetch(5);", ["/* in the template */", "fetch(5);"], []),
+    ("const t = `${ `inner ${ y /* gone */ }` }`; fetch(6);", ["inner", "fetch(6);"], ["gone"]),
+    ('s.replace(/[/*"]/g, ""); fetch(7); // gone', ['/[/*"]/g', "fetch(7);"], ["gone"]),
+    ("const half = w / 2; // gone\nconst q = h / 4 /* gone too */; fetch(8);", ["w / 2;", "h / 4", "fetch(8);"], ["gone"]),
+    ("if (x) return /\\/\\*/.test(s); fetch(9);", ["/\\/\\*/.test(s);", "fetch(9);"], []),
+])
+def test_the_comment_stripper_is_not_fooled(src, kept, gone):
+    out = strip_comments(src)
+    for k in kept:
+        assert k in out, (src, out)
+    for g in gone:
+        assert g not in out, (src, out)
+
+
+def test_stripping_keeps_every_page_scripts_code():
+    """Stripped, every script keeps its lines (a block comment keeps its newlines) and every import and
+    export statement: no string, template or regex made the tokenizer swallow code."""
+    statement = re.compile(r"^(import|export) [\w{}*, ]*")
+    for path in sorted(JS.glob("*.js")):
+        if path.name.startswith("plotly"):
+            continue
+        src = path.read_text()
+        out = strip_comments(src)
+        assert out.count("\n") == src.count("\n"), path.name
+        before = [m.group() for m in map(statement.match, src.splitlines()) if m]
+        after = [m.group() for m in map(statement.match, out.splitlines()) if m]
+        assert after == before, path.name
