@@ -37,6 +37,9 @@ def test_presets_measure_slider_and_tables(page, live_server):
     assert 0 < q1 <= speedup <= q3  # how fast is measured, never asserted: this machine is shared
     assert "pairs" in page.inner_text("#verdict") or "noisy" in page.inner_text("#verdict")
     page.fill("#g-c", "8")
+    # the slider offers 8's groups [1, 2, 4, 8] once the API has answered for C = 8: wait for that state
+    page.wait_for_function("document.getElementById('g-slider').max === '3' && "
+                           "document.getElementById('g-value').textContent.startsWith('groups = 1 ')")
     page.eval_on_selector("#g-slider", "s => { s.value = s.max; s.dispatchEvent(new Event('change')); }")
     page.wait_for_function("document.getElementById('g-value').textContent.includes('depthwise')")
     page.wait_for_function("document.getElementById('g-text').dataset.params === String(8 * 1 * 3 * 3)")
