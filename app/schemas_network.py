@@ -140,7 +140,26 @@ class LayerRun(BaseModel):
     mean: float
     time_ms: float
     time_share: float
+    macs: int = Field(0, description="from the cost table")
+    macs_per_byte: float = Field(0.0, description="arithmetic intensity: MACs over bytes read and written")
+    macs_per_s: Optional[float] = Field(None, description="measured: MACs over this run's time (null for no MACs)")
+    bound: Optional[Literal["memory", "compute"]] = Field(
+        None, description="memory below the roofline's ridge point (MACs per byte), compute at or above it")
     preview: Optional[EncodedArray] = Field(None, description="the first channels, each at most 32×32 (strided)")
+
+
+class RooflineInfo(BaseModel):
+    """This server's roofline, measured once per process (app/engine/roofline.py): what a layer of a given
+    arithmetic intensity can reach at best, min(peak, bandwidth · MACs per byte)."""
+    peak_macs_per_s: float = Field(description="float32 GEMM, best of short runs of (gemm_n × gemm_n)²")
+    bandwidth_bytes_per_s: float = Field(description="an array copy of copy_bytes, bytes read + written, best of runs")
+    ridge_macs_per_byte: float = Field(description="peak / bandwidth: where the two roofs meet")
+    gemm_n: int
+    copy_bytes: int
+    threads: int = Field(description="BLAS threads the engine uses")
+    gemm_threads: int = Field(description="the peak is the faster GEMM on 1 thread or on all of them: which one")
+    curve: list[list[float]] = Field(description="the roof to draw: [MACs per byte, attainable MACs/s] at this "
+                                                 "run's lowest intensity ÷ 2, the ridge, and its highest × 2")
 
 
 class RunResponse(BaseModel):
@@ -152,6 +171,7 @@ class RunResponse(BaseModel):
     prediction: Optional[Prediction]
     layers: list[LayerRun]
     total_ms: float
+    roofline: Optional[RooflineInfo] = None
     pointwise_time_share: float = Field(description="share of the measured time spent in 1×1 convolutions")
 
 

@@ -183,3 +183,27 @@ def test_click_a_3x3_layer_opens_conv_on_its_activation_named_in_the_picker(brow
         screenshot(page, f"network_to_conv_{width}x{height}")
     finally:
         ctx.close()
+
+
+def test_the_roofline_chart_plots_every_layer_under_the_servers_measured_roofs(page, live_server):
+    """The chart's roof is the API's (measured once by this server process, never written in the page) and
+    it has one point per layer with MACs, the 1×1 layers as their own marked trace."""
+    page.goto(live_server + "/network?ik=test&ti=2")
+    ready(page)
+    page.wait_for_function("document.getElementById('roofline-chart').data?.length === 3")
+    traces = page.evaluate("""() => document.getElementById('roofline-chart').data.map((t) => ({
+        name: t.name, x: Array.from(t.x), y: Array.from(t.y), symbol: t.marker?.symbol ?? null }))""")
+    run = httpx.post(live_server + "/api/models/digits/run", json={"input": {"kind": "test_image", "index": 2}}).json()
+    rows = httpx.get(live_server + "/api/models/digits").json()["layers"]
+    roof = run["roofline"]  # one worker: the same process, so the same measurement
+    assert traces[0]["x"] == [p[0] for p in roof["curve"]]
+    assert traces[0]["y"] == pytest.approx([p[1] / 1e9 for p in roof["curve"]])
+    pw = [r for r in rows if r["is_1x1"] and r["macs"]]
+    other = [r for r in rows if not r["is_1x1"] and r["macs"]]
+    assert traces[2]["symbol"] == "diamond" and traces[2]["x"] == pytest.approx([r["macs_per_byte"] for r in pw])
+    assert traces[1]["x"] == pytest.approx([r["macs_per_byte"] for r in other])
+    note = page.text_content("#roofline-note")
+    assert f"{roof['ridge_macs_per_byte']:.2f} MACs per byte" in note and f"{roof['peak_macs_per_s'] / 1e9:.1f} GMAC/s" in note
+    bounds = page.eval_on_selector_all("#cost-table tbody tr", "trs => trs.map(tr => tr.cells[10].textContent)")
+    assert [b or None for b in bounds] == [("memory" if r["macs_per_byte"] < roof["ridge_macs_per_byte"] else "compute")
+                                           if r["macs"] else None for r in rows]

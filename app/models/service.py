@@ -12,6 +12,7 @@ import numpy as np
 from app.compute import engine_slot
 from app.encoding import Frame, encode_array
 from app.engine.graph import Graph, NodeCost, cost_table, run, timed_run
+from app.engine.roofline import machine_roofline
 from app.errors import ConvlensError, NotFound
 from app.inputs.resolve import resolve_input
 from app.inputs.store import InputStore
@@ -21,7 +22,7 @@ from app.models.onnx_import import BadModel, ImportedModel, model_graph, parse_m
 from app.models.store import ModelStore
 from app.schemas import InputInfo
 from app.schemas_network import (ActivationRequest, ConvLayerInfo, DrawingInput, ImageInput, LayerRow, LayerRun, LayerView, ModelDetail,
-                                 ModelInfo, OpShare, Prediction, RunRequest, RunResponse, TestImageInput, Totals)
+                                 ModelInfo, OpShare, Prediction, RooflineInfo, RunRequest, RunResponse, TestImageInput, Totals)
 from app.settings import Settings
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
@@ -192,22 +193,37 @@ def run_model(model_id: str, req: RunRequest, store: ModelStore, inputs: InputSt
     g, x, info = _input(model_id, req.input, req.size, store, inputs, s)
     names = [n.outputs[0] for n in g.nodes]
     with engine_slot(_macs(g), s):
+        roof = machine_roofline()  # measured on the first run of the process, in its slot, then cached
         values, ms = timed_run(g, {g.inputs[0]: x}, keep=names)
     total = sum(ms)
     frame = Frame() if req.encoding == "binary" else None
     layers = []
-    for i, (node, t) in enumerate(zip(g.nodes, ms)):
+    for i, (node, r, t) in enumerate(zip(g.nodes, cost_table(g), ms)):
         a = values[node.outputs[0]]
         p = _preview(a, req.preview_channels)
         layers.append(LayerRun(index=i, name=node.name, op=node.op, output=node.outputs[0], shape=list(a.shape),
                                min=float(a.min()), max=float(a.max()), mean=float(a.mean(dtype=np.float64)),
-                               time_ms=t, time_share=_share(t, total),
+                               time_ms=t, time_share=_share(t, total), macs=r.cost.macs,
+                               macs_per_byte=r.cost.macs_per_byte,
+                               macs_per_s=r.cost.macs / (t / 1e3) if r.cost.macs and t > 0 else None,
+                               bound=roof.bound(r.cost.macs_per_byte) if r.cost.macs else None,
                                preview=None if p is None else encode_array(p, req.encoding, frame)))
     pw_ms = sum(t for r, t in zip(cost_table(g), ms) if r.is_1x1)
     shown = _preview(x, 3)
     return RunResponse(model=model_id, input=info, input_shape=list(x.shape),
-                       input_preview=None if shown is None else encode_array(shown, req.encoding, frame), prediction=_prediction(model_id, values[g.outputs[0]]),
-                       layers=layers, total_ms=total, pointwise_time_share=_share(pw_ms, total)), frame
+                       input_preview=None if shown is None else encode_array(shown, req.encoding, frame),
+                       prediction=_prediction(model_id, values[g.outputs[0]]), layers=layers, total_ms=total,
+                       roofline=_roofline_info(roof, [r.macs_per_byte for r in layers if r.macs], s),
+                       pointwise_time_share=_share(pw_ms, total)), frame
+
+
+def _roofline_info(roof, intensities: list[float], s: Settings) -> RooflineInfo:
+    """The measured roofs, and the polyline the page draws over the layers' range of intensities."""
+    ridge = roof.ridge_macs_per_byte
+    xs = sorted({min(intensities + [ridge]) / 2, ridge, max(intensities + [ridge]) * 2})
+    return RooflineInfo(peak_macs_per_s=roof.peak_macs_per_s, bandwidth_bytes_per_s=roof.bandwidth_bytes_per_s,
+                        ridge_macs_per_byte=ridge, gemm_n=roof.gemm_n, copy_bytes=roof.copy_bytes,
+                        threads=s.compute_threads, gemm_threads=roof.gemm_threads, curve=[[x, roof.attainable_macs_per_s(x)] for x in xs])
 
 
 def activation(model_id: str, req: ActivationRequest, store: ModelStore, inputs: InputStore, s: Settings) -> np.ndarray:

@@ -7,6 +7,7 @@ import { getJSON, postFile, postFrame, postJSON } from "./api.js";
 import { formatBytes, formatCount, formatInt } from "./format.js";
 import { KEYS } from "./keys.js";
 import { convUrl, pointwiseUrl } from "./links.js";
+import { CONFIG, plotlyReady } from "./plots.js";
 import { createShell, showMessage } from "./shell.js";
 
 const $ = (id) => document.getElementById(id);
@@ -247,6 +248,7 @@ function tableRows(run, detail) {
     shapes: `${shapeText(r.in_shape)} → ${shapeText(r.out_shape)}`, params: r.params, macs: r.macs,
     bytes: r.bytes_read + r.bytes_written, macs_per_byte: r.macs_per_byte,
     time_ms: run.layers[i]?.time_ms ?? 0, share: run.layers[i]?.time_share ?? 0, is_1x1: r.is_1x1,
+    bound: run.layers[i]?.bound ?? "",
   }));
 }
 
@@ -257,14 +259,14 @@ function renderTable(run, detail) {
     const tr = body.insertRow();
     if (r.is_1x1) tr.className = "pw";
     const cells = [r.layer, r.op + (r.bn_folded ? " (BN folded)" : ""), r.geometry, r.shapes, formatInt(r.params),
-      formatCount(r.macs), formatBytes(r.bytes), r.macs_per_byte.toFixed(2), r.time_ms.toFixed(3), `${(100 * r.share).toFixed(1)} %`];
+      formatCount(r.macs), formatBytes(r.bytes), r.macs_per_byte.toFixed(2), r.time_ms.toFixed(3), `${(100 * r.share).toFixed(1)} %`, r.bound];
     cells.forEach((v) => { tr.insertCell().textContent = v; });
   }
   const t = detail.totals;
   const foot = $("cost-table").tFoot;
   foot.replaceChildren();
   const tr = foot.insertRow();
-  ["total", "", "", "", formatInt(t.params), formatCount(t.macs), formatBytes(t.bytes_moved), "", run.total_ms.toFixed(3), "100 %"]
+  ["total", "", "", "", formatInt(t.params), formatCount(t.macs), formatBytes(t.bytes_moved), "", run.total_ms.toFixed(3), "100 %", ""]
     .forEach((v) => { tr.insertCell().textContent = v; });
   tr.cells[4].dataset.value = t.params;
   tr.cells[5].dataset.value = t.macs;
@@ -278,9 +280,39 @@ function renderTable(run, detail) {
 
 function csv(run, detail) {
   const rows = tableRows(run, detail);
-  const cols = ["layer", "op", "bn_folded", "geometry", "shapes", "params", "macs", "bytes", "macs_per_byte", "time_ms", "share"];
+  const cols = ["layer", "op", "bn_folded", "geometry", "shapes", "params", "macs", "bytes", "macs_per_byte", "time_ms", "share", "bound"];
   const q = (v) => (typeof v === "string" ? `"${v.replaceAll('"', '""')}"` : String(v));
   return [cols.join(","), ...rows.map((r) => cols.map((c) => q(r[c])).join(","))].join("\n") + "\n";
+}
+
+/** Each layer with MACs at (MACs per byte, measured MACs/s), 1×1 layers marked, under the roofline the
+ * server measured (its curve's points are the server's; nothing is computed here). */
+async function renderRoofline(run, detail) {
+  const roof = run.roofline, el = $("roofline-chart");
+  if (!roof) return;
+  const g = (v) => v / 1e9;
+  const timed = run.layers.filter((l) => l.macs_per_s);
+  const memory = timed.filter((l) => l.bound === "memory").length;
+  $("roofline-note").textContent = `This server, measured once when it started running models: float32 GEMM peak `
+    + `${g(roof.peak_macs_per_s).toFixed(1)} GMAC/s (${roof.gemm_n}×${roof.gemm_n} matrices, best on ${roof.gemm_threads} `
+    + `BLAS thread${roof.gemm_threads === 1 ? "" : "s"}; the engine uses ${roof.threads}), memory bandwidth ${g(roof.bandwidth_bytes_per_s).toFixed(1)} GB/s `
+    + `(${formatBytes(roof.copy_bytes)} copied); they meet at ${roof.ridge_macs_per_byte.toFixed(2)} MACs per byte. `
+    + `${memory} of ${timed.length} layers with MACs lie left of it: bound by memory traffic, not arithmetic. `
+    + `A point far below the roof is overhead (Python, small arrays, a loaded machine), not either bound.`;
+  const trace = (pw) => {
+    const ls = timed.filter((l) => Boolean(detail.layers[l.index]?.is_1x1) === pw);
+    return { type: "scatter", mode: "markers", name: pw ? "1×1 convolution" : "other layer",
+      x: ls.map((l) => l.macs_per_byte), y: ls.map((l) => g(l.macs_per_s)),
+      text: ls.map((l) => `${l.name} (${l.op})<br>${formatCount(l.macs)} MACs in ${l.time_ms.toFixed(3)} ms<br>${l.bound}-bound`),
+      hoverinfo: "text", marker: pw ? { symbol: "diamond", size: 11, color: "#c05a00" } : { symbol: "circle", size: 9, color: "#2f6fde" } };
+  };
+  const line = { type: "scatter", mode: "lines", name: "roofline (attainable)", x: roof.curve.map((p) => p[0]),
+    y: roof.curve.map((p) => g(p[1])), line: { color: "#333", width: 2 }, hoverinfo: "skip" };
+  await plotlyReady();
+  Plotly.react(el, [line, trace(false), trace(true)], { height: 340, margin: { t: 10, r: 10, b: 50, l: 60 }, font: { size: 12 },
+    legend: { orientation: "h", y: -0.25 },
+    xaxis: { type: "log", title: { text: "MACs per byte (arithmetic intensity)" } },
+    yaxis: { type: "log", title: { text: "GMAC/s (measured)" } } }, CONFIG);
 }
 
 // ---- models list and upload ----
@@ -329,6 +361,7 @@ const shell = createShell({
     renderClassMaps(run, check.detail);
     renderLayers(run, check.detail);
     renderTable(run, check.detail);
+    await renderRoofline(run, check.detail);
     await loadModels(shell.state.model);
   },
   onControl: (name, value) => (name === "model" && value !== "digits" && shell.state.inputKind !== "image" ? { inputKind: "random" } : null),

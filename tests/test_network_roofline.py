@@ -1,0 +1,55 @@
+"""The roofline /network draws: this process's GEMM peak and memory bandwidth, measured once (bounded),
+and each layer's measured speed and bound as the run returns them."""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from app.engine import roofline as rl
+from app.engine.roofline import Roofline, machine_roofline
+
+
+def test_attainable_speed_is_the_lower_roof_and_the_ridge_splits_the_bounds():
+    r = Roofline(peak_macs_per_s=100e9, gemm_threads=2, bandwidth_bytes_per_s=20e9, gemm_n=256, copy_bytes=8 << 20)
+    assert r.ridge_macs_per_byte == 100e9 / 20e9 == 5
+    assert r.attainable_macs_per_s(0.5) == 20e9 * 0.5  # under the ridge: bandwidth · intensity
+    assert r.attainable_macs_per_s(50) == 100e9        # over it: the peak
+    assert r.bound(4.99) == "memory" and r.bound(5) == "compute" and r.bound(0) is None
+
+
+def test_best_of_runs_takes_the_fastest_and_stops_at_its_budget(monkeypatch):
+    """A fake clock: each run takes 30, 10, 20, … ms; the warm-up's 30 ms is not a candidate but is spent, so
+    with a 45 ms budget the loop stops after the run that crosses it (30 + 10 + 20 = 60) instead of doing all
+    16."""
+    durations = itertools.cycle([0.030, 0.010, 0.020])
+    now = [0.0]
+    calls = []
+
+    def run():
+        calls.append(1)
+        now[0] += next(durations)
+
+    monkeypatch.setattr(rl.time, "perf_counter", lambda: now[0])
+    best = rl._best_seconds(run, repeats=16, budget_s=0.045)
+    assert best == pytest.approx(0.010) and len(calls) == 1 + 2
+
+
+def test_the_measurement_is_made_once_per_process():
+    a, b = machine_roofline(), machine_roofline()
+    assert a is b and a.peak_macs_per_s > 0 and a.bandwidth_bytes_per_s > 0
+
+
+def test_a_run_returns_the_processes_roofline_and_each_layers_speed_and_bound(client):
+    run = client.post("/api/models/digits/run", json={"input": {"kind": "test_image", "index": 1}}).json()
+    detail = client.get("/api/models/digits").json()
+    roof, mine = run["roofline"], machine_roofline()  # the TestClient's app runs in this process
+    assert roof["peak_macs_per_s"] == mine.peak_macs_per_s and roof["bandwidth_bytes_per_s"] == mine.bandwidth_bytes_per_s
+    assert roof["ridge_macs_per_byte"] == pytest.approx(roof["peak_macs_per_s"] / roof["bandwidth_bytes_per_s"])
+    for layer, row in zip(run["layers"], detail["layers"]):
+        assert layer["macs"] == row["macs"] and layer["macs_per_byte"] == pytest.approx(row["macs_per_byte"])
+        if row["macs"] == 0:
+            assert layer["bound"] is None and layer["macs_per_s"] is None
+            continue
+        assert layer["macs_per_s"] == pytest.approx(row["macs"] / (layer["time_ms"] / 1e3))
+        assert layer["bound"] == ("memory" if row["macs_per_byte"] < roof["ridge_macs_per_byte"] else "compute")
