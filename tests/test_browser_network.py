@@ -2,10 +2,12 @@
 the table's totals are the API's."""
 from __future__ import annotations
 
+import functools
+
 import httpx
 import pytest
 
-from tests.conftest import ready, screenshot
+from tests.conftest import ready, screenshot, wait_in_page
 
 
 def loads(page) -> int:
@@ -61,6 +63,7 @@ def test_screenshots(browser, live_server, width, height):
     ctx = browser.new_context(viewport={"width": width, "height": height})
     try:
         pg = ctx.new_page()
+        pg.wait_for_function = functools.partial(wait_in_page, pg)  # the CSP forbids Playwright's own poll
         pg.goto(live_server + "/network")
         pg.wait_for_load_state("networkidle")
         ready(pg)
@@ -157,9 +160,7 @@ def test_an_uploaded_photo_of_a_digit_is_converted_by_the_server_and_shown(page,
 def test_click_a_3x3_layer_opens_conv_on_its_activation_named_in_the_picker(browser, live_server, width, height):
     """A 3×3 convolution deeper in the model: /conv opens on the activation it reads (input kind
     "activation") with its weights (kind "layer"), both named in their selects, no sideways scroll."""
-    import functools
-
-    from tests.conftest import PageWatch, wait_in_page
+    from tests.conftest import PageWatch
     from tests.quality import quality_problems
 
     rows = httpx.get(live_server + "/api/models/digits").json()["layers"]
