@@ -155,12 +155,29 @@ export function placeRow(gd, row, cols) {
   place(el, { left: a.left, top: a.top - 2, width: b.left + b.width - a.left, height: Math.max(a.height, 1) + 4 });
 }
 
+/** Words of a title broken into lines of at most `chars` characters (a long word keeps its own line). */
+function wrapWords(text, chars) {
+  const lines = [];
+  for (const word of text.split(" ")) {
+    const last = lines.length - 1;
+    if (last >= 0 && lines[last].length + 1 + word.length <= chars) lines[last] += ` ${word}`;
+    else lines.push(word);
+  }
+  return lines;
+}
+
+const TITLE_PX = 12, TITLE_CHAR_PX = 7.2, TITLE_LINE_PX = 14;  // a generous width per character at 12 px
+
 /** The NiN stack as neurons: input vector → hidden layers → output, with the pixel's activations. */
 export function ninSVG(nin, width = 900) {
   const cols = [nin.input_at_pixel, ...nin.layers.map((l) => l.activation_at_pixel)];
   // drawn at the width it is shown at (never scaled down), so its 11-px labels stay 11 px on screen
-  const W = Math.max(360, Math.min(900, Math.round(width))), H = 320, dx = W / (cols.length + 1);
-  const pos = cols.map((vals, i) => vals.map((_, j) => [dx * (i + 1), H * (j + 1) / (vals.length + 1)]));
+  const W = Math.max(360, Math.min(900, Math.round(width))), dx = W / (cols.length + 1);
+  // column titles wrap to the column's width, so neighbours never overlap (4 columns at 800 px did)
+  const titles = ["input x (C_in)", ...nin.layers.map((l, i) => `1×1 conv ${l.in_channels}→${l.out_channels} + ReLU${i === nin.layers.length - 1 ? " (output)" : ""}`)]
+    .map((t) => wrapWords(t, Math.max(6, Math.floor((dx - 8) / TITLE_CHAR_PX))));
+  const top = Math.max(...titles.map((t) => t.length)) * TITLE_LINE_PX + 10, H = 320 + top;
+  const pos = cols.map((vals, i) => vals.map((_, j) => [dx * (i + 1), top + (H - top) * (j + 1) / (vals.length + 1)]));
   let lines = "", nodes = "";
   nin.layers.forEach((layer, i) => layer.weight.forEach((row, o) => row.forEach((w, c) => {
     const [x1, y1] = pos[i][c], [x2, y2] = pos[i + 1][o];
@@ -171,9 +188,9 @@ export function ninSVG(nin, width = 900) {
     nodes += `<circle cx="${x}" cy="${y}" r="11" fill="${v > 0 ? "#ffe0b8" : "#eef1f6"}" stroke="#555"/>` +
       `<text x="${x + 15}" y="${y + 4}" font-size="11">${fmt(v)}</text>`;
   }));
-  const titles = ["input x (C_in)", ...nin.layers.map((l, i) => `1×1 conv ${l.in_channels}→${l.out_channels} + ReLU${i === nin.layers.length - 1 ? " (output)" : ""}`)]
-    .map((t, i) => `<text x="${dx * (i + 1)}" y="14" font-size="12" text-anchor="middle">${t}</text>`).join("");
-  return `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="the per-pixel MLP">${lines}${nodes}${titles}</svg>`;
+  const heads = titles.map((t, i) => `<text class="nin-title" x="${dx * (i + 1)}" y="${TITLE_PX + 2}" font-size="${TITLE_PX}" text-anchor="middle">` +
+    t.map((line, k) => `<tspan x="${dx * (i + 1)}" dy="${k ? TITLE_LINE_PX : 0}">${line}</tspan>`).join("") + "</text>").join("");
+  return `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="the per-pixel MLP">${lines}${nodes}${heads}</svg>`;
 }
 
 export { CANVAS_CSS_WIDTH };
