@@ -208,3 +208,42 @@ def test_the_roofline_chart_plots_every_layer_under_the_servers_measured_roofs(p
     bounds = page.eval_on_selector_all("#cost-table tbody tr", "trs => trs.map(tr => tr.cells[10].textContent)")
     assert [b or None for b in bounds] == [("memory" if r["macs_per_byte"] < roof["ridge_macs_per_byte"] else "compute")
                                            if r["macs"] else None for r in rows]
+
+
+def test_the_table_downloads_as_a_netron_metrics_attachment(page, live_server):
+    """Netron 9.x (metadata.Attachment in its view.js) reads a .json whose signature is "netron:attachment"
+    opened over a model, items {kind, target, name, value}; "node" items attach to the node named target."""
+    import json
+
+    import onnx
+
+    from app.models.service import BUILTIN_DIR
+
+    page.goto(live_server + "/network?ik=test&ti=6")
+    ready(page)
+    with page.expect_download() as dl:
+        page.click("#download-netron")
+    assert dl.value.suggested_filename.endswith(".metrics.json")
+    doc = json.loads(open(dl.value.path()).read())
+    assert doc["signature"] == "netron:attachment" and set(doc) == {"signature", "metadata", "metrics"}
+    for item in doc["metrics"] + doc["metadata"]:
+        assert set(item) == {"kind", "target", "name", "value"} and item["kind"] in ("model", "node")
+        assert "\n" not in item["target"]  # Netron matches a target up to its first newline
+    detail = httpx.get(live_server + "/api/models/digits").json()
+    model = {m["name"]: m["value"] for m in doc["metrics"] if m["kind"] == "model"}
+    assert model["params"] == detail["totals"]["params"] and model["macs"] == detail["totals"]["macs"]
+    assert model["flops"] == 2 * detail["totals"]["macs"]
+    nodes: dict[str, dict] = {}
+    for m in doc["metrics"]:
+        if m["kind"] == "node":
+            nodes.setdefault(m["target"], {})[m["name"]] = m["value"]
+    assert list(nodes) == [r["name"] for r in detail["layers"]]
+    for r in detail["layers"]:
+        n = nodes[r["name"]]
+        assert (n["params"], n["macs"], n["bytes_read"], n["bytes_written"]) == (r["params"], r["macs"], r["bytes_read"], r["bytes_written"])
+    assert sum(n["time_ms"] for n in nodes.values()) == pytest.approx(model["time_ms"])
+    # the targets are the file's own node names, which is what Netron shows and matches
+    names = {n.name for n in onnx.load_from_string((BUILTIN_DIR / "digits.onnx").read_bytes()).graph.node}
+    assert set(nodes) <= names
+    folded = {m["target"] for m in doc["metadata"] if m["name"] == "convlens op" and "(BN folded)" in m["value"]}
+    assert folded == {r["name"] for r in detail["layers"] if r["bn_folded"]}

@@ -315,6 +315,39 @@ async function renderRoofline(run, detail) {
     yaxis: { type: "log", title: { text: "GMAC/s (measured)" } } }, CONFIG);
 }
 
+/** The table as a Netron metrics attachment: Netron (9.x, metadata.Attachment in its view.js) reads a JSON
+ * file whose `signature` is "netron:attachment" when it is opened over a model, and shows each item
+ * {kind, target, name, value} in the "Metrics" (or "Metadata") section of the model ("model", target "") or
+ * of the node whose name is `target` ("node"). Every value is the API's, as in the CSV. */
+function netronAttachment(run, detail) {
+  const metrics = [], metadata = [];
+  const t = detail.totals;
+  const put = (list, kind, target, values) => Object.entries(values).forEach(([name, value]) => list.push({ kind, target, name, value }));
+  put(metrics, "model", "", { params: t.params, macs: t.macs, flops: t.flops, bytes_moved: t.bytes_moved,
+    time_ms: run.total_ms, pointwise_macs_percent: 100 * t.pointwise_macs_share,
+    pointwise_time_percent: 100 * run.pointwise_time_share });
+  if (run.roofline) {
+    put(metadata, "model", "", { "convlens roofline": `GEMM peak ${(run.roofline.peak_macs_per_s / 1e9).toFixed(1)} GMAC/s, `
+      + `bandwidth ${(run.roofline.bandwidth_bytes_per_s / 1e9).toFixed(1)} GB/s, ridge ${run.roofline.ridge_macs_per_byte.toFixed(2)} MACs/byte` });
+  }
+  tableRows(run, detail).forEach((r, i) => {
+    const row = detail.layers[i];
+    put(metrics, "node", r.layer, { params: r.params, macs: r.macs, bytes_read: row.bytes_read, bytes_written: row.bytes_written,
+      macs_per_byte: r.macs_per_byte, time_ms: r.time_ms, time_percent: 100 * r.share });
+    put(metadata, "node", r.layer, { "convlens op": r.op + (r.bn_folded ? " (BN folded)" : ""), "convlens shapes": r.shapes,
+      ...(r.bound ? { "convlens bound": r.bound } : {}) });
+  });
+  return { signature: "netron:attachment", metadata, metrics };
+}
+
+function download(text, type, filename) {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(new Blob([text], { type }));
+  a.download = filename;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
 // ---- models list and upload ----
 async function loadModels(selected) {
   const models = await getJSON("/api/models");
@@ -389,13 +422,14 @@ $("image-file").addEventListener("change", async (e) => {
   }
 });
 $("pad-clear").addEventListener("click", () => { clearPad(); });
+const fileStem = () => lastDetail.model.name.replace(/[^\w.-]+/g, "_").replace(/\.onnx$/i, "");
 $("download-csv").addEventListener("click", () => {
-  if (!lastRun || !lastDetail) return;
-  const a = document.createElement("a");
-  a.href = URL.createObjectURL(new Blob([csv(lastRun, lastDetail)], { type: "text/csv" }));
-  a.download = `${lastDetail.model.name.replace(/[^\w.-]+/g, "_")}-layers.csv`;
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  if (lastRun && lastDetail) download(csv(lastRun, lastDetail), "text/csv", `${fileStem()}-layers.csv`);
+});
+$("download-netron").addEventListener("click", () => {
+  if (lastRun && lastDetail) {
+    download(JSON.stringify(netronAttachment(lastRun, lastDetail), null, 1), "application/json", `${fileStem()}.metrics.json`);
+  }
 });
 
 clearPad();
