@@ -1,6 +1,6 @@
 """Three convlens replicas behind nginx, sharing one store: the local multi-replica run of issue 17.
 
-    .venv/bin/python benchmarks/replicas.py [--replicas 3] [--clients 32] [--seconds 30]
+    .venv/bin/python benchmarks/replicas.py [--replicas 3] [--clients 32] [--seconds 30] [--containers [IMAGE]]
 
 Starts N replicas (``python -m app``, one worker and one BLAS thread each; with ``unshare`` each runs in
 its own UTS namespace under its own host name, so the store sees N hosts), all with one
@@ -14,8 +14,12 @@ Debian with apt-get when missing). Then:
 4. the same load through the proxy during a rolling restart: each replica in turn gets SIGTERM, is
    started again and answers /readyz before the next one goes.
 
+With ``--containers [IMAGE]`` the replicas are podman containers of the image instead (default
+localhost/convlens:check, which ``bash scripts/container-check`` builds): read-only root, their own host
+names, one host directory bind-mounted as every replica's /data; nginx still runs on the host.
+
 Reports errors, requests/s, p50 and p99 of each load run, prints JSON and writes
-benchmarks/results/replicas.json. Traffic goes to 127.0.0.1 only; every run is bounded in time and
+benchmarks/results/replicas.json (replicas-containers.json). Traffic goes to 127.0.0.1 only; every run is bounded in time and
 stops by itself. Exit status 1 if the upload check or any load run had an error.
 """
 from __future__ import annotations
@@ -102,6 +106,57 @@ class Replica:
         return time.monotonic() - t0
 
 
+class ContainerReplica(Replica):
+    """The same, as a podman container of the image (``--containers``): read-only root, /tmp a tmpfs, the
+    store a bind mount of one host directory shared by every replica, the port published on loopback."""
+
+    def __init__(self, name: str, data_dir: Path, log_dir: Path, image: str, env: dict | None = None):
+        super().__init__(name, data_dir, log_dir, False, env)
+        self.image, self.container = image, f"convlens-{name}-{os.getpid()}"
+
+    def start(self) -> None:
+        if subprocess.run(["podman", "container", "exists", self.container]).returncode == 0:
+            return _podman("start", self.container)
+        env = {**REPLICA_ENV, "CONVLENS_ALLOWED_HOSTS": "127.0.0.1,localhost", **self.env}
+        _podman("run", "-d", "--name", self.container, "--hostname", self.name, "--read-only", "--tmpfs", "/tmp",
+                "-v", f"{self.data_dir}:/data", "-p", f"127.0.0.1:{self.port}:8000", "--stop-timeout", "40",
+                *[a for k, v in env.items() for a in ("-e", f"{k}={v}")], self.image)
+
+    def wait_ready(self, timeout_s: float = 90) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.2)
+        logs = subprocess.run(["podman", "logs", self.container], capture_output=True, text=True)
+        raise RuntimeError(f"{self.name} not ready within {timeout_s} s: {(logs.stdout + logs.stderr)[-1500:]}")
+
+    def stop(self, timeout_s: float = 60) -> float:
+        t0 = time.monotonic()  # podman stop: SIGTERM, then SIGKILL after --stop-timeout (40 s, as in the Deployment)
+        subprocess.run(["podman", "stop", self.container], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return time.monotonic() - t0
+
+    def remove(self) -> None:
+        subprocess.run(["podman", "rm", "-f", "-v", self.container], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _podman(*args: str) -> None:
+    """A podman command, quiet unless it fails (without systemd here it logs errors about health-check
+    timers on every start, which are not failures)."""
+    done = subprocess.run(["podman", *args], capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"podman {args[0]} failed: {done.stderr[-1500:]}")
+
+
+def podman_conf(work: Path) -> None:
+    """The podman settings scripts/container-check uses on this machine (runc, ulimits it may set)."""
+    conf = work / "containers.conf"
+    conf.write_text('[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n'
+                    '[engine]\nruntime = "runc"\n')
+    os.environ.setdefault("CONTAINERS_CONF", str(conf))
+
+
 def nginx_config(ports: list[int], listen: int) -> str:
     """deploy/nginx.conf with this run's replica ports and listening port."""
     text = NGINX_CONF.read_text()
@@ -183,14 +238,24 @@ def main() -> None:
     ap.add_argument("--replicas", type=int, default=3)
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--seconds", type=float, default=30)
-    ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "replicas.json")
+    ap.add_argument("--containers", metavar="IMAGE", nargs="?", const="localhost/convlens:check",
+                    help="replicas as podman containers of IMAGE (default: the one scripts/container-check builds)")
+    ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    own_host = can_unshare()
+    own_host = args.containers is not None or can_unshare()
     work = Path(tempfile.mkdtemp(prefix="convlens-replicas-"))
     data = work / "store"
-    replicas = [Replica(f"replica-{i + 1}", data, work, own_host) for i in range(args.replicas)]
+    if args.containers:
+        podman_conf(work)
+        data.mkdir()
+        os.chown(data, 10001, 10001)  # the image's user
+        replicas = [ContainerReplica(f"replica-{i + 1}", data, work, args.containers) for i in range(args.replicas)]
+    else:
+        replicas = [Replica(f"replica-{i + 1}", data, work, own_host) for i in range(args.replicas)]
     report: dict = {"replicas": args.replicas, "clients": args.clients, "seconds": args.seconds,
-                    "own_host_names": own_host, "cpus": os.cpu_count()}
+                    "containers": args.containers, "own_host_names": own_host, "cpus": os.cpu_count()}
+    out = args.json or Path(__file__).parent / "results" / ("replicas-containers.json" if args.containers
+                                                            else "replicas.json")
     try:
         for r in replicas:
             r.start()
@@ -228,9 +293,11 @@ def main() -> None:
     finally:
         for r in replicas:
             r.stop()
+            if isinstance(r, ContainerReplica):
+                r.remove()
         shutil.rmtree(work, ignore_errors=True)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
     runs = [v for k, v in report.items() if isinstance(v, dict) and "errors" in v]
     sys.exit(1 if any(run["errors"] for run in runs) else 0)
