@@ -16,12 +16,8 @@ from app.schemas_receptive import AxisField, FieldLayer, ReceptiveRequest, Recep
 
 def _model_rows(model_id: str, in_shape, models, s) -> tuple[str, tuple[int, int, int], list, str | None]:
     """An imported model's graph at its own input size (a dynamic H or W takes the picture's)."""
-    from app.models import service  # the model store's parsed-once graphs (issue 13)
-    service.check_model_id(model_id)
-    m, _, name = service._imported(model_id, models, s)
-    dims = m.input_dims[2:]
-    size = None if all(isinstance(d, int) for d in dims) else (in_shape[1], in_shape[2])
-    graph = service._graph(model_id, size, models, s)
+    from app.models.service import model_graph_for  # the model store's parsed-once graphs (issue 13)
+    graph, name = model_graph_for(model_id, (in_shape[1], in_shape[2]), models, s)
     rows, stopped = graph_fields(graph)
     return name, tuple(graph.shapes[graph.inputs[0]][1:]), rows, stopped
 

@@ -247,3 +247,28 @@ def test_the_table_downloads_as_a_netron_metrics_attachment(page, live_server):
     assert set(nodes) <= names
     folded = {m["target"] for m in doc["metadata"] if m["name"] == "convlens op" and "(BN folded)" in m["value"]}
     assert folded == {r["name"] for r in detail["layers"] if r["bn_folded"]}
+
+
+def test_receptive_offers_an_uploaded_model_and_walks_it(page, live_server):
+    """A model uploaded on /network is a choice on /receptive (GET /api/models), and a link naming it
+    restores it: the page walks that model's graph (its rows are the API's for it)."""
+    import torch
+
+    from tests.onnx_models import build, export
+
+    data = export(build("inception"), torch.randn(1, 3, 32, 32))
+    info = httpx.post(live_server + "/api/models/upload", files={"file": ("incep.onnx", data)}).json()
+    page.goto(live_server + "/receptive")
+    ready(page)
+    page.wait_for_function(f"!!document.querySelector('#network option[value=\"model:{info['id']}\"]')")
+    n = loads(page)
+    page.select_option("#network", f"model:{info['id']}")
+    ready(page, n + 1)
+    api = httpx.post(live_server + "/api/receptive", json={"input": {"kind": "sample", "name": "colour"},
+                                                           "model": info["id"]}).json()
+    assert page.locator("#rf-table tr[data-i]").count() == len(api["rows"]) > 3
+    page.reload()
+    ready(page)
+    page.wait_for_function(f"document.getElementById('network').value === 'model:{info['id']}'")
+    assert page.locator("#rf-table tr[data-i]").count() == len(api["rows"])
+    assert page.watch.errors == []

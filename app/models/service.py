@@ -239,6 +239,16 @@ def activation(model_id: str, req: ActivationRequest, store: ModelStore, inputs:
     return a[0] if a.shape[0] == 1 and a.ndim > 1 else a
 
 
+def model_graph_for(model_id: str, hw: tuple[int, int], store: ModelStore, s: Settings) -> tuple[Graph, str]:
+    """A model's graph (parsed and shaped once per process) and its display name: at its own input size, or at
+    ``hw`` = (H, W) where the file leaves the size dynamic. For other services (receptive fields) that walk
+    a model's graph without running it."""
+    check_model_id(model_id)
+    m, _, name = _imported(model_id, store, s)
+    size = None if all(isinstance(d, int) for d in m.input_dims[2:]) else (int(hw[0]), int(hw[1]))
+    return _graph(model_id, size, store, s), name
+
+
 def check_model_id(model_id: str) -> None:
     if model_id not in BUILTINS and not (len(model_id) == 64 and all(c in "0123456789abcdef" for c in model_id)):
         raise NotFound(f"unknown model '{model_id[:80]}'; built-in: {', '.join(BUILTINS)}, or an id from "

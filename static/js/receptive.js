@@ -1,7 +1,7 @@
 // The receptive-field page: a network (or the user's stack) walked on the chosen input; the player steps
 // through its layers, drawing the field of the output nearest the followed point on the picture. Every
 // number (sizes, jumps, starts, positions, boxes) comes from POST /api/receptive; the page only draws.
-import { decodeArray, postJSON } from "./api.js";
+import { decodeArray, getJSON, postJSON } from "./api.js";
 import { createShell } from "./shell.js";
 import { KEYS } from "./keys.js";
 import { InputPicker, specToString, stringToSpec } from "./inputs.js";
@@ -134,5 +134,19 @@ $("rf-canvas").addEventListener("click", (e) => {
 });
 $("custom-apply").addEventListener("click", () => shell.set({ custom: $("custom-stack").value }, { load: true }));
 
+/** Uploaded models (GET /api/models) join the network choices, so a model uploaded on /network can be
+ * walked here too; a link naming one keeps it selected once the list is in. */
+async function addUploadedModels() {
+  const models = await getJSON("/api/models");
+  const sel = $("network"), group = document.createElement("optgroup");
+  group.label = "uploaded models";
+  for (const m of models.filter((x) => !x.builtin && ![...sel.options].some((o) => o.value === `model:${x.id}`))) {
+    group.append(new Option(`${m.name} (${m.id.slice(0, 8)}, imported ONNX)`, `model:${m.id}`));
+  }
+  if (group.children.length) sel.append(group);
+  sel.value = shell.state.network;
+}
+
 picker.set(stringToSpec(shell.state.input));
+addUploadedModels().catch(() => {}); // the built-in choices work without the list
 shell.start();
