@@ -9,22 +9,27 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 
+from app.engine import buffers
 from app.engine import graph as graph_mod
 from app.engine import lowering
 from app.engine.graph import build_graph, run, timed_run
 from app.engine.ops import REGISTRY, Node
 from test_graph_ops import close
 
-UNARY = {"Relu": ({}, []), "Clip": ({}, ["lo", "hi"]), "Identity": ({}, []), "Reshape": ({}, ["shape"])}
+SHAPE = (1, 4, 16, 32)  # 8 KiB tensors: big enough for the engine's buffers to keep and hand out again
+UNARY = {"Relu": ({}, []), "Clip": ({}, ["lo", "hi"]), "Identity": ({}, []), "Reshape": ({}, ["shape"]),
+         "Conv": ({"pads": [1, 1, 1, 1]}, ["cw"])}
 BINARY = ("Add", "Sub", "Mul", "Div")
-CONSTS = {"lo": np.float32(-0.5), "hi": np.float32(0.75), "shape": np.array([1, 4, 3, 2]),
-          "w": np.linspace(-1, 1, 24, dtype=np.float32).reshape(1, 4, 3, 2)}
+CONSTS = {"lo": np.float32(-0.5), "hi": np.float32(0.75), "shape": np.array(SHAPE),
+          "w": np.linspace(-1, 1, 2048, dtype=np.float32).reshape(SHAPE),
+          "cw": np.random.default_rng(0).standard_normal((4, 4, 3, 3), dtype=np.float32) / 6}
 
 
 @st.composite
 def random_graphs(draw):
-    """A random DAG over (1, 4, 3, 2) tensors of element-wise ops, Reshape (a view) and Identity (the same
-    array), reading the input, earlier tensors and a constant, with random tensors kept."""
+    """A random DAG over (1, 4, 16, 32) tensors of element-wise ops, Reshape (a view), Identity (the same
+    array) and Conv (an output from the engine's buffers), reading the input, earlier tensors and a
+    constant, with random tensors kept."""
     names, nodes = ["x"], []
     for i in range(draw(st.integers(1, 8))):
         op = draw(st.sampled_from([*UNARY, *BINARY]))
@@ -33,7 +38,7 @@ def random_graphs(draw):
             ins = (a, draw(st.sampled_from(names + ["w"])))
         else:
             ins = (a, *UNARY[op][1])
-        nodes.append(Node(f"n{i}", op, ins, (f"t{i}",)))
+        nodes.append(Node(f"n{i}", op, ins, (f"t{i}",), UNARY.get(op, ({}, []))[0]))
         names.append(f"t{i}")
     keep = draw(st.sets(st.sampled_from(names)))
     return nodes, names[-1], keep
@@ -41,14 +46,17 @@ def random_graphs(draw):
 
 def no_donation(monkeypatch):
     monkeypatch.setattr(graph_mod, "_donor", lambda *a: None)
+    monkeypatch.setattr(graph_mod, "_recycle", lambda *a: None)
 
 
 @settings(max_examples=200, deadline=None)
 @given(random_graphs(), st.integers(0, 2**31))
 def test_writing_into_dead_inputs_changes_no_result_and_no_kept_feed_or_constant(case, seed):
+    """In-place element-wise ops and layer outputs made from dead tensors' memory: the same numbers as
+    a run that allocates everything afresh, and nothing kept, fed or constant is ever written."""
     nodes, out, keep = case
-    g = build_graph(nodes, {"x": (1, 4, 3, 2)}, CONSTS, [out])
-    x = np.random.default_rng(seed).standard_normal((1, 4, 3, 2)).astype(np.float32) * 2
+    g = build_graph(nodes, {"x": SHAPE}, CONSTS, [out])
+    x = np.random.default_rng(seed).standard_normal(SHAPE).astype(np.float32) * 2
     x0, consts0 = x.copy(), {k: np.copy(v) for k, v in g.consts.items()}
     ours = run(g, {"x": x}, keep=keep)
     with pytest.MonkeyPatch.context() as mp:
@@ -63,6 +71,7 @@ def test_writing_into_dead_inputs_changes_no_result_and_no_kept_feed_or_constant
     again = run(g, {"x": x}, keep=keep)  # and a second run sees the same weights
     for k in ref:
         np.testing.assert_array_equal(again[k], ref[k])
+        np.testing.assert_array_equal(ours[k], ref[k], err_msg=f"{k} was written after it was returned")
 
 
 def conv_relu_graph():
@@ -134,3 +143,47 @@ def test_a_timed_run_measures_the_lowerings_before_it_starts_the_clock(fresh_cho
     assert len(ms) == 1
     timed_run(g, {"x": x})
     assert trials == [1] and walks == [False, True, True]  # shape known now: no second walk
+
+
+def test_buffers_hand_out_kept_memory_once_and_never_what_is_too_big():
+    buffers.clear()
+    a = buffers.take((64, 64))
+    buffers.give(a)
+    buffers.give(a[:10])  # the same memory again: kept once
+    b = buffers.take((64, 64))
+    assert np.shares_memory(a, b)
+    c = buffers.take((64, 64))
+    assert not np.shares_memory(b, c)  # the one buffer was handed out once
+    buffers.give(b)
+    d = buffers.take((8, 8))  # b is far larger than needed: a new array
+    assert not np.shares_memory(b, d)
+    buffers.give(np.zeros(4096, np.float64))  # not float32: refused
+    buffers.give(np.ones(4096, np.float32)[::2])  # a strided view of a temporary: its owner is kept
+    buffers.clear()
+
+
+def test_a_graph_run_makes_outputs_from_dead_tensors_and_never_from_the_returned_ones():
+    rng = np.random.default_rng(4)
+    w = rng.standard_normal((8, 8, 3, 3), dtype=np.float32) / 8
+    nodes = [Node(f"c{i}", "Conv", (f"t{i}", "w"), (f"t{i + 1}",), {"pads": [1, 1, 1, 1]}) for i in range(4)]
+    g = build_graph(nodes, {"t0": (1, 8, 32, 32)}, {"w": w}, ["t4"])
+    x = rng.standard_normal((1, 8, 32, 32), dtype=np.float32)
+    buffers.clear()
+    first = run(g, {"t0": x}, keep=["t2"])
+    kept, y = first["t2"].copy(), first["t4"].copy()
+    ref = torch.from_numpy(x)
+    for i in range(4):
+        ref = F.conv2d(ref, torch.from_numpy(w), padding=1)
+        if i == 1:
+            close(first["t2"], ref.numpy())
+    close(first["t4"], ref.numpy())
+    taken = []
+    take = buffers.take
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(buffers, "take", lambda shape: taken.append(take(shape)) or taken[-1])
+        second = run(g, {"t0": x})
+    assert any(np.shares_memory(t, b) for t in taken for b in [second["t4"]])  # outputs reuse memory
+    assert not any(np.shares_memory(t, a) for t in taken for a in (first["t2"], first["t4"], x))
+    np.testing.assert_array_equal(first["t2"], kept)
+    np.testing.assert_array_equal(first["t4"], y)
+    np.testing.assert_array_equal(second["t4"], y)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from app.engine.buffers import give, scratch, take
 from app.engine.cost import conv_macs
 from app.engine.errors import GeometryError
 from app.engine.geometry import ConvGeometry, PaddingArg, Pair, conv_geometry
@@ -72,17 +73,19 @@ def _run(path: str, x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk
     """One lowering (app.engine.lowering chooses which) of a layer whose shapes are checked; ``bias`` has
     the shape (G, C_out/G, 1). Layers under PARALLEL_MACS stay on the calling thread."""
     parts = threads if conv_macs(geom) > PARALLEL_MACS else 1
-    if path == "pointwise":
-        return _pointwise(pad_input(x, geom), weight, geom, chunk_bytes, parts, bias)
-    if path == "row_taps":
-        return _row_taps(pad_input(x, geom), weight, geom, chunk_bytes, parts, bias)
     if path == "runs":
         return _im2col_runs(x, weight, geom, chunk_bytes, parts, bias)
     if path == "depthwise":
         return depthwise_shift(x, weight, geom, parts, bias)
     if path == "shift_add":
         return shift_add(x, weight, geom, min(chunk_bytes, CACHE_BYTES), parts, bias)
-    return _im2col(pad_input(x, geom), weight, geom, chunk_bytes, parts, bias)
+    xp = pad_input(x, geom, take)
+    try:
+        lower = {"pointwise": _pointwise, "row_taps": _row_taps}.get(path, _im2col)
+        return lower(xp, weight, geom, chunk_bytes, parts, bias)
+    finally:
+        if xp is not x:
+            give(xp)
 
 
 def add_bias(band: np.ndarray, bias: np.ndarray | None) -> None:
@@ -105,14 +108,26 @@ def check_weight_shape(geom: ConvGeometry, weight_shape: tuple[int, ...], bias: 
         raise GeometryError(f"bias must have shape [{geom.out_channels}], got {list(np.shape(bias))}")
 
 
-def pad_input(x: np.ndarray, geom: ConvGeometry) -> np.ndarray:
-    """Zero padding by allocation and one slice copy: np.pad costs ~0.15 ms of Python per call, which
-    dominates small layers."""
+def pad_input(x: np.ndarray, geom: ConvGeometry, alloc=None) -> np.ndarray:
+    """Zero padding by allocation and slice copies: np.pad costs ~0.15 ms of Python per call, which
+    dominates small layers. ``alloc(shape)`` (e.g. buffers.take) gives the array; only its border is
+    zeroed then."""
     if geom.pad_h == (0, 0) and geom.pad_w == (0, 0):
         return x
     (t, b), (l, r) = geom.pad_h, geom.pad_w
     c, h, w = x.shape
-    xp = np.zeros((c, h + t + b, w + l + r), dtype=x.dtype)
+    if alloc is None:
+        xp = np.zeros((c, h + t + b, w + l + r), dtype=x.dtype)
+        xp[:, t:t + h, l:l + w] = x
+        return xp
+    return pad_into(alloc((c, h + t + b, w + l + r)), x, geom)
+
+
+def pad_into(xp: np.ndarray, x: np.ndarray, geom: ConvGeometry) -> np.ndarray:
+    """x written into the middle of xp, a (C, H_p, W_p) array, and xp's border zeroed."""
+    (t, b), (l, r) = geom.pad_h, geom.pad_w
+    _, h, w = x.shape
+    xp[:, :t], xp[:, t + h:], xp[:, t:t + h, :l], xp[:, t:t + h, l + w:] = 0, 0, 0, 0
     xp[:, t:t + h, l:l + w] = x
     return xp
 
@@ -133,7 +148,7 @@ def _pointwise(xp: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_byt
     xs = xp[:, ::s_h, ::s_w][:, :geom.out_height, :geom.out_width]  # (C_in, H_out, W_out)
     cols = xs.reshape(geom.groups, geom.in_per_group, -1)  # a view when stride is 1 and there is no padding
     w = weight.reshape(geom.groups, geom.out_per_group, geom.in_per_group)
-    out = np.empty((geom.groups, geom.out_per_group, cols.shape[2]), dtype=np.float32)
+    out = take((geom.groups, geom.out_per_group, cols.shape[2]))
 
     def columns(a: int, b: int) -> None:
         np.matmul(w, cols[:, :, a:b], out=out[:, :, a:b])
@@ -149,11 +164,12 @@ def _im2col(xp: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_bytes:
     windows = window_view(xp, geom)  # (G, Cg, kH, kW, H_out, W_out)
     g, k, wo = geom.groups, geom.in_per_group * geom.kernel[0] * geom.kernel[1], geom.out_width
     w = weight.reshape(g, geom.out_per_group, k)
-    out = np.empty((g, geom.out_per_group, geom.out_height * wo), dtype=np.float32)
+    out = take((g, geom.out_per_group, geom.out_height * wo))
 
     def band(r0: int, r1: int) -> None:
-        cols = windows[..., r0:r1, :].reshape(g, k, (r1 - r0) * wo)  # the im2col copy
-        np.matmul(w, cols, out=out[:, :, r0 * wo:r1 * wo])
+        with scratch(windows[..., r0:r1, :].shape) as (cols,):
+            np.copyto(cols, windows[..., r0:r1, :])  # the im2col copy
+            np.matmul(w, cols.reshape(g, k, (r1 - r0) * wo), out=out[:, :, r0 * wo:r1 * wo])
         add_bias(out[:, :, r0 * wo:r1 * wo], bias)
     rows = band_rows(g * k * wo * 4, k, chunk_bytes)
     share_rows(band, geom.out_height, band_step(rows, geom.out_height, parts), parts)
@@ -183,27 +199,25 @@ def _row_taps(xp: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_byte
     offset = [(i * dh) // sh for i in range(kh)]  # and how many phase rows below the output row
     extra = {p: max(o for q, o in zip(phase, offset) if q == p) for p in set(phase)}
     w_rows = np.ascontiguousarray(weight.transpose(2, 0, 1, 3)).reshape(kh, g, og, cg * kw)  # W[:, :, i, :] per row i
-    out = np.empty((g, og, ho * wo), dtype=np.float32)
+    out = take((g, og, ho * wo))
 
     def band(r0: int, r1: int) -> None:
-        flat = {}
-        for p, e in extra.items():  # the k_W shifted copies of this band's rows of phase p
-            n_in = r1 - r0 + e
-            shifted = np.empty((g * cg, kw, n_in, wo), dtype=np.float32)
-            top = p + sh * r0
-            for j in range(kw):
-                shifted[:, j] = xp[:, top:top + sh * (n_in - 1) + 1:sh, j * dw:j * dw + (wo - 1) * sw + 1:sw]
-            flat[p] = shifted.reshape(g, cg * kw, n_in * wo)
-        m = (r1 - r0) * wo
-        dst = out[:, :, r0 * wo:r1 * wo]
-        tmp = np.empty((g, og, m), dtype=np.float32) if kh > 1 else None
-        for i in range(kh):
-            src = flat[phase[i]][:, :, offset[i] * wo:offset[i] * wo + m]
-            if i == 0:
-                np.matmul(w_rows[0], src, out=dst)
-            else:
-                np.matmul(w_rows[i], src, out=tmp)
-                dst += tmp
+        m, phases = (r1 - r0) * wo, list(extra.items())
+        with scratch((g, og, m), *[(g * cg, kw, r1 - r0 + e, wo) for _, e in phases]) as (tmp, *copies):
+            flat = {}
+            for (p, e), shifted in zip(phases, copies):  # the k_W shifted copies of this band's rows of phase p
+                n_in, top = r1 - r0 + e, p + sh * r0
+                for j in range(kw):
+                    shifted[:, j] = xp[:, top:top + sh * (n_in - 1) + 1:sh, j * dw:j * dw + (wo - 1) * sw + 1:sw]
+                flat[p] = shifted.reshape(g, cg * kw, n_in * wo)
+            dst = out[:, :, r0 * wo:r1 * wo]
+            for i in range(kh):
+                src = flat[phase[i]][:, :, offset[i] * wo:offset[i] * wo + m]
+                if i == 0:
+                    np.matmul(w_rows[0], src, out=dst)
+                else:
+                    np.matmul(w_rows[i], src, out=tmp)
+                    dst += tmp
         add_bias(dst, bias)
     rows = min(ho, max(1, band_rows(len(extra) * g * cg * kw * wo * 4, cg * kw, chunk_bytes) - max(extra.values())))
     share_rows(band, ho, band_step(rows, ho, parts), parts)
@@ -227,39 +241,45 @@ def _im2col_runs(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_by
     c, h, w = x.shape
     hp, wp = h + t + b, w + l + r
     (kh, kw), (dh, dw) = geom.kernel, geom.dilation
-    lines = np.zeros((c, hp * wp + (kw - 1) * dw), dtype=np.float32)  # the tail is what the last row overreads
+    lines = take((c, hp * wp + (kw - 1) * dw))  # the tail is what the last row overreads
     g, cg, og, ho, wo = geom.groups, geom.in_per_group, geom.out_per_group, geom.out_height, geom.out_width
     k = cg * kh * kw
     sc, item = lines.strides
     taps = strided_view(lines, (g, cg, kh, kw, ho * wp), (sc * cg, sc, dh * wp * item, dw * item, item))
     wm = weight.reshape(g, og, k)
-    out = np.empty((g, og, ho, wo), dtype=np.float32)
+    out = take((g, og, ho, wo))
     by_groups = max(1, min(_parallel_parts(geom, parts), g))
     # Bands sized per thread, for that thread's groups: each core keeps its own band in cache
     # (measured: 1 MiB bands for each of 2 threads beat 0.5 MiB ones by ~20 % on depthwise 3×3 64 @112²).
     rows = min(ho, band_rows(-(-g // by_groups) * k * wp * 4, k, chunk_bytes))
 
     def fill(g0: int, g1: int) -> None:
-        lines[g0 * cg:g1 * cg, :hp * wp].reshape(-1, hp, wp)[:, t:t + h, l:l + w] = x[g0 * cg:g1 * cg]
+        pad_into(lines[g0 * cg:g1 * cg, :hp * wp].reshape(-1, hp, wp), x[g0 * cg:g1 * cg], geom)
+        lines[g0 * cg:g1 * cg, hp * wp:] = 0
 
     def band(g0: int, g1: int, r0: int, r1: int) -> None:
         m = (r1 - r0) * wp
-        res = np.matmul(wm[g0:g1], taps[g0:g1, ..., r0 * wp:r0 * wp + m].reshape(g1 - g0, k, m))
-        wide = res.reshape(g1 - g0, og, r1 - r0, wp)[..., :wo]
-        if bias is None:
-            out[g0:g1, :, r0:r1, :] = wide
-        else:
-            np.add(wide, bias[g0:g1, :, :, None], out=out[g0:g1, :, r0:r1, :])
+        with scratch((g1 - g0, og, m), (g1 - g0, cg, kh, kw, m)) as (res, cols):
+            np.copyto(cols, taps[g0:g1, ..., r0 * wp:r0 * wp + m])  # the im2col copy, in long runs
+            np.matmul(wm[g0:g1], cols.reshape(g1 - g0, k, m), out=res)
+            wide = res.reshape(g1 - g0, og, r1 - r0, wp)[..., :wo]
+            if bias is None:
+                out[g0:g1, :, r0:r1, :] = wide
+            else:
+                np.add(wide, bias[g0:g1, :, :, None], out=out[g0:g1, :, r0:r1, :])
 
     def groups_run(g0: int, g1: int) -> None:
         fill(g0, g1)
         for r0 in range(0, ho, rows):
             band(g0, g1, r0, min(r0 + rows, ho))
-    if by_groups > 1:
-        share(groups_run, g, by_groups)
-    else:
-        fill(0, g)
-        share_rows(lambda r0, r1: band(0, g, r0, r1), ho, band_step(rows, ho, parts), parts)
+    try:
+        if by_groups > 1:
+            share(groups_run, g, by_groups)
+        else:
+            fill(0, g)
+            share_rows(lambda r0, r1: band(0, g, r0, r1), ho, band_step(rows, ho, parts), parts)
+    finally:
+        give(lines)
     return out.reshape(geom.output_shape)
 
 

@@ -17,6 +17,7 @@ from typing import Callable, Iterable, Mapping, Optional
 
 import numpy as np
 
+from app.engine import buffers
 from app.engine.cost import LayerCost
 from app.engine.errors import GeometryError
 from app.engine.ops import Node, Shape, numel, op_of
@@ -182,13 +183,20 @@ def _walk(graph: Graph, feeds: Mapping[str, np.ndarray], keep: Optional[set[str]
         acts.update(zip(node.outputs, ys))
         for x in node.inputs:  # free what no later node reads, so memory stays near the widest cut
             if x and last_use.get(x) == i and x not in wanted and x not in graph.consts:
-                acts.pop(x, None)
+                _recycle(acts.pop(x, None), acts, foreign)
     return {k: v for k in wanted if (v := acts.get(k, graph.consts.get(k))) is not None}
 
 
 def _root(a: np.ndarray) -> int:
     """The identity of the memory an array lives in (NumPy collapses a view's base to the owner)."""
     return id(a if a.base is None else a.base)
+
+
+def _recycle(a: Optional[np.ndarray], acts: dict[str, np.ndarray], foreign: set[int]) -> None:
+    """A dead tensor's memory to the engine's buffers (app.engine.buffers), for the next layer's output,
+    unless a live tensor still shares it or it is the caller's or a constant's."""
+    if isinstance(a, np.ndarray) and (root := _root(a)) not in foreign and all(_root(b) != root for b in acts.values()):
+        buffers.give(a)
 
 
 def _donor(graph: Graph, node: Node, i: int, xs: list, acts: dict[str, np.ndarray], wanted: set[str],

@@ -19,6 +19,7 @@ import os
 
 import numpy as np
 
+from app.engine.buffers import give, scratch, take
 from app.engine.geometry import ConvGeometry
 from app.engine.threads import band_step, share, share_rows
 
@@ -41,14 +42,20 @@ def l2_bytes() -> int:
     return DEFAULT_L2_BYTES
 
 
-def _lines(x: np.ndarray, geom: ConvGeometry, c0: int, c1: int) -> np.ndarray:
-    """Channels c0..c1 padded and flattened, one line each, with the zero tail the last row overreads."""
-    (t, b), (l, r) = geom.pad_h, geom.pad_w
-    _, h, w = x.shape
-    hp, wp = h + t + b, w + l + r
-    lines = np.zeros((c1 - c0, hp * wp + (geom.kernel[1] - 1) * geom.dilation[1]), dtype=np.float32)
-    lines[:, :hp * wp].reshape(c1 - c0, hp, wp)[:, t:t + h, l:l + w] = x[c0:c1]
+def _lines(x: np.ndarray, geom: ConvGeometry, c0: int, c1: int, lines: np.ndarray | None = None) -> np.ndarray:
+    """Channels c0..c1 padded and flattened, one line each, with the zero tail the last row overreads
+    (into ``lines`` when given, of the shape line_shape says)."""
+    from app.engine.conv import pad_into  # conv imports this module
+    hp, wp = geom.in_height + sum(geom.pad_h), geom.in_width + sum(geom.pad_w)
+    lines = take(line_shape(geom, c1 - c0)) if lines is None else lines
+    pad_into(lines[:, :hp * wp].reshape(c1 - c0, hp, wp), x[c0:c1], geom)
+    lines[:, hp * wp:] = 0
     return lines
+
+
+def line_shape(geom: ConvGeometry, n: int) -> tuple[int, int]:
+    hp, wp = geom.in_height + sum(geom.pad_h), geom.in_width + sum(geom.pad_w)
+    return n, hp * wp + (geom.kernel[1] - 1) * geom.dilation[1]
 
 
 def _starts(geom: ConvGeometry, wp: int) -> list[int]:
@@ -74,26 +81,27 @@ def depthwise_shift(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, parts
     m = ho * wp
     starts = _starts(geom, wp)
     taps = weight.reshape(g, og, len(starts))  # (G, O/G, kH·kW): one scalar per channel, filter and tap
-    out = np.empty((g, og, ho, wo), dtype=np.float32)
+    out = take((g, og, ho, wo))
     nb = depthwise_block_channels(geom)
 
     def blocks(a: int, b: int) -> None:
-        acc = np.empty((min(nb, b - a), m), dtype=np.float32)
-        tmp = np.empty_like(acc)
-        for c0 in range(a, b, nb):
-            c1 = min(b, c0 + nb)
-            lines = _lines(x, geom, c0, c1)  # (n, H_p·W_p + tail)
-            a_, t_ = acc[:c1 - c0], tmp[:c1 - c0]
-            for o in range(og):
-                np.multiply(lines[:, starts[0]:starts[0] + m], taps[c0:c1, o, 0:1], out=a_)
-                for k in range(1, len(starts)):
-                    np.multiply(lines[:, starts[k]:starts[k] + m], taps[c0:c1, o, k:k + 1], out=t_)
-                    a_ += t_
-                wide = a_.reshape(c1 - c0, ho, wp)[:, :, :wo]
-                if bias is None:
-                    out[c0:c1, o] = wide
-                else:
-                    np.add(wide, bias[c0:c1, o, :, None], out=out[c0:c1, o])
+        with scratch((min(nb, b - a), m), (min(nb, b - a), m), line_shape(geom, min(nb, b - a))) as (acc, tmp, block):
+            for c0 in range(a, b, nb):
+                c1 = min(b, c0 + nb)
+                one_block(c0, c1, acc[:c1 - c0], tmp[:c1 - c0], _lines(x, geom, c0, c1, block[:c1 - c0]))
+
+    def one_block(c0: int, c1: int, a_: np.ndarray, t_: np.ndarray, lines: np.ndarray) -> None:
+        """Channels c0..c1 from their (n, H_p·W_p + tail) lines, each tap multiplied and added in cache."""
+        for o in range(og):
+            np.multiply(lines[:, starts[0]:starts[0] + m], taps[c0:c1, o, 0:1], out=a_)
+            for k in range(1, len(starts)):
+                np.multiply(lines[:, starts[k]:starts[k] + m], taps[c0:c1, o, k:k + 1], out=t_)
+                a_ += t_
+            wide = a_.reshape(c1 - c0, ho, wp)[:, :, :wo]
+            if bias is None:
+                out[c0:c1, o] = wide
+            else:
+                np.add(wide, bias[c0:c1, o, :, None], out=out[c0:c1, o])
     n_blocks = -(-g // nb)
     share(blocks, g, max(1, min(parts, n_blocks)), n_blocks)
     return out.reshape(geom.output_shape)
@@ -107,22 +115,30 @@ def shift_add(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, band_bytes:
     wp = geom.in_width + sum(geom.pad_w)
     starts = _starts(geom, wp)
     w_taps = np.ascontiguousarray(weight.reshape(g, og, cg, len(starts)).transpose(3, 0, 1, 2))  # (taps, G, O/G, C/G)
-    lines = _lines(x, geom, 0, geom.in_channels).reshape(g, cg, -1)  # (G, C/G, line)
-    out = np.empty((g, og, ho, wo), dtype=np.float32)
+    lines = _lines(x, geom, 0, geom.in_channels)
+    out = take((g, og, ho, wo))
+    try:
+        _shift_add_bands(lines.reshape(g, cg, -1), w_taps, starts, geom, out, band_bytes, parts, bias)
+    finally:
+        give(lines)
+    return out.reshape(geom.output_shape)
+
+
+def _shift_add_bands(lines, w_taps, starts, geom, out, band_bytes, parts, bias) -> None:
+    g, cg, og, ho, wo = geom.groups, geom.in_per_group, geom.out_per_group, geom.out_height, geom.out_width
+    wp = geom.in_width + sum(geom.pad_w)
     rows = max(1, min(ho, band_bytes // (4 * wp * g * (cg + 2 * og))))
 
     def band(r0: int, r1: int) -> None:
         m, base = (r1 - r0) * wp, r0 * wp
-        acc = np.empty((g, og, m), dtype=np.float32)
-        tmp = np.empty_like(acc)
-        np.matmul(w_taps[0], lines[:, :, base + starts[0]:base + starts[0] + m], out=acc)
-        for k in range(1, len(starts)):
-            np.matmul(w_taps[k], lines[:, :, base + starts[k]:base + starts[k] + m], out=tmp)
-            acc += tmp
-        wide = acc.reshape(g, og, r1 - r0, wp)[..., :wo]
-        if bias is None:
-            out[:, :, r0:r1, :] = wide
-        else:
-            np.add(wide, bias[..., None], out=out[:, :, r0:r1, :])
+        with scratch((g, og, m), (g, og, m)) as (acc, tmp):
+            np.matmul(w_taps[0], lines[:, :, base + starts[0]:base + starts[0] + m], out=acc)
+            for k in range(1, len(starts)):
+                np.matmul(w_taps[k], lines[:, :, base + starts[k]:base + starts[k] + m], out=tmp)
+                acc += tmp
+            wide = acc.reshape(g, og, r1 - r0, wp)[..., :wo]
+            if bias is None:
+                out[:, :, r0:r1, :] = wide
+            else:
+                np.add(wide, bias[..., None], out=out[:, :, r0:r1, :])
     share_rows(band, ho, band_step(rows, ho, parts), parts)
-    return out.reshape(geom.output_shape)
