@@ -79,28 +79,39 @@ function modelInput(state) {
   return { kind: "random", shape: [c, h, w], seed: 0 };
 }
 
+// The models list (GET /api/models), fetched once and again after an upload: it says which models leave
+// their input size dynamic, the only ones that are asked for a size.
+let modelsList = null;
+const dynamicModels = new Set();
+function listModels(fresh = false) {
+  if (fresh || !modelsList) {
+    modelsList = getJSON("/api/models").then((models) => {
+      dynamicModels.clear();
+      models.filter((m) => m.input_shape.slice(2).some((d) => typeof d === "string")).forEach((m) => dynamicModels.add(m.id));
+      return models;
+    });
+    modelsList.catch(() => { modelsList = null; });
+  }
+  return modelsList;
+}
+
 function sizeOf(state) {
-  return isDigits(state) ? null : [+state.size || 224, +state.size || 224];
+  return dynamicModels.has(state.model) ? [+state.size || 224, +state.size || 224] : null;
 }
 
 async function modelDetail(state, signal) {
+  await listModels().catch(() => null);
   const size = sizeOf(state), key = `${state.model}|${size}`;
   if (details.has(key)) return details.get(key);
   const url = `/api/models/${encodeURIComponent(state.model)}`;
-  let detail;
   try {
-    detail = await getJSON(size ? `${url}?height=${size[0]}&width=${size[1]}` : url, { signal });
+    const answer = { valid: true, detail: await getJSON(size ? `${url}?height=${size[0]}&width=${size[1]}` : url, { signal }) };
+    details.set(key, answer);
+    return answer;
   } catch (err) {
-    if (!(size && /fixed at/.test(err.message))) return { valid: false, error: { message: err.message } };
-    try { // a static model: its own size
-      detail = await getJSON(url, { signal });
-    } catch (err2) {
-      return { valid: false, error: { message: err2.message } };
-    }
+    if (err.name === "AbortError") throw err;
+    return { valid: false, error: { message: err.message } };
   }
-  const answer = { valid: true, detail };
-  details.set(key, answer);
-  return answer;
 }
 
 // ---- drawing the answers ----
@@ -138,7 +149,13 @@ function renderPrediction(run) {
   const el = $("prediction");
   el.replaceChildren();
   const p = run.prediction;
-  if (!p) { el.textContent = "The model's output is not a class vector."; return; }
+  if (!p) {
+    const note = document.createElement("p");
+    note.className = "muted small wide";
+    note.textContent = "The model's output is not a class vector (more than 1,000 values), so there is no prediction to show.";
+    el.append(note);
+    return;
+  }
   p.values.forEach((v, i) => {
     const d = document.createElement("div");
     d.className = `cls${i === p.top ? " top" : ""}`;
@@ -349,8 +366,8 @@ function download(text, type, filename) {
 }
 
 // ---- models list and upload ----
-async function loadModels(selected) {
-  const models = await getJSON("/api/models");
+async function loadModels(selected, fresh = false) {
+  const models = await listModels(fresh);
   const sel = $("model");
   sel.replaceChildren(...models.map((m) => new Option(m.builtin ? `${m.name}` : `${m.name} (${m.id.slice(0, 8)})`, m.id)));
   sel.value = selected;
@@ -365,7 +382,7 @@ function showInputs(state) {
   $("image-box").hidden = state.inputKind !== "image";
   $("pad-box").hidden = !(digits && state.inputKind === "draw");
   $("test-box").hidden = !(digits && state.inputKind === "test");
-  $("size-box").hidden = digits;
+  $("size-box").hidden = !dynamicModels.has(state.model);
 }
 
 const shell = createShell({
@@ -405,7 +422,7 @@ $("model-file").addEventListener("change", async (e) => {
   if (!file) return;
   try {
     const info = await postFile("/api/models/upload", file);
-    await loadModels(info.id);
+    await loadModels(info.id, true);
     shell.set({ model: info.id, inputKind: "random" }, { load: true });
   } catch (err) {
     showMessage(err.message, false);
