@@ -55,8 +55,8 @@ MEASURE = """async (frames) => {
 }"""
 
 
-CHANGE = """async (value) => {
-  const hook = window.__convlens, before = hook.loads, el = document.getElementById('kernel-h');
+CHANGE = """async ([id, value]) => {
+  const hook = window.__convlens, before = hook.loads, el = document.getElementById(id);
   el.value = value;
   el.dispatchEvent(new Event('input', {bubbles: true}));
   while (hook.loads === before) await new Promise((r) => setTimeout(r, 2));
@@ -104,26 +104,57 @@ def api_alone_ms(url: str, input_spec: dict, kernel_h: int, repeats: int) -> flo
     return statistics.median(times)
 
 
-def measure_changes(url: str, changes: int) -> dict:
-    """Control change → pixels on /conv, on a sample and on a 1024×768 upload; and the API alone."""
+def pointwise_api_alone_ms(url: str, input_spec: dict, out_channels: int, repeats: int) -> float:
+    """/pointwise's requests for one change of C_out, from Python, as the page sends them: the layer
+    check, then the convolution (binary frame, output at preview size, no input: it is unchanged).
+    Median ms over repeats, after one warm-up."""
+    import httpx
+    body = {"input": input_spec, "layer": {"kernel_size": 1, "activation": "none", "out_channels": out_channels,
+                                           "bias": True}, "weights": {"kind": "random", "seed": 0}}
+    with httpx.Client(base_url=url, timeout=60) as c:
+        c.post("/api/convolve", json={**body, "encoding": "npy"}).raise_for_status()  # warm-up
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            c.post("/api/layer/check", json=body).raise_for_status()
+            c.post("/api/convolve", json={**body, "encoding": "binary", "preview_size": POINTWISE_PREVIEW}).content
+            times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+POINTWISE_PREVIEW = 512  # static/js/pointwise.js OUTPUT_PREVIEW
+
+
+def measure_changes(url: str, changes: int, only: str = "") -> dict:
+    """Control change → pixels on /conv (kernel height 3 ↔ 5) and /pointwise (C_out 4 ↔ 5, random
+    weights), on a sample and on a 1024×768 upload; and the API alone."""
     import httpx
     from playwright.sync_api import sync_playwright
     up = httpx.post(url + "/api/inputs", files={"file": ("photo.png", photo_png(), "image/png")}, timeout=60).json()
-    cases = {"conv, colour sample 96×128": ("/conv", {"kind": "sample", "name": "colour"}),
-             "conv, 1024×768 upload": (f"/conv?in=upload%3A{up['id']}", {"kind": "upload", "id": up["id"]})}
+    photo = {"kind": "upload", "id": up["id"]}
+    conv = lambda spec: lambda: api_alone_ms(url, spec, 5, changes)  # noqa: E731
+    pw = lambda spec: lambda: pointwise_api_alone_ms(url, spec, 5, changes)  # noqa: E731
+    cases = {"conv, colour sample 96×128": ("/conv", "kernel-h", ("3", "5"), conv({"kind": "sample", "name": "colour"})),
+             "conv, 1024×768 upload": (f"/conv?in=upload%3A{up['id']}", "kernel-h", ("3", "5"), conv(photo)),
+             "pointwise, colour sample": ("/pointwise?w=random&co=4", "out-channels", ("4", "5"),
+                                          pw({"kind": "sample", "name": "colour"})),
+             "pointwise, 1024×768 upload": (f"/pointwise?in=upload%3A{up['id']}&w=random&co=4", "out-channels",
+                                            ("4", "5"), pw(photo))}
     results = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        for name, (path, spec) in cases.items():
+        for name, (path, control, (a, b), alone) in cases.items():
+            if only not in name:
+                continue
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(url + path)
             wait_ready(page)
-            page.evaluate(CHANGE, "5")  # one change to warm up (plotly.js compiled, caches filled)
-            runs = [page.evaluate(CHANGE, "3" if i % 2 == 0 else "5") for i in range(changes)]
+            page.evaluate(CHANGE, [control, b])  # one change to warm up (plotly.js compiled, caches filled)
+            runs = [page.evaluate(CHANGE, [control, a if i % 2 == 0 else b]) for i in range(changes)]
             page.close()
             med = lambda k: statistics.median(r[k] for r in runs if r.get(k) is not None)  # noqa: E731
             results[name] = {"changes": changes, "api_ms": med("api"), "output_ms": med("output"),
-                             "all_ms": med("painted"), "api_alone_ms": api_alone_ms(url, spec, 5, changes)}
+                             "all_ms": med("painted"), "api_alone_ms": alone()}
         browser.close()
     return results
 
@@ -214,6 +245,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=200)
     ap.add_argument("--changes", type=int, default=11, help="control changes timed per case")
     ap.add_argument("--only-changes", action="store_true", help="skip the frame and first-plot measurements")
+    ap.add_argument("--case", default="", help="only the control-change cases whose name contains this")
     ap.add_argument("--only-learn", action="store_true", help="only /learn's first step on screen (issue 12)")
     ap.add_argument("--url")
     ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "browser.json")
@@ -221,8 +253,9 @@ def main() -> None:
     def run(url):
         if args.only_learn:
             return {}, {}, measure_learn(url)
-        return (measure_changes(url, args.changes), ({} if args.only_changes else measure(url, args.frames)),
-                measure_learn(url))
+        if args.only_changes:
+            return measure_changes(url, args.changes, args.case), {}, {}
+        return measure_changes(url, args.changes, args.case), measure(url, args.frames), measure_learn(url)
     if args.url:
         changes, results, learn = run(args.url)
     else:
@@ -249,8 +282,9 @@ def main() -> None:
             print(f"{name:34} {r['median_ms']:9.2f} {r['p95_ms']:6.1f} {r['dom_content_loaded_ms']:5.0f} "
                   f"{r['first_output_ms']:7.0f} {r['first_plot_ms']:6.0f} {r['warm_dom_content_loaded_ms']:9.0f} "
                   f"{r['warm_first_output_ms']:7.0f} {r['warm_first_plot_ms']:6.0f}")
-    print(f"/learn: first step's live figure drawn {learn['first_step_cold_ms']:.0f} ms after navigation on a first "
-          f"visit, {learn['first_step_warm_ms']:.0f} ms on visit {learn['visits']} (goal ≤ 1000 ms)")
+    if learn:
+        print(f"/learn: first step's live figure drawn {learn['first_step_cold_ms']:.0f} ms after navigation on a first "
+              f"visit, {learn['first_step_warm_ms']:.0f} ms on visit {learn['visits']} (goal ≤ 1000 ms)")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"changes": changes, "pages": results, "learn": learn}, indent=2))
 

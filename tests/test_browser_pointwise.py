@@ -238,3 +238,33 @@ def test_custom_matrix_edit_reaches_the_api(page, live_server):
     ready(page)
     assert page.evaluate("() => document.getElementById('w-plot').data[0].z[1][2]") == 2.5  # kept in the link
     assert page.watch.errors == []
+
+
+def test_a_photo_is_drawn_from_a_preview_and_its_pixel_is_exact(page, live_server):
+    """On a 1024×768 photo the output maps come as every n-th pixel (the thumbnails are 150 px wide),
+    the pixel's y vector is exact (the engine's trace, then the whole output for the sweep), and a
+    change of C_out on the same photo sends no input and no 12.6 MB output before the page is redrawn."""
+    uid = upload(live_server, photo_png(768, 1024), "photo.png")
+    page.goto(live_server + f"/pointwise?in=upload%3A{uid}&w=random&co=4&ws=2")
+    ready(page)
+    widths = page.eval_on_selector_all("#outputs canvas:not(.mask)", "cs => cs.map(c => c.width)")
+    assert len(widths) == 4 and all(w <= 300 for w in widths), widths  # 1024 columns sent as every 4th
+    sizes = []
+    page.on("response", lambda r: sizes.append(len(r.body())) if r.url.endswith("/api/convolve") else None)
+    page.fill("#out-channels", "5")  # a change on the same photo
+    ready(page, 2)
+    assert sizes and max(sizes[:1]) < 2 * 2**20, sizes  # the preview, not the whole 15.7 MB output
+    click_pixel(page, 300, 500)
+    r, c = map(int, re.search(r"pixel \((\d+), (\d+)\)", page.inner_text("#position-label")).groups())
+    out = api_output(live_server, {"input": {"kind": "upload", "id": uid},
+                                   "layer": {"kernel_size": 1, "out_channels": 5, "bias": True},
+                                   "weights": {"kind": "random", "seed": 2}})
+    assert written_values(page, r, c) == pytest.approx(out[:, r, c].tolist(), abs=1e-5)
+    page.wait_for_function("!Array.from(document.querySelectorAll('#y-bars .v')).some(v => v.textContent === '…')")
+    bars = [float(v) for v in page.locator("#y-bars .v").all_inner_texts()]
+    assert bars == pytest.approx(out[:, r, c].tolist(), abs=2e-3)  # shown to 3 decimals
+    page.keyboard.press("ArrowRight")  # the next pixel: exact once the whole output is in (the sweep's source)
+    page.wait_for_function("!Array.from(document.querySelectorAll('#y-bars .v')).some(v => v.textContent === '…')")
+    bars = [float(v) for v in page.locator("#y-bars .v").all_inner_texts()]
+    assert bars == pytest.approx(out[:, r, c + 1].tolist(), abs=2e-3)
+    assert page.watch.errors == []

@@ -23,9 +23,14 @@ const CONTROLS = { outChannels: "out-channels", weightSeed: "weights-seed", weig
 const EDITOR_MAX = 64; // the matrix editor shows W up to 64 values
 const FOLLOW_UP_MS = 150; // the sections below the pixel wait for the controls to rest this long
 const START_REGION = 9; // an untouched page starts at the centre of the 9×9 patch with the most detail
+// The output maps are 150-px thumbnails: a larger output comes as every n-th pixel (exact values, the
+// server's preview_size), the pixel's y vector from the engine's trace of that pixel, and the whole
+// output only afterwards, for the sweep (a 1024×768 photo's is 12.6 MB: its transfer and decoding were
+// most of a change's second on this page).
+const OUTPUT_PREVIEW = 300;
 
 const data = { check: null, conv: null, req: null, input: null, inputKey: null, output: null, w2d: null, outViews: [],
-  h: 0, w: 0, matmul: null, reducedFor: null };
+  h: 0, w: 0, matmul: null, reducedFor: null, outputStep: 1, fullOutput: null, pixelY: null };
 let masked = false, lastShown = 0, writtenTimer = null, recentre = false; // recentre: a new input was chosen
 let followUpAbort = null, ninShown = null; // ninShown: input|widths|pixel of the NiN drawing on screen
 
@@ -67,16 +72,36 @@ const shell = createShell({
 });
 const picker = new InputPicker((spec) => { recentre = true; shell.set({ input: specToString(spec) }, { load: true }); });
 
-/** The convolution; the input comes along (and the server picks where to start) only for a new input. */
+/** The convolution; the input comes along (and the server picks where to start) only for a new input.
+ * On an input larger than the preview, the pixel's y vector comes from its trace, asked at once. */
 async function run(body, ctx) {
   followUpAbort?.abort(); // the sections below belong to the layer being replaced
   const inputKey = shell.state.input, same = data.input && data.inputKey === inputKey;
-  const conv = await postFrame("/api/convolve", { ...body, include_input: !same, ...(same ? {} : { region_size: START_REGION }) },
-    { signal: ctx.signal });
-  return { conv, inputKey };
+  const convP = postFrame("/api/convolve", { ...body, include_input: !same, preview_size: OUTPUT_PREVIEW,
+    ...(same ? {} : { region_size: START_REGION }) }, { signal: ctx.signal });
+  const p = +shell.state.step || 0;
+  const pixelP = same && Math.max(data.h, data.w) > OUTPUT_PREVIEW
+    ? traceY(body, Math.floor(p / data.w), p % data.w, ctx.check.layer.out_channels, ctx.signal) : null;
+  const [conv, pixelY] = await Promise.all([convP, pixelP]);
+  return { conv, inputKey, pixelY };
 }
 
-async function render({ check, conv, body, inputKey }, ctx) {
+/** y at one pixel, every output channel, from the engine's trace (exact; the preview may skip it). */
+async function traceY(req, r, c, cOut, signal) {
+  const positions = Array.from({ length: cOut }, (_, o) => ({ channel: o, row: r, col: c }));
+  const res = await postJSON("/api/trace", { ...req, positions }, { signal });
+  return { r, c, values: res.traces.map((t) => t.value) };
+}
+
+/** y at a pixel when it is known exactly: the whole output, or the traced pixel; else null. */
+function yAt(r, c) {
+  const whole = data.outputStep === 1 ? data.output : data.fullOutput;
+  if (whole) return whole.map((ch) => ch[r][c]);
+  const t = data.pixelY;
+  return t && t.r === r && t.c === c ? t.values : null;
+}
+
+async function render({ check, conv, body, inputKey, pixelY }, ctx) {
   const inputChanged = Boolean(conv.input_array);
   if (inputChanged) {
     const input = decodeArray(conv.input_array);
@@ -86,10 +111,11 @@ async function render({ check, conv, body, inputKey }, ctx) {
   }
   const output = decodeArray(conv.output);
   const w2d = decodeArray({ ...conv.weight, shape: conv.weight.shape.slice(0, 2).concat([1]) }).map((rows) => rows.map((r) => r[0]));
-  Object.assign(data, { check, conv, req: body, output, w2d, matmul: null });
+  Object.assign(data, { check, conv, req: body, output, w2d, matmul: null, outputStep: conv.output_step || 1,
+    fullOutput: null, pixelY });
   shell.message(`[${conv.input.shape.join("×")}] → [${conv.output_shape.join("×")}] · ${formatInt(check.cost.params)} params · ${formatInt(check.cost.macs)} MACs`, true);
   syncForm(check.layer);
-  data.outViews = draw.drawOutputs($("outputs"), output, conv.output);
+  data.outViews = draw.drawOutputs($("outputs"), output, conv.output, data.outputStep);
   masked = false;
   ctx.mark("output");
   $("reads-1x1").textContent = check.formulas.pointwise.reads;
@@ -121,6 +147,8 @@ async function followUps(body) {
   const { signal } = followUpAbort;
   await new Promise((resolve) => setTimeout(resolve, FOLLOW_UP_MS));
   if (signal.aborted) return;
+  if (data.outputStep > 1) await loadFullOutput(body, signal);
+  if (signal.aborted) return;
   await loadMatmul(body, signal);
   if (!signal.aborted && data.reducedFor !== data.inputKey) await loadReduce(body.input, data.inputKey);
   if (!signal.aborted) await loadNin();
@@ -144,7 +172,7 @@ function show(p, { playing = false } = {}) {
   const r = Math.floor(p / data.w), c = p % data.w;
   draw.placePixelBoxes($("input-canvas"), $("box1"), $("box3"), r, c);
   draw.drawBars($("x-bars"), data.input.map((ch) => ch[r][c]), "x");
-  draw.drawBars($("y-bars"), data.output.map((ch) => ch[r][c]), "y");
+  draw.drawBars($("y-bars"), yAt(r, c) ?? data.output.map(() => null), "y");
   draw.placeMarkers(data.outViews, r, c);
   if (playing) {
     if (!masked) { draw.coverMasks(data.outViews, lastShown, data.w); masked = true; }
@@ -163,7 +191,7 @@ function show(p, { playing = false } = {}) {
 }
 
 const writtenGuard = shell.guard("written"), matmulGuard = shell.guard("matmul"), reduceGuard = shell.guard("reduce"),
-  ninGuard = shell.guard("nin");
+  ninGuard = shell.guard("nin"), fullGuard = shell.guard("full-output");
 let fcGeneration = 0; // FC ≡ conv does not depend on the layer above: a new layer load must not drop its answer
 
 /** W·x + b at this pixel, term by term, from the engine's trace of every output channel there. The
@@ -178,6 +206,11 @@ async function loadWritten(r, c) {
     return;
   }
   if (token.stale()) return;
+  if (data.outputStep > 1 && !data.fullOutput) { // the preview skipped this pixel: its y comes from the trace
+    data.pixelY = { r, c, values: res.traces.map((t) => t.value) };
+    const p = +shell.state.step || 0;
+    if (Math.floor(p / data.w) === r && p % data.w === c) draw.drawBars($("y-bars"), data.pixelY.values, "y");
+  }
   const lines = res.traces.map((t) => {
     const terms = t.products.map((p, i) => `${fmt(t.weights[i][0][0])}·${fmt(t.windows[i][0][0])}`);
     const shown = terms.length <= 12 ? terms.join(" + ") : `${terms.slice(0, 12).join(" + ")} + … (${terms.length} terms)`;
@@ -186,6 +219,15 @@ async function loadWritten(r, c) {
   });
   $("written").innerHTML = `<span id="written-pixel" data-row="${r}" data-col="${c}" data-values="${res.traces.map((t) => t.value).join(",")}"></span>` +
     `x = input[:, ${r}, ${c}] = (${res.traces[0].windows.map((w) => fmt(w[0][0])).join(", ")})\n${lines.join("\n")}`;
+}
+
+/** The whole output of a previewed layer, for the sweep's y vectors (after the controls rest). */
+async function loadFullOutput(req, signal) {
+  const token = fullGuard();
+  let conv;
+  try { conv = await postFrame("/api/convolve", req, { signal }); } catch { return; } // the preview stays
+  if (token.stale()) return;
+  data.fullOutput = decodeArray(conv.output);
 }
 
 /** Another input is coming: its matrices have other shapes, so the old ones must not stay on screen. */

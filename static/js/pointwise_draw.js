@@ -42,7 +42,7 @@ export function placePixelBoxes(canvas, box1, box3, r, c) {
 /** A vector as labelled horizontal bars (blue positive, red negative) with its numbers. */
 export function drawBars(el, values, label) {
   let lim = 0;
-  for (const v of values) lim = Math.max(lim, Math.abs(v));
+  for (const v of values) lim = Math.max(lim, Math.abs(v ?? 0));
   lim ||= 1;
   if (el.children.length !== values.length) {
     el.innerHTML = Array.from(values, (_, i) => `<div class="bar-row"><span>${label}${i}</span>
@@ -50,6 +50,7 @@ export function drawBars(el, values, label) {
   }
   Array.from(el.children).forEach((row, i) => {
     const v = values[i], bar = row.children[1].firstElementChild;
+    if (v === null) { bar.style.width = "0"; row.children[2].textContent = "…"; return; } // still on its way
     bar.className = `bar ${v >= 0 ? "pos" : "neg"}`;
     bar.style.width = `${(50 * Math.abs(v)) / lim}%`;
     row.children[2].textContent = fmt(v);
@@ -72,8 +73,10 @@ export function drawWeights(gd, w2d, meta, cOut, cIn) {
     yaxis: { title: { text: "output", font: { size: 11 } }, autorange: "reversed", dtick: cOut <= 16 ? 1 : undefined } }, CONFIG);
 }
 
-/** Output maps as canvases, each with a marker for the current pixel and a mask the sweep clears. */
-export function drawOutputs(el, out, meta) {
+/** Output maps as canvases, each with a marker for the current pixel and a mask the sweep clears. A
+ * large output comes as every step-th pixel (its exact values): the canvas holds those, and markers and
+ * masks map an output pixel (r, c) to (r ÷ step, c ÷ step). */
+export function drawOutputs(el, out, meta, step = 1) {
   el.innerHTML = "";
   return out.slice(0, 32).map((rows, k) => {
     const fig = document.createElement("figure");
@@ -94,14 +97,14 @@ export function drawOutputs(el, out, meta) {
     wrap.append(canvas, mask, marker);
     fig.append(wrap, cap);
     el.appendChild(fig);
-    return { canvas, mask, marker };
+    return { canvas, mask, marker, step };
   });
 }
 
 export function placeMarkers(views, r, c) {
   for (const v of views) {
-    const s = 150 / v.canvas.width;
-    Object.assign(v.marker.style, { left: `${c * s - 2}px`, top: `${r * s - 2}px`, width: `${s + 4}px`, height: `${s + 4}px` });
+    const s = 150 / v.canvas.width, at = (i) => Math.floor(i / v.step) * s;
+    Object.assign(v.marker.style, { left: `${at(c) - 2}px`, top: `${at(r) - 2}px`, width: `${s + 4}px`, height: `${s + 4}px` });
   }
 }
 
@@ -118,7 +121,7 @@ export function coverMasks(views, upto, w) {
 export function revealMasks(views, from, to, w) {
   for (const v of views) {
     const ctx = v.mask.getContext("2d");
-    for (let p = from + 1; p <= to; p++) ctx.clearRect(p % w, Math.floor(p / w), 1, 1);
+    for (let p = from + 1; p <= to; p++) ctx.clearRect(Math.floor((p % w) / v.step), Math.floor(Math.floor(p / w) / v.step), 1, 1);
   }
 }
 
