@@ -272,3 +272,27 @@ def test_receptive_offers_an_uploaded_model_and_walks_it(page, live_server):
     page.wait_for_function(f"document.getElementById('network').value === 'model:{info['id']}'")
     assert page.locator("#rf-table tr[data-i]").count() == len(api["rows"])
     assert page.watch.errors == []
+
+
+def test_an_uploaded_model_opens_cleanly_and_its_layer_opens_on_conv(page, live_server):
+    """A user's own (static-size) ONNX file: the page opens it with no failed request in the console, and a
+    layer's button opens /conv on that layer's activation with its weights, which the page runs."""
+    import torch
+
+    from tests.onnx_models import build, export
+
+    data = export(build("mobilenet_v2"), torch.randn(1, 3, 32, 32))
+    info = httpx.post(live_server + "/api/models/upload", files={"file": ("mnv2.onnx", data)}).json()
+    page.goto(live_server + f"/network?m={info['id']}")
+    ready(page)
+    assert page.is_hidden("#size-box") and page.watch.errors == []
+    rows = httpx.get(live_server + f"/api/models/{info['id']}").json()["layers"]
+    row = next(r for r in rows if r["op"] == "Conv" and r["groups"] > 1)  # the depthwise 3×3
+    page.click(f'button.open-layer[data-layer="{row["name"]}"]')
+    page.wait_for_url("**/conv?**")
+    ready(page)
+    assert page.eval_on_selector("#groups", "s => s.value") == str(row["groups"])
+    assert "error" not in page.eval_on_selector("#layer-message", "e => e.className")
+    label = page.eval_on_selector("#weights-kind", "s => s.options[s.selectedIndex].textContent")
+    assert label.startswith(f"layer {row['name']}")
+    assert page.watch.errors == []
