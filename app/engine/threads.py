@@ -66,12 +66,24 @@ def pool(workers: int) -> ThreadPoolExecutor:
 
 @functools.lru_cache(maxsize=1)
 def _blas() -> tuple:
-    """The loaded BLAS libraries' thread controllers (threadpoolctl), found once."""
+    """(get, set) of each loaded BLAS library's thread count, found once. OpenBLAS's own functions are
+    called directly: threadpoolctl's set_num_threads does nothing unless called from the one thread
+    that first set a limit (the server's main thread), and layers run in request threads."""
     try:
         from threadpoolctl import ThreadpoolController
-        return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
+        libs = ThreadpoolController().select(user_api="blas").lib_controllers
     except Exception:  # no threadpoolctl, or a BLAS it cannot drive: leave BLAS as it is
         return ()
+    found = []
+    for c in libs:
+        get = set_ = None
+        if getattr(c, "internal_api", "") == "openblas" and getattr(c, "threading_layer", "") != "openmp":
+            try:
+                get, set_ = c._get_symbol("openblas_get_num_threads"), c._get_symbol("openblas_set_num_threads")
+            except Exception:
+                get = set_ = None
+        found.append((get or c.get_num_threads, set_ or c.set_num_threads))
+    return tuple(found)
 
 
 _lock = threading.Lock()
@@ -85,7 +97,7 @@ def blas_threads() -> int:
     with _lock:
         if _pinned:
             return max(_saved, default=1)
-        return max((c.get_num_threads() or 1 for c in _blas()), default=1)
+        return max((get() or 1 for get, _ in _blas()), default=1)
 
 
 @contextmanager
@@ -96,9 +108,9 @@ def single_blas() -> Iterator[None]:
     global _pinned, _saved
     with _lock:
         if _pinned == 0:
-            _saved = [c.get_num_threads() or 1 for c in _blas()]
-            for c in _blas():
-                c.set_num_threads(1)
+            _saved = [get() or 1 for get, _ in _blas()]
+            for _, set_ in _blas():
+                set_(1)
         _pinned += 1
     try:
         yield
@@ -106,5 +118,5 @@ def single_blas() -> Iterator[None]:
         with _lock:
             _pinned -= 1
             if _pinned == 0:
-                for c, n in zip(_blas(), _saved):
-                    c.set_num_threads(n)
+                for (_, set_), n in zip(_blas(), _saved):
+                    set_(n)
