@@ -37,3 +37,24 @@ def test_a_check_on_a_layer_that_does_not_exist_is_a_valid_answer_not_a_404(clie
                                               "weights": {"kind": "layer", "model": "digits", "layer": "nope"}})
     assert r.status_code == 200, r.text
     assert r.json()["valid"] is False and r.json()["error"]["status"] == 404 and r.json()["allowed_groups"] is None
+
+
+def test_a_layer_check_on_an_activation_input_does_not_run_the_model(client, monkeypatch):
+    """/api/layer/check runs on every control change: the activation's shape comes from the graph's shapes,
+    and the engine's graph run is never called for it (it is, once, for the convolve that follows)."""
+    from app.models import service
+
+    run = client.post("/api/models/digits/run", json={"input": {"kind": "test_image", "index": 5}}).json()
+    rows = client.get("/api/models/digits").json()["layers"]
+    row = next(r for r in rows if r["op"] == "Conv" and r["in_shape"][1] > 1 and r["kernel"] == [3, 3])
+    calls = []
+    real_run = service.run
+    monkeypatch.setattr(service, "run", lambda *a, **k: calls.append(1) or real_run(*a, **k))
+    spec = {"kind": "activation", "model": "digits", "layer": row["name"], "input": run["input"]["id"]}
+    body = {"input": spec, "weights": {"kind": "layer", "model": "digits", "layer": row["name"]}, "layer": {"padding": 1}}
+    check = client.post("/api/layer/check", json=body).json()
+    assert check["valid"] and check["input"]["shape"] == row["in_shape"][1:] and calls == []
+    first = client.post("/api/convolve", json={**body, "encoding": "binary"})
+    again = client.post("/api/trace", json={**body, "positions": [{"channel": 0, "row": 1, "col": 1}]})
+    assert first.status_code == 200 and again.status_code == 200, again.text
+    assert len(calls) == 1  # the trace reused the activation the convolve computed

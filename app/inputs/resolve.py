@@ -21,6 +21,10 @@ def input_shape(spec: SampleInput | RandomInput | UploadInput, store: InputStore
     if isinstance(spec, UploadInput):
         meta = store.info(spec.id)
         return meta.shape, InputInfo(id=meta.id, shape=list(meta.shape), source=meta.source)
+    if isinstance(spec, ActivationInput):  # from the model's shapes: a check does not run the model
+        from app.models.service import layer_input_shape
+        shape = layer_input_shape(spec.model, spec.layer, spec.input, store, s)
+        return shape, InputInfo(shape=list(shape), source=f"activation:{spec.model}:{spec.layer[:100]}")
     arr, info = resolve_input(spec, store, s)
     return tuple(arr.shape), info
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Optional
 
@@ -320,28 +322,61 @@ def conv_layer_info(model_id: str, layer: str, store: ModelStore, s: Settings) -
                          label=f"layer {layer} of {short}" + (" (BN folded)" if folded else ""))
 
 
-def layer_input_activation(model_id: str, layer: str, input_id: str, inputs: InputStore, s: Settings) -> np.ndarray:
-    """The (C, H, W) activation a layer reads when the model runs on the stored model input ``input_id``
-    (the "activation" input kind of /api/convolve)."""
+def _layer_source(model_id: str, layer: str, in_shape: tuple, s: Settings) -> tuple[Graph, str]:
+    """The graph for a stored model input of shape (C, H, W) and the tensor that ``layer`` reads."""
     check_model_id(model_id)
-    x, _ = inputs.get(input_id)
     store = _default_store(s.data_dir, s.model_store_quota_bytes)
     m = _imported(model_id, store, s)[0]
-    size = None if all(isinstance(d, int) for d in m.input_dims[2:]) else (int(x.shape[1]), int(x.shape[2]))
+    size = None if all(isinstance(d, int) for d in m.input_dims[2:]) else (int(in_shape[1]), int(in_shape[2]))
     g = _graph(model_id, size, store, s)
-    if (1, *x.shape) != g.shapes[g.inputs[0]]:
-        raise ConvlensError(f"input '{input_id[:16]}…' has shape {list(x.shape)}; model '{model_id[:64]}' takes "
+    if (1, *in_shape) != g.shapes[g.inputs[0]]:
+        raise ConvlensError(f"this model input has shape {list(in_shape)}; model '{model_id[:64]}' takes "
                             f"{list(g.shapes[g.inputs[0]][1:])}")
     node = next((n for n in g.nodes if n.name == layer), None)
     if node is None:
         raise NotFound(f"'{layer[:100]}' is not a layer of model '{model_id[:64]}'; GET /api/models/{model_id[:64]} "
                        "lists them")
     src = node.inputs[0]
+    if len(g.shapes[src]) != 4:
+        raise ConvlensError(f"layer '{layer[:100]}' reads a tensor of shape {list(g.shapes[src])}, not a (C, H, W) map")
+    return g, src
+
+
+def layer_input_shape(model_id: str, layer: str, input_id: str, inputs: InputStore, s: Settings) -> tuple[int, int, int]:
+    """The (C, H, W) that ``layer_input_activation`` would return, from shapes alone: layer checks run on
+    every control change and must not run the model."""
+    g, src = _layer_source(model_id, layer, tuple(inputs.info(input_id).shape), s)
+    return tuple(int(d) for d in g.shapes[src][1:])
+
+
+ACTIVATION_CACHE_BYTES = 64 << 20  # recent layer inputs kept for the pages' repeated convolve/trace calls
+_activations: "OrderedDict[tuple, np.ndarray]" = OrderedDict()
+_activations_lock = threading.Lock()
+
+
+def layer_input_activation(model_id: str, layer: str, input_id: str, inputs: InputStore, s: Settings) -> np.ndarray:
+    """The (C, H, W) activation a layer reads when the model runs on the stored model input ``input_id``
+    (the "activation" input kind of /api/convolve). Model and input ids are content hashes, so a result
+    never goes stale: the most recent ones are kept (at most ACTIVATION_CACHE_BYTES) for /conv's
+    convolve and trace calls, which would otherwise each run the model again."""
+    key = (str(s.data_dir), model_id, layer, input_id)
+    with _activations_lock:
+        if key in _activations:
+            _activations.move_to_end(key)
+            return _activations[key]
+    x, _ = inputs.get(input_id)
+    g, src = _layer_source(model_id, layer, tuple(x.shape), s)
     if src == g.inputs[0]:
         a = x[None]
     else:
         with engine_slot(_macs(g), s):
             a = run(g, {g.inputs[0]: x[None].astype(np.float32)}, keep=[src])[src]
-    if a.ndim != 4:
-        raise ConvlensError(f"layer '{layer[:100]}' reads a tensor of shape {list(a.shape)}, not a (C, H, W) map")
-    return a[0]
+    out = a[0]
+    out.setflags(write=False)  # shared between requests
+    with _activations_lock:
+        _activations[key] = out
+        while sum(v.nbytes for v in _activations.values()) > ACTIVATION_CACHE_BYTES and len(_activations) > 1:
+            _activations.popitem(last=False)
+        if out.nbytes > ACTIVATION_CACHE_BYTES:
+            _activations.pop(key, None)
+    return out
