@@ -106,3 +106,34 @@ def test_matrices_carry_one_range_not_one_per_row(client):
     for key in ("x_matrix", "w_matrix", "y_matrix"):
         m = decode_array(res[key])
         assert res[key]["channel_min"] == [pytest.approx(float(m.min()))] and res[key]["channel_max"] == [pytest.approx(float(m.max()))]
+
+
+def test_matmul_rows_can_come_every_nth_and_are_the_whole_matrices_rows(client):
+    req = {"input": {"kind": "random", "shape": [3, 13, 17], "seed": 4}, "layer": {"kernel_size": 1, "out_channels": 5},
+           "weights": {"kind": "random", "seed": 2}}
+    whole = client.post("/api/pointwise/matmul", json=req).json()
+    part = client.post("/api/pointwise/matmul", json={**req, "row_step": 10}).json()
+    assert part["row_step"] == 10 and part["x_shape"] == whole["x_shape"] == [13 * 17, 3]
+    for name in ("x_matrix", "y_matrix"):
+        rows = decode_array(part[name])
+        assert rows.shape[0] == -(-13 * 17 // 10)
+        assert np.array_equal(rows, decode_array(whole[name])[::10])  # the same numbers, every 10th row
+    assert part["max_abs_conv_vs_matmul"] == whole["max_abs_conv_vs_matmul"]  # the checks cover every row
+
+
+def test_nin_checks_the_whole_stack_once_per_input_and_widths(client, monkeypatch):
+    import app.api.pointwise as pw
+    calls = []
+    real = pw.mlp_per_pixel
+    monkeypatch.setattr(pw, "mlp_per_pixel", lambda x, layers: calls.append(1) or real(x, layers))
+    body = {"input": {"kind": "random", "shape": [3, 20, 24], "seed": 9}, "widths": [6, 4], "include_output": False}
+    whole = decode_array(client.post("/api/pointwise/nin", json={**body, "include_output": True}).json()["output"])
+    first = client.post("/api/pointwise/nin", json={**body, "row": 3, "col": 5}).json()
+    again = client.post("/api/pointwise/nin", json={**body, "row": 17, "col": 21}).json()
+    assert len(calls) == 1  # the whole-tensor check ran for the first request only
+    assert first["max_abs_conv_stack_vs_mlp"] == again["max_abs_conv_stack_vs_mlp"] <= 1e-6
+    for res, (r, c) in [(first, (3, 5)), (again, (17, 21))]:
+        assert res["output_shape"] == [4, 20, 24]
+        assert res["layers"][-1]["activation_at_pixel"] == pytest.approx(whole[:, r, c].tolist(), abs=1e-6)
+    client.post("/api/pointwise/nin", json={**body, "widths": [5]})  # other widths: checked anew
+    assert len(calls) == 2

@@ -241,7 +241,9 @@ async function loadMatmul(req, signal) {
   const token = matmulGuard();
   let m;
   try {
-    m = await postFrame("/api/pointwise/matmul", { ...req, layer: { ...req.layer, activation: "none" } }, { signal });
+    // only the rows drawn: a photo's X and Y are 22 MB whole, a few thousand rows are ~100 KB
+    m = await postFrame("/api/pointwise/matmul", { ...req, layer: { ...req.layer, activation: "none" },
+      row_step: draw.matrixStep(data.h * data.w) }, { signal });
   } catch (err) {
     if (!token.stale() && err.name !== "AbortError") { clearMatrices(); $("matmul-check").textContent = err.message; }
     return;
@@ -254,9 +256,9 @@ async function loadMatmul(req, signal) {
   $("wt-label").textContent = `(${cin} × ${cout})`;
   $("y-label").textContent = `(${hw} × ${cout})${shell.state.relu === "1" ? ", before the ReLU" : ""}${drawn}`;
   const matrix = (enc) => decodeArray({ ...enc, shape: [1, ...enc.shape] })[0];
-  await draw.drawMatrix($("x-plot"), matrix(m.x_matrix), m.x_matrix);
+  await draw.drawMatrix($("x-plot"), matrix(m.x_matrix), m.x_matrix, m.row_step);
   await draw.drawMatrix($("wt-plot"), matrix(m.w_matrix), m.w_matrix);
-  await draw.drawMatrix($("y-plot"), matrix(m.y_matrix), m.y_matrix);
+  await draw.drawMatrix($("y-plot"), matrix(m.y_matrix), m.y_matrix, m.row_step);
   if (token.stale()) return;
   $("matmul-check").textContent = `engine: max |conv1×1 − matmul| = ${m.max_abs_conv_vs_matmul.toExponential(2)}, ` +
     `max |conv1×1 − per-pixel W·x| = ${m.max_abs_conv_vs_per_pixel.toExponential(2)} (float32)`;

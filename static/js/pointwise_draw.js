@@ -140,10 +140,11 @@ export function matrixStep(n) {
 }
 
 /** A matrix as a heatmap; a tall one (H·W rows) is drawn at every step-th row, each row placed at its
- * own index (hover names it) so the current-row box lands where it belongs. */
-export function drawMatrix(gd, rows, meta) {
-  const { min, max } = extentOf(meta), step = matrixStep(rows.length);
-  const shown = step === 1 ? rows : rows.filter((_, i) => i % step === 0);
+ * own index (hover names it) so the current-row box lands where it belongs. `sent`: the server sent
+ * every sent-th row already (row_step of /api/pointwise/matmul). */
+export function drawMatrix(gd, rows, meta, sent = 1) {
+  const { min, max } = extentOf(meta), step = sent > 1 ? sent : matrixStep(rows.length);
+  const shown = step === 1 || sent > 1 ? rows : rows.filter((_, i) => i % step === 0);
   const y = step === 1 ? undefined : shown.map((_, i) => i * step);
   return Plotly.react(gd, [{ type: "heatmap", z: shown, y, ...scaleFor(min, max), showscale: false,
     hovertemplate: "[%{y}, %{x}] = %{z:.4f}<extra></extra>" }],
