@@ -45,15 +45,18 @@ def random_graphs(draw):
 
 
 def no_donation(monkeypatch):
+    """The plain run: every op allocates its output, no memory is reused, nothing is fused."""
     monkeypatch.setattr(graph_mod, "_donor", lambda *a: None)
     monkeypatch.setattr(graph_mod, "_recycle", lambda *a: None)
+    monkeypatch.setattr(graph_mod, "_fusable", lambda *a: None)
 
 
 @settings(max_examples=200, deadline=None)
 @given(random_graphs(), st.integers(0, 2**31))
 def test_writing_into_dead_inputs_changes_no_result_and_no_kept_feed_or_constant(case, seed):
-    """In-place element-wise ops and layer outputs made from dead tensors' memory: the same numbers as
-    a run that allocates everything afresh, and nothing kept, fed or constant is ever written."""
+    """In-place element-wise ops, layer outputs made from dead tensors' memory and Relu/Clip done by
+    the Conv before them: the same numbers as the plain run, and nothing kept, fed or constant is ever
+    written."""
     nodes, out, keep = case
     g = build_graph(nodes, {"x": SHAPE}, CONSTS, [out])
     x = np.random.default_rng(seed).standard_normal(SHAPE).astype(np.float32) * 2
@@ -103,21 +106,33 @@ def test_a_view_of_a_live_tensor_is_not_written_and_a_dead_one_is(monkeypatch):
     assert outs == [("Relu", False), ("Add", True)]
 
 
-def test_relu_writes_into_the_conv_output_unless_it_is_kept(monkeypatch):
+def test_a_relu_or_clip_after_a_conv_is_done_by_the_conv_unless_its_input_is_kept(monkeypatch):
     rng = np.random.default_rng(2)
     w = rng.standard_normal((4, 3, 3, 3), dtype=np.float32)
-    g = build_graph([Node("c", "Conv", ("x", "w"), ("c",)), Node("r", "Relu", ("c",), ("y",))],
-                    {"x": (1, 3, 8, 8)}, {"w": w}, ["y"])
-    x = rng.standard_normal((1, 3, 8, 8), dtype=np.float32)
-    c = F.conv2d(torch.from_numpy(x), torch.from_numpy(w)).numpy()
+    nodes = [Node("c", "Conv", ("x", "w"), ("c",)), Node("r", "Relu", ("c",), ("r",)),
+             Node("c2", "Conv", ("r", "w2"), ("c2",), {"pads": [1, 1, 1, 1]}),
+             Node("k", "Clip", ("c2", "lo", "hi"), ("y",))]
+    w2 = rng.standard_normal((4, 4, 3, 3), dtype=np.float32)
+    consts = {"w": w, "w2": w2, "lo": np.float32(-0.25), "hi": np.float32(0.5)}
+    g = build_graph(nodes, {"x": (1, 3, 10, 10)}, consts, ["y"])
+    x = rng.standard_normal((1, 3, 10, 10), dtype=np.float32)
+    c = F.conv2d(torch.from_numpy(x), torch.from_numpy(w))
+    y = F.conv2d(F.relu(c), torch.from_numpy(w2), padding=1).clamp(-0.25, 0.5).numpy()
+    calls = []
+    for name in ("Conv", "Relu", "Clip"):
+        cls = REGISTRY[name]
+
+        def spy(node, xs, _forward=cls.forward, **kw):
+            calls.append((node.name, kw.get("clip")))
+            return _forward(node, xs, **kw)
+        monkeypatch.setattr(cls, "forward", staticmethod(spy))
+    close(run(g, {"x": x})["y"], y)
+    assert calls == [("c", (0.0, None)), ("c2", (-0.25, 0.5))]  # Relu and Clip were not run
+    calls.clear()
     kept = run(g, {"x": x}, keep=["c"])
-    close(kept["c"], c)  # negative values still there
-    close(kept["y"], np.maximum(c, 0))
-    assert not np.shares_memory(kept["c"], kept["y"])
-    donated = []
-    monkeypatch.setattr(graph_mod, "_donor", lambda *a, _d=graph_mod._donor: donated.append(_d(*a)) or donated[-1])
-    close(run(g, {"x": x})["y"], np.maximum(c, 0))
-    assert donated and donated[0] is not None
+    close(kept["c"], c.numpy())  # the kept pre-activation is not clipped
+    close(kept["y"], y)
+    assert calls == [("c", None), ("r", None), ("c2", (-0.25, 0.5))]
 
 
 @pytest.fixture

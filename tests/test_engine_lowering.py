@@ -164,20 +164,24 @@ def test_kernel_rows_by_phase_equal_the_window_path_and_torch_for_any_stride(cas
 
 
 @settings(max_examples=100, deadline=None)
-@given(conv_cases(), st.integers(1, 3))
-def test_every_lowering_shared_among_threads_with_its_bias_agrees_with_torch_and_the_window_path(case, threads):
-    """Bands (or groups, or channel blocks) pulled by several threads, the bias added band by band: the
-    same numbers as torch and as the window path on one thread, for every candidate and the 1×1 path."""
+@given(conv_cases(), st.integers(1, 3), st.sampled_from([None, (0.0, None), (-0.5, 0.5), (None, 0.25)]))
+def test_every_lowering_shared_among_threads_with_its_bias_agrees_with_torch_and_the_window_path(case, threads,
+                                                                                               clip):
+    """Bands (or groups, or channel blocks) pulled by several threads, the bias added and the clip (a
+    fused ReLU or ReLU6) applied band by band: the same numbers as torch and as the window path on one
+    thread, for every candidate and the 1×1 path."""
     x, w, b = make_tensors(case)
     b = np.random.default_rng(1).standard_normal(w.shape[0], dtype=np.float32)
     geom = geometry(case, x, w)
     ref = torch_conv(x, w, b, case["stride"], case["padding"], case["dilation"], case["groups"], False)
-    window = _im2col(pad_input(x, geom), w, geom, case["chunk_bytes"], 1, b.reshape(geom.groups, -1, 1))
+    if clip is not None:
+        ref = np.clip(ref, -np.inf if clip[0] is None else clip[0], np.inf if clip[1] is None else clip[1])
+    window = _im2col(pad_input(x, geom), w, geom, case["chunk_bytes"], 1, b.reshape(geom.groups, -1, 1), clip)
     close(window, ref)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(conv_mod, "PARALLEL_MACS", 0)  # share even these small layers
         for path in {*lowering.candidates(geom), lowering.rule_path(geom)}:
-            ours = _run(path, x, w, geom, case["chunk_bytes"], threads, b.reshape(geom.groups, -1, 1))
+            ours = _run(path, x, w, geom, case["chunk_bytes"], threads, b.reshape(geom.groups, -1, 1), clip)
             close(ours, ref)
             close(ours, window)
 

@@ -23,7 +23,7 @@ from app.engine.cost import conv_macs
 from app.engine.errors import GeometryError
 from app.engine.geometry import ConvGeometry, PaddingArg, Pair, conv_geometry
 from app.engine.lowering import SMALL_MACS, choose
-from app.engine.shift import depthwise_shift, shift_add
+from app.engine.shift import bound, depthwise_shift, shift_add
 from app.engine.threads import band_step, blas_threads, share, share_rows, single_blas
 from app.engine.views import strided_view
 
@@ -44,14 +44,17 @@ def band_rows(row_bytes: int, k: int, chunk_bytes: int) -> int:
 
 def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, stride: int | Pair = 1,
            padding: PaddingArg = 0, dilation: int | Pair = 1, groups: int = 1, flip: bool = False,
-           chunk_bytes: int = DEFAULT_CHUNK_BYTES, threads: int | None = 1) -> np.ndarray:
+           chunk_bytes: int = DEFAULT_CHUNK_BYTES, threads: int | None = 1,
+           clip: tuple[float | None, float | None] | None = None) -> np.ndarray:
     """Cross-correlation exactly as ``torch.nn.functional.conv2d`` (unbatched); ``flip=True`` rotates
     the kernel 180° first, which is the textbook convolution. ``threads``: the cores the layer may use
     (None: as many as BLAS was given). The engine shares bands of output rows (or groups, or blocks of
     channels) among them itself, each product on one BLAS thread (app.engine.threads says why); each
     band has its own temporary of up to ``chunk_bytes`` and gets the bias while it is in cache.
-    The lowering is chosen once per layer shape and thread count in a process (app.engine.lowering), so
-    a repeated call gives the same numbers; another lowering or thread count agrees to float32 rounding."""
+    ``clip=(lo, hi)`` bounds the output (ReLU is (0, None)) band by band too, which is how a graph runs a
+    Conv followed by Relu or Clip. The lowering is chosen once per layer shape and thread count in a
+    process (app.engine.lowering), so a repeated call gives the same numbers; another lowering or thread
+    count agrees to float32 rounding."""
     x = np.asarray(x, dtype=np.float32)
     weight = np.asarray(weight, dtype=np.float32)
     if x.ndim != 3 or weight.ndim != 4:
@@ -65,33 +68,35 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, st
     b = None if bias is None else np.asarray(bias, dtype=np.float32).reshape(geom.groups, geom.out_per_group, 1)
     with single_blas():
         choice = choose(geom, threads, x, weight, lambda p, xs, w, g: _run(p, xs, w, g, chunk_bytes, 1))
-        return _run(choice.path, x, weight, geom, chunk_bytes, threads, b)
+        return _run(choice.path, x, weight, geom, chunk_bytes, threads, b, clip)
 
 
 def _run(path: str, x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_bytes: int,
-         threads: int, bias: np.ndarray | None = None) -> np.ndarray:
+         threads: int, bias: np.ndarray | None = None, clip: tuple | None = None) -> np.ndarray:
     """One lowering (app.engine.lowering chooses which) of a layer whose shapes are checked; ``bias`` has
-    the shape (G, C_out/G, 1). Layers under PARALLEL_MACS stay on the calling thread."""
+    the shape (G, C_out/G, 1), ``clip`` (lo, hi) bounds. Layers under PARALLEL_MACS stay on the calling
+    thread."""
     parts = threads if conv_macs(geom) > PARALLEL_MACS else 1
     if path == "runs":
-        return _im2col_runs(x, weight, geom, chunk_bytes, parts, bias)
+        return _im2col_runs(x, weight, geom, chunk_bytes, parts, bias, clip)
     if path == "depthwise":
-        return depthwise_shift(x, weight, geom, parts, bias)
+        return depthwise_shift(x, weight, geom, parts, bias, clip)
     if path == "shift_add":
-        return shift_add(x, weight, geom, min(chunk_bytes, CACHE_BYTES), parts, bias)
+        return shift_add(x, weight, geom, min(chunk_bytes, CACHE_BYTES), parts, bias, clip)
     xp = pad_input(x, geom, take)
     try:
         lower = {"pointwise": _pointwise, "row_taps": _row_taps}.get(path, _im2col)
-        return lower(xp, weight, geom, chunk_bytes, parts, bias)
+        return lower(xp, weight, geom, chunk_bytes, parts, bias, clip)
     finally:
         if xp is not x:
             give(xp)
 
 
-def add_bias(band: np.ndarray, bias: np.ndarray | None) -> None:
-    """The bias added to a (G, C_out/G, columns) band of the output while it is in cache."""
+def finish(band: np.ndarray, bias: np.ndarray | None, clip: tuple | None = None) -> None:
+    """The bias added to a (G, C_out/G, columns) band of the output while it is in cache, then the clip."""
     if bias is not None:
         band += bias
+    bound(band, clip)
 
 
 def conv1x1(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
@@ -143,7 +148,7 @@ def window_view(xp: np.ndarray, geom: ConvGeometry) -> np.ndarray:
 
 
 def _pointwise(xp: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_bytes: int, parts: int,
-               bias: np.ndarray | None) -> np.ndarray:
+               bias: np.ndarray | None, clip: tuple | None = None) -> np.ndarray:
     s_h, s_w = geom.stride
     xs = xp[:, ::s_h, ::s_w][:, :geom.out_height, :geom.out_width]  # (C_in, H_out, W_out)
     cols = xs.reshape(geom.groups, geom.in_per_group, -1)  # a view when stride is 1 and there is no padding
@@ -152,7 +157,7 @@ def _pointwise(xp: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_byt
 
     def columns(a: int, b: int) -> None:
         np.matmul(w, cols[:, :, a:b], out=out[:, :, a:b])
-        add_bias(out[:, :, a:b], bias)
+        finish(out[:, :, a:b], bias, clip)
     n = cols.shape[2]
     step = band_rows(4 * geom.groups * (geom.in_per_group + geom.out_per_group), geom.in_per_group, chunk_bytes)
     share_rows(columns, n, band_step(step, n, parts), parts)
@@ -160,7 +165,7 @@ def _pointwise(xp: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_byt
 
 
 def _im2col(xp: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_bytes: int, parts: int = 1,
-            bias: np.ndarray | None = None) -> np.ndarray:
+            bias: np.ndarray | None = None, clip: tuple | None = None) -> np.ndarray:
     windows = window_view(xp, geom)  # (G, Cg, kH, kW, H_out, W_out)
     g, k, wo = geom.groups, geom.in_per_group * geom.kernel[0] * geom.kernel[1], geom.out_width
     w = weight.reshape(g, geom.out_per_group, k)
@@ -170,14 +175,14 @@ def _im2col(xp: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_bytes:
         with scratch(windows[..., r0:r1, :].shape) as (cols,):
             np.copyto(cols, windows[..., r0:r1, :])  # the im2col copy
             np.matmul(w, cols.reshape(g, k, (r1 - r0) * wo), out=out[:, :, r0 * wo:r1 * wo])
-        add_bias(out[:, :, r0 * wo:r1 * wo], bias)
+        finish(out[:, :, r0 * wo:r1 * wo], bias, clip)
     rows = band_rows(g * k * wo * 4, k, chunk_bytes)
     share_rows(band, geom.out_height, band_step(rows, geom.out_height, parts), parts)
     return out.reshape(geom.output_shape)
 
 
 def _row_taps(xp: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_bytes: int, parts: int = 1,
-              bias: np.ndarray | None = None) -> np.ndarray:
+              bias: np.ndarray | None = None, clip: tuple | None = None) -> np.ndarray:
     """k_H matmuls, one per kernel row, over k_W shifted copies of the input instead of k_H·k_W.
 
     With vertical stride 1, kernel row i reads the same k_W column-shifted images as row 0, i·d_H rows
@@ -218,14 +223,14 @@ def _row_taps(xp: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_byte
                 else:
                     np.matmul(w_rows[i], src, out=tmp)
                     dst += tmp
-        add_bias(dst, bias)
+        finish(dst, bias, clip)
     rows = min(ho, max(1, band_rows(len(extra) * g * cg * kw * wo * 4, cg * kw, chunk_bytes) - max(extra.values())))
     share_rows(band, ho, band_step(rows, ho, parts), parts)
     return out.reshape(geom.output_shape)
 
 
 def _im2col_runs(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_bytes: int,
-                 parts: int = 1, bias: np.ndarray | None = None) -> np.ndarray:
+                 parts: int = 1, bias: np.ndarray | None = None, clip: tuple | None = None) -> np.ndarray:
     """im2col for stride 1, copied in long contiguous runs instead of one short run per output row.
 
     Flatten each padded channel to one line of H_p·W_p values and compute every output row W_p wide
@@ -267,6 +272,7 @@ def _im2col_runs(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_by
                 out[g0:g1, :, r0:r1, :] = wide
             else:
                 np.add(wide, bias[g0:g1, :, :, None], out=out[g0:g1, :, r0:r1, :])
+            bound(out[g0:g1, :, r0:r1, :], clip)
 
     def groups_run(g0: int, g1: int) -> None:
         fill(g0, g1)

@@ -164,10 +164,12 @@ def _walk(graph: Graph, feeds: Mapping[str, np.ndarray], keep: Optional[set[str]
             raise GeometryError(f"input '{name}' must have shape {list(graph.shapes[name])}, "
                                 f"got {list(feeds[name].shape)}")
     wanted = set(graph.outputs) if keep is None else set(keep) | set(graph.outputs)
-    last_use = {}
+    last_use, readers = {}, {}
     for i, node in enumerate(graph.nodes):
-        for x in node.inputs:
+        for x in dict.fromkeys(node.inputs):
             last_use[x] = i
+            readers.setdefault(x, []).append(i)
+    fused: dict[int, tuple] = {}  # node index -> the clip its Conv applies for it
     acts = {k: np.asarray(v, np.float32) for k, v in feeds.items()}  # the tensors computed so far, and the feeds
     foreign = {_root(a) for a in (*acts.values(), *graph.consts.values())}  # never written: caller's and weights
     for i, node in enumerate(graph.nodes):
@@ -176,8 +178,15 @@ def _walk(graph: Graph, feeds: Mapping[str, np.ndarray], keep: Optional[set[str]
         op = op_of(node)
         xs = [(acts[x] if x in acts else graph.consts[x]) if x else None for x in node.inputs]
         donor = _donor(graph, node, i, xs, acts, wanted, last_use, foreign) if op.in_place else None
+        clip = _fusable(graph, node, readers, wanted) if op.takes_clip else None
         t0 = now()
-        ys = op.forward(node, xs) if donor is None else op.forward(node, xs, out=donor)
+        if i in fused:  # its Conv already clipped: this node's output is that tensor
+            ys = [xs[0]]
+        elif clip is not None:
+            fused[clip[0]] = clip[1]
+            ys = op.forward(node, xs, clip=clip[1])
+        else:
+            ys = op.forward(node, xs) if donor is None else op.forward(node, xs, out=donor)
         if clock is not None:
             clock.append((now() - t0) * 1e3)
         acts.update(zip(node.outputs, ys))
@@ -185,6 +194,21 @@ def _walk(graph: Graph, feeds: Mapping[str, np.ndarray], keep: Optional[set[str]
             if x and last_use.get(x) == i and x not in wanted and x not in graph.consts:
                 _recycle(acts.pop(x, None), acts, foreign)
     return {k: v for k in wanted if (v := acts.get(k, graph.consts.get(k))) is not None}
+
+
+def _fusable(graph: Graph, node: Node, readers: dict[str, list[int]], wanted: set[str]) -> Optional[tuple]:
+    """(index, bounds) of the Relu or Clip that alone reads this node's output, which nothing keeps:
+    the node can clip its output band by band while it is in cache, and that Relu or Clip is skipped."""
+    out = node.outputs[0]
+    users = readers.get(out, [])
+    if out in wanted or len(users) != 1:
+        return None
+    j = users[0]
+    nxt = graph.nodes[j]
+    if nxt.inputs[0] != out or nxt.inputs[1:].count(out) or graph.shapes[nxt.outputs[0]] != graph.shapes[out]:
+        return None
+    bounds = op_of(nxt).clip_bounds(nxt, [graph.consts.get(x) for x in nxt.inputs])
+    return None if bounds is None else (j, bounds)
 
 
 def _root(a: np.ndarray) -> int:

@@ -42,6 +42,18 @@ def l2_bytes() -> int:
     return DEFAULT_L2_BYTES
 
 
+def bound(band: np.ndarray, clip: tuple | None) -> None:
+    """A band of the output clipped in place to (lo, hi); either may be None (ReLU is (0, None))."""
+    if clip is not None:
+        lo, hi = clip
+        if hi is None:
+            np.maximum(band, np.float32(lo), out=band)
+        elif lo is None:
+            np.minimum(band, np.float32(hi), out=band)
+        else:
+            np.clip(band, np.float32(lo), np.float32(hi), out=band)
+
+
 def _lines(x: np.ndarray, geom: ConvGeometry, c0: int, c1: int, lines: np.ndarray | None = None) -> np.ndarray:
     """Channels c0..c1 padded and flattened, one line each, with the zero tail the last row overreads
     (into ``lines`` when given, of the shape line_shape says)."""
@@ -73,7 +85,7 @@ def depthwise_block_channels(geom: ConvGeometry) -> int:
 
 
 def depthwise_shift(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, parts: int = 1,
-                    bias: np.ndarray | None = None) -> np.ndarray:
+                    bias: np.ndarray | None = None, clip: tuple | None = None) -> np.ndarray:
     """A stride-1 layer with one input channel per group, tap by tap in L2-sized blocks of channels,
     pulled by ``parts`` threads; ``bias`` (G, O/G, 1) is added as each block is stored."""
     g, og, ho, wo = geom.groups, geom.out_per_group, geom.out_height, geom.out_width
@@ -102,13 +114,14 @@ def depthwise_shift(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, parts
                 out[c0:c1, o] = wide
             else:
                 np.add(wide, bias[c0:c1, o, :, None], out=out[c0:c1, o])
+            bound(out[c0:c1, o], clip)
     n_blocks = -(-g // nb)
     share(blocks, g, max(1, min(parts, n_blocks)), n_blocks)
     return out.reshape(geom.output_shape)
 
 
 def shift_add(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, band_bytes: int, parts: int = 1,
-              bias: np.ndarray | None = None) -> np.ndarray:
+              bias: np.ndarray | None = None, clip: tuple | None = None) -> np.ndarray:
     """A stride-1 layer as one small product per tap over bands of output rows, added in place; the
     bands are pulled by ``parts`` threads and ``bias`` (G, O/G, 1) is added as each band is stored."""
     g, cg, og, ho, wo = geom.groups, geom.in_per_group, geom.out_per_group, geom.out_height, geom.out_width
@@ -118,13 +131,13 @@ def shift_add(x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, band_bytes:
     lines = _lines(x, geom, 0, geom.in_channels)
     out = take((g, og, ho, wo))
     try:
-        _shift_add_bands(lines.reshape(g, cg, -1), w_taps, starts, geom, out, band_bytes, parts, bias)
+        _shift_add_bands(lines.reshape(g, cg, -1), w_taps, starts, geom, out, band_bytes, parts, bias, clip)
     finally:
         give(lines)
     return out.reshape(geom.output_shape)
 
 
-def _shift_add_bands(lines, w_taps, starts, geom, out, band_bytes, parts, bias) -> None:
+def _shift_add_bands(lines, w_taps, starts, geom, out, band_bytes, parts, bias, clip) -> None:
     g, cg, og, ho, wo = geom.groups, geom.in_per_group, geom.out_per_group, geom.out_height, geom.out_width
     wp = geom.in_width + sum(geom.pad_w)
     rows = max(1, min(ho, band_bytes // (4 * wp * g * (cg + 2 * og))))
@@ -141,4 +154,5 @@ def _shift_add_bands(lines, w_taps, starts, geom, out, band_bytes, parts, bias) 
                 out[:, :, r0:r1, :] = wide
             else:
                 np.add(wide, bias[..., None], out=out[:, :, r0:r1, :])
+            bound(out[:, :, r0:r1, :], clip)
     share_rows(band, ho, band_step(rows, ho, parts), parts)

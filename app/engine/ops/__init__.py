@@ -9,6 +9,8 @@ An op is registered with ``@register("Name")`` on a class with three static meth
   at load (initializers, Constant nodes; None where not known). Raises GeometryError saying what is wrong.
 - ``cost(node, shapes, outs, consts) -> LayerCost``: params, MACs and bytes; formulas from engine/cost.
 - ``forward(node, xs) -> list[np.ndarray]``: float32 arrays in, float32 arrays out.
+A Conv followed by a Relu or a Clip that nothing else reads runs as one op when nothing keeps the
+Conv's output: ``clip_bounds`` and ``takes_clip`` below.
 An element-wise op whose output may overwrite its first input's memory sets ``in_place = True`` and takes
 ``forward(node, xs, out=None)``: the graph's run passes ``out=xs[i]`` when no later node, kept tensor or
 view reads that input (app.engine.graph), which saves allocating (and page-faulting) a fresh array.
@@ -39,6 +41,7 @@ class OpDef:
     name = ""
     min_inputs, max_inputs = 1, 1
     in_place = False  # forward(node, xs, out=...) may write its result into a dead input (see module doc)
+    takes_clip = False  # forward(node, xs, clip=(lo, hi)) bounds its output as it makes it (Conv)
 
     @staticmethod
     def infer(node: Node, shapes: list[Optional[Shape]], consts: list[Optional[np.ndarray]]) -> list[Shape]:
@@ -51,6 +54,13 @@ class OpDef:
     @staticmethod
     def forward(node: Node, xs: list[Optional[np.ndarray]]) -> list[np.ndarray]:
         raise NotImplementedError
+
+    @staticmethod
+    def clip_bounds(node: Node, consts: list[Optional[np.ndarray]]) -> Optional[tuple]:
+        """For an op that is an element-wise clip with bounds known at load (Relu, Clip): (lo, hi),
+        either None for an open side, so the graph's run can hand them to the op before it (one that
+        ``takes_clip``) instead of running this op as a separate pass. None for every other op."""
+        return None
 
     @staticmethod
     def calibrated(node: Node, shapes: list[Optional[Shape]]) -> bool:

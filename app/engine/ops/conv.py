@@ -35,6 +35,7 @@ def conv_geom(node: Node, x_shape, w_shape) -> ConvGeometry:
 
 @register("Conv", 2, 3)
 class Conv(OpDef):
+    takes_clip = True
     @staticmethod
     def infer(node, shapes, consts):
         w = need_const(node, consts, 1, "weight")
@@ -49,12 +50,13 @@ class Conv(OpDef):
         return LayerCost(c.params, c.macs, c.bytes_input + c.bytes_weights, c.bytes_output)
 
     @staticmethod
-    def forward(node, xs):
+    def forward(node, xs, clip=None):
         x, w = xs[0], xs[1]
         t, l, b, r = attr(node, "pads", (0, 0, 0, 0))
         y = conv2d(x[0], w, xs[2] if len(xs) == 3 else None, tuple(attr(node, "strides", (1, 1))),
                    ((t, b), (l, r)), tuple(attr(node, "dilations", (1, 1))), attr(node, "group", 1),
-                   threads=attr(node, "threads", None), chunk_bytes=attr(node, "chunk_bytes", DEFAULT_CHUNK_BYTES))
+                   threads=attr(node, "threads", None), chunk_bytes=attr(node, "chunk_bytes", DEFAULT_CHUNK_BYTES),
+                   clip=clip)
         return [y[None]]
 
     @staticmethod

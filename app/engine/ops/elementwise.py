@@ -31,6 +31,10 @@ class Relu(_Unary):
     in_place = True
 
     @staticmethod
+    def clip_bounds(node, consts):
+        return (0.0, None)
+
+    @staticmethod
     def forward(node, xs, out=None):
         return [np.maximum(xs[0], np.float32(0), out=out)]
 
@@ -47,6 +51,19 @@ class Clip(_Unary):
     """Bounds from inputs 1 and 2 (opset ≥ 11) or from attributes min/max (opset 6); ReLU6 is Clip(0, 6).
     Both bounds in one pass (np.clip); a bound that is not given leaves that side open."""
     in_place = True
+
+    @staticmethod
+    def clip_bounds(node, consts):
+        """Bounds that are initializers, Constant outputs or attributes; None if one is computed."""
+        bounds = []
+        for i, name in ((1, "min"), (2, "max")):
+            if i < len(node.inputs) and node.inputs[i]:
+                if consts[i] is None:
+                    return None
+                bounds.append(float(consts[i]))
+            else:
+                bounds.append(None if attr(node, name) is None else float(attr(node, name)))
+        return None if bounds == [None, None] else tuple(bounds)
 
     @staticmethod
     def forward(node, xs, out=None):
