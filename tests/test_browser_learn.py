@@ -99,6 +99,11 @@ def test_step2_more_filters_add_rows_to_the_weight_grid(page, live_server):
     page.goto(live_server + "/learn#channels")
     show_step(page, "channels")
     assert page.locator("#c2-grid table.kernel").count() == 2 * 3  # 2 filters × 3 input channels
+    # each input channel is drawn on its own, with the window its slice covers, beside output channel 0
+    assert page.evaluate("[0, 1, 2].map((k) => document.getElementById('c2-in-' + k).width)") == [128, 128, 128]
+    region = post(live_server, "/api/convolve", {"input": {"kind": "sample", "name": "colour"}, "region_size": 1,
+                  "layer": {"out_channels": 2, "kernel_size": 3, "padding": 1, "bias": False}})["region"]
+    assert f"pixel ({region['row_start']}, {region['col_start']})" in page.inner_text("#c2-out-cap")
     change(page, "#c2-out", "4", "channels")
     req = {"input": {"kind": "sample", "name": "colour"}, "layer": {"out_channels": 4, "kernel_size": 3, "padding": 1, "bias": False},
            "weights": {"kind": "random", "seed": 0}}

@@ -100,12 +100,20 @@ export const channels = {
     weights: { kind: "random", seed: 0 } }),
   async load(s, env) {
     const req = channels.request(s);
-    const d = await conv2(req, { region_size: 1 });
+    const d = await conv2(req, { include_input: true, region_size: 1 });
     if (env.stale()) return;
     const { row_start: r, col_start: c } = d.conv.region;
     const t = await traceAt(req, r, c);
     if (env.stale()) return;
     const [, cIn, kh, kw] = d.conv.weight.shape;
+    d.input.forEach((rows, k) => {  // each input channel as its own grey picture, the window on it
+      const cv = $(`c2-in-${k}`);
+      paintOne(cv, rows, d.conv.input_array, k);
+      placeBox($(`c2-win-${k}`), cv, t.input_rows[0], t.input_cols[0], t.input_rows.at(-1), t.input_cols.at(-1));
+    });
+    paintOne($("c2-out-map"), d.output[0], d.conv.output);
+    placeBox($("c2-pixel"), $("c2-out-map"), r, c);
+    $("c2-out-cap").textContent = `output channel 0 ${shapeText(d.conv.output_shape.slice(1))}: pixel (${r}, ${c}) is the three sums added`;
     kernelGrid($("c2-grid"), d.weight, d.conv.weight.shape);
     $("c2-shapes").innerHTML = `input ${shapeText(d.conv.input.shape)} → one filter is C<sub>in</sub>×k×k = ` +
       `<span id="c2-filter">${shapeText([cIn, kh, kw])}</span>; the layer is C<sub>out</sub>×C<sub>in</sub>×k×k = ` +
