@@ -174,6 +174,9 @@ def test_step6_pooling_shrinks_h_w_and_the_1x1_shrinks_c(page, live_server):
     assert page.inner_text("#c6-pool-shape") == "[3×24×32]" == "[" + "×".join(map(str, res[1]["output_shape"])) + "]"
     assert page.inner_text("#c6-conv-shape") == "[1×96×128]" == "[" + "×".join(map(str, res[0]["output_shape"])) + "]"
     assert page.evaluate("[document.getElementById('c6-pool-pic').width, document.getElementById('c6-pool-pic').height]") == [32, 24]
+    text = page.inner_text("#c6-figure")
+    assert f"{res[0]['params']} weights, {res[0]['work']:,} MACs" in text and res[0]["work"] == 1 * 3 * 96 * 128  # C_out·C_in·H·W
+    assert f"{res[1]['params']} weights, {res[1]['work']:,} comparisons" in text
     change(page, "#c6-input", "sample:random8", "pooling")
     assert page.inner_text("#c6-conv-shape") == "[2×16×16]" and page.inner_text("#c6-in-shape") == "[8×16×16]"
 
