@@ -288,7 +288,7 @@ def test_screenshots(browser, live_server, width):
         ctx.close()
 
 
-@pytest.mark.parametrize("width,height", [(1400, 900), (800, 900)])
+@pytest.mark.parametrize("width,height", [(1400, 900), (1280, 720), (800, 900)])
 def test_every_step_loaded_passes_the_quality_checks(browser, live_server, width, height):
     """tests/test_browser_quality.py checks /learn as it opens (the steps below load lazily); this checks it
     with all nine figures drawn: axe-core, no sideways scroll, no text under 11 px."""
