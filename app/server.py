@@ -172,15 +172,18 @@ class Supervisor(Multiprocess):
     def keep_subprocess_alive(self) -> None:
         before = {p.pid for p in self.processes}
         super().keep_subprocess_alive()
-        for pid in before - {p.pid for p in self.processes}:  # replaced: dead
+        dead = before - {p.pid for p in self.processes}  # replaced by keep_subprocess_alive
+        if dead and os.environ.get(METRICS_DIR_ENV):
             from prometheus_client import multiprocess
-            multiprocess.mark_process_dead(pid)  # its live gauges (the heavy queue) stop counting
+            for pid in dead:
+                multiprocess.mark_process_dead(pid)  # its live gauges (the heavy queue) stop counting
 
 
 def prepare_metrics_dir() -> None:
     """prometheus-client's multiprocess mode (app/metrics.py): one fresh directory for this server's workers,
     named in the environment before any of them imports prometheus_client (which reads it at import)."""
-    assert "prometheus_client" not in sys.modules, "prometheus_client was imported before its directory was set"
+    if "prometheus_client" in sys.modules:  # its values would stay in this process's memory, unseen by /metrics
+        raise RuntimeError("prometheus_client was imported before PROMETHEUS_MULTIPROC_DIR was set")
     if os.environ.get(METRICS_DIR_ENV):
         shutil.rmtree(os.environ[METRICS_DIR_ENV], ignore_errors=True)  # an old run's files would be summed in
         os.makedirs(os.environ[METRICS_DIR_ENV])

@@ -3,13 +3,18 @@ was done: requests by route template and status, latency, engine time and MACs, 
 the heavy-request queue; with several workers, one scrape sums them all."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
+import os
+import signal
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import numpy as np
+import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -121,3 +126,37 @@ def test_one_scrape_sums_every_worker(tmp_path_factory):
         scrapes = [httpx.get(f"{url}/metrics", headers={"connection": "close"}).text for _ in range(4)]
         for text in scrapes:  # whichever worker answers reports both
             assert value(text, "convlens_requests_total", method="GET", route="/livez", status="200") == n
+
+
+def serving_workers(proc) -> list[int]:
+    """uvicorn's worker processes (spawned), not multiprocessing's resource tracker."""
+    workers = []
+    for pid in worker_pids(proc):
+        with contextlib.suppress(FileNotFoundError):
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                workers.append(pid)
+    return workers
+
+
+@pytest.mark.parametrize("metrics", ["0", "1"])
+def test_a_killed_worker_is_replaced_with_or_without_metrics(tmp_path_factory, metrics):
+    """The supervisor forgets a dead worker's live gauges (metrics on) and must not trip over that when
+    metrics are off (there is no metrics directory then)."""
+    with running_app(tmp_path_factory, {"CONVLENS_METRICS": metrics}, workers=2) as (url, proc, log):
+        victim = serving_workers(proc)[0]
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            workers = serving_workers(proc)
+            if victim not in workers and len(workers) == 2:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, log.read_text()[-2000:]  # the supervisor is still there …
+        assert victim not in serving_workers(proc) and len(serving_workers(proc)) == 2  # … and replaced it
+        for _ in range(10):
+            assert httpx.get(f"{url}/livez", headers={"connection": "close"}).status_code == 200
+        if metrics == "1":
+            assert "convlens_requests_total" in httpx.get(f"{url}/metrics").text
+        proc.send_signal(signal.SIGTERM)  # a supervisor that died inside would leave the process hanging here
+        proc.wait(timeout=60)
+        assert "Traceback" not in log.read_text()

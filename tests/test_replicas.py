@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import pytest
 
 from benchmarks.replicas import Replica, can_unshare, load_during, running_nginx, upload_check
 from tests.test_store_concurrency import assert_consistent, npy_bytes
