@@ -56,8 +56,24 @@ def resolve_padding(padding: PaddingArg, kernel: Pair, stride: Pair, dilation: P
     return sides
 
 
+class _GroupedShapes:
+    """What a grouped layer's channel counts and output size give, for both geometries below."""
+
+    @property
+    def in_per_group(self) -> int:
+        return self.in_channels // self.groups
+
+    @property
+    def out_per_group(self) -> int:
+        return self.out_channels // self.groups
+
+    @property
+    def output_shape(self) -> tuple[int, int, int]:
+        return (self.out_channels, self.out_height, self.out_width)
+
+
 @dataclass(frozen=True)
-class ConvGeometry:
+class ConvGeometry(_GroupedShapes):
     """Everything about a conv layer's shapes, resolved and checked, before any array exists."""
     in_channels: int
     out_channels: int
@@ -73,20 +89,8 @@ class ConvGeometry:
     out_width: int
 
     @property
-    def in_per_group(self) -> int:
-        return self.in_channels // self.groups
-
-    @property
-    def out_per_group(self) -> int:
-        return self.out_channels // self.groups
-
-    @property
     def weight_shape(self) -> tuple[int, int, int, int]:
         return (self.out_channels, self.in_per_group, *self.kernel)
-
-    @property
-    def output_shape(self) -> tuple[int, int, int]:
-        return (self.out_channels, self.out_height, self.out_width)
 
     @property
     def is_pointwise(self) -> bool:
@@ -230,7 +234,7 @@ def conv_inputs_for_output(size_out: int, kernel: int, stride: int = 1, padding:
 
 
 @dataclass(frozen=True)
-class TransposedGeometry:
+class TransposedGeometry(_GroupedShapes):
     """A transposed convolution's shapes, resolved and checked. Weight shape is torch's
     (C_in, C_out/groups, kH, kW): each input channel owns the kernels it stamps onto its group's outputs."""
     in_channels: int
@@ -247,20 +251,8 @@ class TransposedGeometry:
     out_width: int
 
     @property
-    def in_per_group(self) -> int:
-        return self.in_channels // self.groups
-
-    @property
-    def out_per_group(self) -> int:
-        return self.out_channels // self.groups
-
-    @property
     def weight_shape(self) -> tuple[int, int, int, int]:
         return (self.in_channels, self.out_per_group, *self.kernel)
-
-    @property
-    def output_shape(self) -> tuple[int, int, int]:
-        return (self.out_channels, self.out_height, self.out_width)
 
     @property
     def gather_padding(self) -> tuple[Pair, Pair]:
