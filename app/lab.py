@@ -10,7 +10,7 @@ from app.compute import engine_slot
 from app.designs import ARCHITECTURES, COMPARISONS, MOBILENET_TABLE2, architecture
 from app.engine.cost import BYTES_PER_VALUE
 from app.engine.design import Conv, DesignCost, DesignRow
-from app.engine.lower_design import design_cost
+from app.engine.lower_design import Lowered, design_cost, lower, lowered_cost
 from app.errors import NotFound, check_limit
 from app.inputs.limits import check_input_dims, check_input_shape
 from app.measure import Timed, measure_many, spread
@@ -73,11 +73,12 @@ def _row(r: DesignRow, link: bool = True) -> Row:
                branch=r.branch, top=r.top, convolve=_convolve_request(r) if link else None)
 
 
-def _result(name: str, layers, c: DesignCost) -> DesignResult:
+def _result(name: str, lowered: Lowered) -> DesignResult:
+    c = lowered_cost(lowered)
     return DesignResult(name=name, out_shape=list(c.out_shape), params=c.params, macs=c.macs, flops=c.flops,
                         activation_bytes=c.activation_bytes, by_kind=c.by_kind,
                         rows=[_row(r) for r in c.rows],
-                        torch_code=torch_source(name, layers, c))
+                        torch_code=torch_source(name, lowered))
 
 
 def count(req: CostRequest, s: Settings) -> CostResponse:
@@ -85,8 +86,7 @@ def count(req: CostRequest, s: Settings) -> CostResponse:
     check_input_dims(shape, s)  # only counted: nothing of this shape is allocated
     results = []
     for d in req.designs:
-        layers = to_layers(d)
-        results.append(_result(d.name, layers, design_cost(layers, shape)))
+        results.append(_result(d.name, lower(to_layers(d), shape)))
     return CostResponse(input_shape=list(shape), designs=results,
                         params_ratio=[results[0].params / r.params if r.params else 0.0 for r in results],
                         macs_ratio=[results[0].macs / r.macs if r.macs else 0.0 for r in results])

@@ -85,10 +85,10 @@ def _sequence(data, shape, depth: int, keep: str, most: int):
     return layers, shape
 
 
-def _torch_module(layers, cost, device="cpu"):
+def _torch_module(layers, shape, device="cpu"):
     scope: dict = {}
     with torch.device(device):
-        exec(torch_source("design", tuple(layers), cost), scope)  # noqa: S102 (our own generated source)
+        exec(torch_source("design", lower(tuple(layers), shape)), scope)  # noqa: S102 (our own generated source)
     return scope["model"].eval()
 
 
@@ -113,7 +113,7 @@ def test_design_rows_are_the_graph_cost_and_torchs(data):
     assert cost.params == sum(c.params for c in table.values())
     assert cost.macs == sum(c.macs for c in table.values())
 
-    model = _torch_module(layers, cost)
+    model = _torch_module(layers, shape)
     assert sum(p.numel() for p in model.parameters()) == cost.params
     assert [sum(p.numel() for p in m.parameters()) for m in _weighted(model)] == \
         [r.params for r in cost.rows if r.params]
@@ -148,7 +148,7 @@ def test_presets_and_architectures_count_as_torch_does(name):
         cases = [(a.layers, a.input_shape)]
     for layers, shape in cases:
         cost = design_cost(layers, shape)
-        model = _torch_module(layers, cost, "meta")
+        model = _torch_module(layers, shape, "meta")
         assert sum(p.numel() for p in model.parameters()) == cost.params
         with FlopCounterMode(display=False) as flops:
             y = model(torch.empty((1, *shape), device="meta"))

@@ -14,7 +14,7 @@ run must draw (app.measure.with_weights draws them, seeded).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Optional, Union
 
 import numpy as np
 
@@ -72,6 +72,11 @@ class GroupPlan:
     input: str
     output: str
     after: int                      # how many leaf rows come before it
+    layer: Optional[d.Layer] = None  # the group as given (its own name, "" when unnamed)
+    parts: tuple[tuple["Plan", ...], ...] = ()   # a Block's layers (one sequence), or each branch's in order
+
+
+Plan = Union[RowPlan, GroupPlan]    # the design's tree, in the lowering's terms (Lowered.plan)
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,7 @@ class Lowered:
     draws: tuple[Draw, ...]
     groups: tuple[GroupPlan, ...] = ()
     stopped: Optional[tuple[int, str]] = None   # partial lowering: the top-level layer that did not fit, and why
+    plan: tuple[Plan, ...] = ()     # the top-level layers' plans, groups holding their parts (a tree)
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,7 @@ class _Lowering:
         self.draws: list[Draw] = []
         self.groups: list[GroupPlan] = []
         self.engine = engine  # conv2d's options, as Conv node attributes
+        self.open: list[list[Plan]] = [[]]  # the plans of each sequence being lowered, innermost last
 
     def chw(self, tensor: str) -> d.Shape:
         return self.shapes[tensor][1:]
@@ -130,21 +137,25 @@ class _Lowering:
         first, y = len(self.nodes), x
         for op, more, attrs in steps:
             y = self.node(op, (y, *more), attrs, name)
-        self.rows.append(RowPlan(name, kind, formula, torch, tuple(n.name for n in self.nodes[first:]), x, y,
-                                 at.depth, at.branch, at.top, layer, **extra))
+        row = RowPlan(name, kind, formula, torch, tuple(n.name for n in self.nodes[first:]), x, y, at.depth,
+                      at.branch, at.top, layer, **extra)
+        self.rows.append(row)
+        self.open[-1].append(row)
         return y
 
-    def group(self, layer, kind: str, at: _At, x: str, y: str) -> str:
-        self.groups.append(GroupPlan(layer.name or kind, kind, at.depth, x, y, len(self.rows)))
+    def group(self, layer, kind: str, at: _At, x: str, y: str, parts: tuple[tuple[Plan, ...], ...]) -> str:
+        plan = GroupPlan(layer.name or kind, kind, at.depth, x, y, len(self.rows), layer, parts)
+        self.groups.append(plan)
+        self.open[-1].append(plan)
         return y
 
     def mark(self) -> tuple[int, ...]:
-        return len(self.nodes), len(self.rows), len(self.draws), len(self.groups), len(self.consts)
+        return len(self.nodes), len(self.rows), len(self.draws), len(self.groups), len(self.consts), len(self.open[0])
 
     def rollback(self, mark: tuple[int, ...]) -> None:
         """Forget what a layer that did not fit emitted (its tensors' shapes are never read again)."""
-        n, r, d_, g, c = mark
-        del self.nodes[n:], self.rows[r:], self.draws[d_:], self.groups[g:]
+        n, r, d_, g, c, p = mark
+        del self.nodes[n:], self.rows[r:], self.draws[d_:], self.groups[g:], self.open[0][p:]
         for name in list(self.consts)[c:]:
             del self.consts[name]
 
@@ -152,6 +163,15 @@ class _Lowering:
         for layer in layers:
             x = _LOWER[type(layer)](self, layer, x, at)
         return x
+
+    def nested(self, layers, x: str, at: _At) -> tuple[str, tuple[Plan, ...]]:
+        """A branch or a Block's layers: their output, and their plans (for the group that holds them)."""
+        self.open.append([])
+        try:
+            y = self.sequence(layers, x, at)
+        finally:
+            parts = tuple(self.open.pop())
+        return y, parts
 
 
 def conv_kind(k: Pair, groups: int, c_in: int) -> str:
@@ -221,29 +241,32 @@ def _fc(lo: _Lowering, layer: d.Fc, x: str, at: _At) -> str:
                     ("Reshape", (target,), {})], label="fully connected")
 
 
-def _branches(lo: _Lowering, layer, x: str, at: _At) -> list[str]:
-    return [lo.sequence(b, x, _At(at.depth + 1, i, at.top)) for i, b in enumerate(layer.branches)]
+def _branches(lo: _Lowering, layer, x: str, at: _At) -> tuple[list[str], tuple[tuple[Plan, ...], ...]]:
+    ends = [lo.nested(b, x, _At(at.depth + 1, i, at.top)) for i, b in enumerate(layer.branches)]
+    return [y for y, _ in ends], tuple(parts for _, parts in ends)
 
 
 def _concat(lo: _Lowering, layer: d.Concat, x: str, at: _At) -> str:
-    outs = _branches(lo, layer, x, at)
+    outs, parts = _branches(lo, layer, x, at)
     if len({lo.chw(o)[1:] for o in outs}) != 1:
         raise GeometryError(f"concat '{layer.name}': branches end in different H×W {[lo.chw(o)[1:] for o in outs]}")
-    return lo.group(layer, "concat", at, x, lo.node("Concat", tuple(outs), {"axis": 1}, layer.name or "concat"))
+    y = lo.node("Concat", tuple(outs), {"axis": 1}, layer.name or "concat")
+    return lo.group(layer, "concat", at, x, y, parts)
 
 
 def _add(lo: _Lowering, layer: d.Add, x: str, at: _At) -> str:
-    outs = _branches(lo, layer, x, at)
+    outs, parts = _branches(lo, layer, x, at)
     if len({lo.chw(o) for o in outs}) != 1:
         raise GeometryError(f"add '{layer.name}': branches end in different shapes {[lo.chw(o) for o in outs]}")
     y = outs[0]
     for o in outs[1:]:
         y = lo.node("Add", (y, o), {}, layer.name or "add")
-    return lo.group(layer, "add", at, x, y)
+    return lo.group(layer, "add", at, x, y, parts)
 
 
 def _block(lo: _Lowering, layer: d.Block, x: str, at: _At) -> str:
-    return lo.group(layer, "block", at, x, lo.sequence(layer.layers, x, _At(at.depth + 1, at.branch, at.top)))
+    y, parts = lo.nested(layer.layers, x, _At(at.depth + 1, at.branch, at.top))
+    return lo.group(layer, "block", at, x, y, (parts,))
 
 
 _LOWER: dict[type, Callable[[_Lowering, d.Layer, str, _At], str]] = {
@@ -270,13 +293,17 @@ def lower(layers, in_shape, threads: int = 1, chunk_bytes: int = DEFAULT_CHUNK_B
             break
         tops.append(x)
     graph = build_graph(lo.nodes, {INPUT: lo.shapes[INPUT]}, lo.consts, [x], UNBOUNDED)
-    return Lowered(graph, tuple(lo.rows), tuple(tops), tuple(lo.draws), tuple(lo.groups), stopped)
+    return Lowered(graph, tuple(lo.rows), tuple(tops), tuple(lo.draws), tuple(lo.groups), stopped, tuple(lo.open[0]))
 
 
 def design_cost(layers, in_shape) -> d.DesignCost:
     """Every leaf's row, its numbers the sum of its nodes' costs in graph.cost_table. The joins (Concat,
     Add) are not rows, as a paper's table has none: they have no params or MACs."""
-    lowered = lower(layers, in_shape)
+    return lowered_cost(lower(layers, in_shape))
+
+
+def lowered_cost(lowered: Lowered) -> d.DesignCost:
+    """design_cost of a design already lowered (the cost lab prints its PyTorch source from the same one)."""
     graph = lowered.graph
     costs = {c.node.name: c.cost for c in cost_table(graph)}
     rows = []
