@@ -80,7 +80,8 @@ def test_writing_into_dead_inputs_changes_no_result_and_no_kept_feed_or_constant
 def conv_relu_graph():
     rng = np.random.default_rng(0)
     w = rng.standard_normal((4, 3, 3, 3), dtype=np.float32)
-    nodes = [Node("c", "Conv", ("x", "w"), ("c",), {"pads": [1, 1, 1, 1]}), Node("v", "Reshape", ("c", "shape"), ("v",)),
+    nodes = [Node("c", "Conv", ("x", "w"), ("c",), {"pads": [1, 1, 1, 1]}),
+             Node("v", "Reshape", ("c", "shape"), ("v",)),
              Node("r", "Relu", ("c",), ("r",)), Node("a", "Add", ("r", "v"), ("y",))]
     consts = {"w": w, "shape": np.array([1, 4, 8, 8])}
     return build_graph(nodes, {"x": (1, 3, 8, 8)}, consts, ["y"]), w

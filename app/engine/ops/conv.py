@@ -62,7 +62,8 @@ class Conv(OpDef):
     @staticmethod
     def calibrated(node, shapes):
         threads = attr(node, "threads", None)
-        return lowering(conv_geom(node, shapes[0], shapes[1]), blas_threads() if threads is None else threads) is not None
+        geom = conv_geom(node, shapes[0], shapes[1])
+        return lowering(geom, blas_threads() if threads is None else threads) is not None
 
 
 def _gemm_dims(node, a, b):
