@@ -19,20 +19,27 @@ def test_attainable_speed_is_the_lower_roof_and_the_ridge_splits_the_bounds():
 
 
 def test_best_of_runs_takes_the_fastest_and_stops_at_its_budget(monkeypatch):
-    """A fake clock: each run takes 30, 10, 20, … ms; the warm-up's 30 ms is not a candidate but is spent, so
-    with a 45 ms budget the loop stops after the run that crosses it (30 + 10 + 20 = 60) instead of doing all
-    16."""
-    durations = itertools.cycle([0.030, 0.010, 0.020])
+    """A fake clock: each run takes 30, 10, 20, … ms; the warm-up's 30 ms is not a candidate but is spent.
+    With a 45 ms budget and at least 2 timed runs, the loop stops after the run that crosses it
+    (30 + 10 + 20 = 60) instead of doing all 16; with at least 4 it does 4 whatever the budget says."""
     now = [0.0]
     calls = []
 
-    def run():
-        calls.append(1)
-        now[0] += next(durations)
+    def clock(durations):
+        it = itertools.cycle(durations)
+
+        def run():
+            calls.append(1)
+            now[0] += next(it)
+        return run
 
     monkeypatch.setattr(rl.time, "perf_counter", lambda: now[0])
-    best = rl._best_seconds(run, repeats=16, budget_s=0.045)
+    best = rl._best_seconds(clock([0.030, 0.010, 0.020]), repeats=16, budget_s=0.045, min_runs=2)
     assert best == pytest.approx(0.010) and len(calls) == 1 + 2
+    calls.clear()
+    # a stalled warm-up (500 ms) and a stalled first run: the minimum still finds the clean runs after them
+    best = rl._best_seconds(clock([0.5, 0.5, 0.001, 0.001, 0.001]), repeats=16, budget_s=0.045, min_runs=4)
+    assert best == pytest.approx(0.001) and len(calls) == 1 + 4
 
 
 def test_the_measurement_is_made_once_per_process():

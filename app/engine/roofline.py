@@ -3,8 +3,8 @@ bandwidth (bytes per second) that bound any layer's speed in the NumPy engine.
 
 A layer doing M MACs over B bytes (M/B MACs per byte, its arithmetic intensity) can at best run at
 min(peak, bandwidth · M/B) MACs per second: below the ridge point peak/bandwidth it is bound by memory
-traffic, above it by arithmetic. Both figures are the best of fixed-size runs (bounded: at most 17 runs of
-each of the three, stopping after 40 ms each; a few ms on an idle machine, once per process), so they are what this process can reach now,
+traffic, above it by arithmetic. Both figures are the best of fixed-size runs (bounded: 5 to 17 runs of
+each of the three, stopping after 40 ms each once 4 are timed; a few ms on an idle machine, once per process), so they are what this process can reach now,
 on this machine and under its current load, never a datasheet number.
 """
 from __future__ import annotations
@@ -20,7 +20,8 @@ from threadpoolctl import threadpool_info, threadpool_limits
 GEMM_N = 256          # (N×N)·(N×N) float32: N³ = 16.8 M MACs a run
 COPY_BYTES = 8 << 20  # 8 MiB copied: 16 MiB moved (read + written) a run
 REPEATS = 16          # best of at most this many runs, after one warm-up…
-BUDGET_S = 0.04       # …stopping once this much time is spent (at least 1 run): on a loaded machine one
+MIN_RUNS = 4          # …and at least this many (a stalled warm-up must not leave one stalled run as "best")…
+BUDGET_S = 0.04       # …stopping once this much time is spent: on a loaded machine one
                       # run can stall for 100 ms while a BLAS thread waits for a core; the best of many
                       # short runs finds what the machine can do, and the time spent stays bounded
 
@@ -48,18 +49,19 @@ class Roofline:
         return "memory" if macs_per_byte < self.ridge_macs_per_byte else "compute"
 
 
-def _best_seconds(fn, repeats: int, budget_s: float = BUDGET_S) -> float:
+def _best_seconds(fn, repeats: int, budget_s: float = BUDGET_S, min_runs: int = MIN_RUNS) -> float:
     """The fastest of up to ``repeats`` timed runs after an untimed warm-up (first-touch page faults and
-    thread start-up are not the machine's speed), stopping once ``budget_s`` is spent, warm-up included
-    (at least one timed run). The work is bounded by ``repeats``; a stalled run's length is the machine's."""
+    thread start-up are not the machine's speed), stopping once ``budget_s`` is spent, warm-up included,
+    but never before ``min_runs`` timed runs. The work is bounded by ``repeats``; a stalled run's length is
+    the machine's."""
     start = time.perf_counter()
     fn()
     best = float("inf")
-    for _ in range(repeats):
+    for i in range(repeats):
         t0 = time.perf_counter()
         fn()
         best = min(best, time.perf_counter() - t0)
-        if time.perf_counter() - start > budget_s:
+        if i + 1 >= min_runs and time.perf_counter() - start > budget_s:
             break
     return max(best, 1e-9)
 
