@@ -4,6 +4,7 @@ design (app.torch_code writes it); the lowered graph computes what that module c
 from __future__ import annotations
 
 import tracemalloc
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -13,8 +14,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from app.designs import ARCHITECTURES, COMPARISONS, architecture, resnet50
 from app.engine.design import Add, Block, Concat, Conv, Fc, Pool, Relu
-from app.engine.graph import cost_table, run
-from app.engine.lower_design import INPUT, design_cost, lower
+from app.engine.graph import Budgets, build_graph, cost_table, run
+from app.engine.lower_design import INPUT, design_cost, lower, lowered_cost
+from app.engine.ops import REGISTRY
 from app.measure import with_weights
 from app.torch_code import torch_source
 
@@ -169,6 +171,44 @@ def test_counting_allocates_nothing_of_the_designs_size():
         tracemalloc.stop()
     assert cost.activation_bytes > 10**9 and cost.params * 4 > 90 * 10**6
     assert peak < 8 * 2**20
+
+
+def _presets_and_architectures():
+    cases = [(layers, c.input_shape) for c in COMPARISONS.values() for _, layers in c.designs]
+    cases += [(architecture(n).layers, architecture(n).input_shape) for n in ARCHITECTURES]
+    cases += [(architecture(n).layers, (3, 64, 80)) for n in ARCHITECTURES]  # stopped early (partial)
+    return cases
+
+
+def test_the_lowered_graph_is_the_one_build_graph_makes():
+    """The lowering infers each shape as it emits the node, and only orders the nodes as build_graph does:
+    the graph is the one build_graph makes of the same nodes (order, shapes and their order, outputs)."""
+    for layers, shape in _presets_and_architectures():
+        g = lower(layers, shape, partial=True).graph
+        built = build_graph(g.nodes, {INPUT: (1, *shape)}, g.consts, g.outputs,
+                            Budgets(2**62, 2**62, 2**62, 2**62))
+        assert (built.nodes, built.inputs, built.outputs) == (g.nodes, g.inputs, g.outputs)
+        assert list(built.shapes.items()) == list(g.shapes.items())
+        assert built.consts.keys() == g.consts.keys()
+
+
+def test_counting_infers_every_shape_once(monkeypatch):
+    """Counting a design (its rows, its PyTorch source) asks the registry for each node's output shape once
+    and its cost once: building the graph again after the lowering made it several times slower."""
+    calls: Counter = Counter()
+    for name, op in REGISTRY.items():
+        for what in ("infer", "cost"):
+            real = getattr(op, what)
+            monkeypatch.setattr(op, what, staticmethod(
+                lambda *a, _real=real, _key=(name, what): (calls.update([_key]), _real(*a))[1]))
+    for name in ARCHITECTURES:
+        layers, shape = architecture(name).layers, architecture(name).input_shape
+        calls.clear()
+        lowered = lower(layers, shape)
+        lowered_cost(lowered)
+        torch_source("design", lowered)
+        nodes = Counter(n.op for n in lowered.graph.nodes)
+        assert calls == Counter({(op, what): k for op, k in nodes.items() for what in ("infer", "cost")})
 
 
 def test_a_measurement_is_the_graphs_timed_run(monkeypatch):

@@ -24,13 +24,12 @@ from app.engine.cost import flops_from_macs, matmul_macs, pool_cost
 from app.engine.errors import GeometryError
 from app.engine.explain import macs_formula, params_formula, torch_line
 from app.engine.geometry import Pair, conv_geometry, pool_geometry
-from app.engine.graph import Budgets, Graph, build_graph, cost_table
+from app.engine.graph import Graph, cost_table, topological
 from app.engine.ops import Node, numel, op_of
 
 INPUT = "input"
-# Counting allocates nothing, so the graph's budgets do not apply; the API bounds designs by their size
-# (CONVLENS_MAX_DESIGN_LAYERS) and measurements by their own limits (app.lab).
-UNBOUNDED = Budgets(max_tensor_elements=2**62, max_activation_bytes=2**62, max_macs=2**62, max_nodes=2**62)
+# Counting allocates nothing, so the graph's budgets (app.engine.graph.Budgets) do not apply: the API
+# bounds designs by their size (CONVLENS_MAX_DESIGN_LAYERS) and measurements by their own limits (app.lab).
 
 
 @dataclass(frozen=True)
@@ -127,6 +126,8 @@ class _Lowering:
         out = f"t{len(self.nodes)}"
         node = Node(f"{label} #{len(self.nodes)}", op, inputs, (out,), attrs)
         (shape,) = op_of(node).infer(node, [self.shapes.get(x) for x in inputs], [self.consts.get(x) for x in inputs])
+        if any(v < 1 for v in shape):  # as build_graph refuses it
+            raise GeometryError(f"node '{node.name}' gives tensor '{out}' the shape {list(shape)}")
         self.shapes[out] = tuple(int(v) for v in shape)
         self.nodes.append(node)
         return out
@@ -292,7 +293,13 @@ def lower(layers, in_shape, threads: int = 1, chunk_bytes: int = DEFAULT_CHUNK_B
             stopped = (i, str(exc))
             break
         tops.append(x)
-    graph = build_graph(lo.nodes, {INPUT: lo.shapes[INPUT]}, lo.consts, [x], UNBOUNDED)
+    # Every shape was inferred by the registry as its node was emitted: build_graph would infer them all
+    # again and cost every node for its budgets (which do not apply to counting), several times the work
+    # of counting. Only its order is kept (Kahn's, which runs the branches of a join side by side).
+    order = topological(lo.nodes, [INPUT, *lo.consts])
+    shapes = {INPUT: lo.shapes[INPUT], **{c: lo.shapes[c] for c in lo.consts},
+              **{o: lo.shapes[o] for n in order for o in n.outputs}}
+    graph = Graph(tuple(order), (INPUT,), (x,), shapes, dict(lo.consts))
     return Lowered(graph, tuple(lo.rows), tuple(tops), tuple(lo.draws), tuple(lo.groups), stopped, tuple(lo.open[0]))
 
 
