@@ -249,12 +249,13 @@ def test_a_photo_is_drawn_from_a_preview_and_its_pixel_is_exact(page, live_serve
     ready(page)
     widths = page.eval_on_selector_all("#outputs canvas:not(.mask)", "cs => cs.map(c => c.width)")
     assert len(widths) == 4 and all(w <= 300 for w in widths), widths  # 1024 columns sent as every 4th
-    sizes = []  # the change's convolutions (the first load's whole output may still arrive: it is a follow-up)
-    page.on("response", lambda r: sizes.append(len(r.body())) if r.url.endswith("/api/convolve")
-            and '"out_channels":5' in (r.request.post_data or "") else None)
-    page.fill("#out-channels", "5")  # a change on the same photo
-    ready(page, 2)
-    assert sizes and sizes[0] < 2 * 2**20, sizes  # drawn from the preview, not the whole 12.6 MB output
+    # the change's first convolution (the first load's whole output may still arrive: it is a follow-up)
+    with page.expect_response(lambda r: r.url.endswith("/api/convolve")
+                              and '"out_channels":5' in (r.request.post_data or "")) as answer:
+        page.fill("#out-channels", "5")  # a change on the same photo
+    assert len(answer.value.body()) < 2 * 2**20  # drawn from the preview, not the whole 12.6 MB output
+    page.wait_for_function("document.getElementById('layer-message').textContent.includes('[5×768×1024]') && "
+                           "document.querySelectorAll('#outputs canvas:not(.mask)').length === 5")
     click_pixel(page, 300, 500)
     r, c = map(int, re.search(r"pixel \((\d+), (\d+)\)", page.inner_text("#position-label")).groups())
     out = api_output(live_server, {"input": {"kind": "upload", "id": uid},

@@ -206,10 +206,9 @@ async function loadWritten(r, c) {
     return;
   }
   if (token.stale()) return;
-  if (data.outputStep > 1 && !data.fullOutput) { // the preview skipped this pixel: its y comes from the trace
+  if (data.outputStep > 1) { // the preview may skip this pixel: its y comes from the trace (exact)
     data.pixelY = { r, c, values: res.traces.map((t) => t.value) };
-    const p = +shell.state.step || 0;
-    if (Math.floor(p / data.w) === r && p % data.w === c) draw.drawBars($("y-bars"), data.pixelY.values, "y");
+    redrawPixelY();
   }
   const lines = res.traces.map((t) => {
     const terms = t.products.map((p, i) => `${fmt(t.weights[i][0][0])}·${fmt(t.windows[i][0][0])}`);
@@ -228,6 +227,13 @@ async function loadFullOutput(req, signal) {
   try { conv = await postFrame("/api/convolve", req, { signal }); } catch { return; } // the preview stays
   if (token.stale()) return;
   data.fullOutput = decodeArray(conv.output);
+  redrawPixelY(); // the bars may be waiting ("…") for this pixel's y
+}
+
+/** The current pixel's y bars, once its values are known. */
+function redrawPixelY() {
+  const p = +shell.state.step || 0, y = yAt(Math.floor(p / data.w), p % data.w);
+  if (y) draw.drawBars($("y-bars"), y, "y");
 }
 
 /** Another input is coming: its matrices have other shapes, so the old ones must not stay on screen. */
