@@ -119,6 +119,8 @@ class Client:
         for layer in res["layers"]:
             if layer["preview"] is not None:
                 layer["preview"] = decode_array(layer["preview"])
+        if res.get("input_preview") is not None:  # the model input as the server made it (e.g. from a picture)
+            res["input_preview"] = decode_array(res["input_preview"])
         return res
 
     def activation(self, model_id: str, tensor: str, input: dict | None = None, size: list[int] | None = None

@@ -58,3 +58,27 @@ def test_a_layer_check_on_an_activation_input_does_not_run_the_model(client, mon
     again = client.post("/api/trace", json={**body, "positions": [{"channel": 0, "row": 1, "col": 1}]})
     assert first.status_code == 200 and again.status_code == 200, again.text
     assert len(calls) == 1  # the trace reused the activation the convolve computed
+
+
+def test_the_python_client_names_a_layer_and_runs_on_an_uploaded_picture(live_server, tmp_path):
+    from app.client import Client
+    from app.models.service import builtin_test_set
+    from tests.test_network_image_input import on_paper, png
+
+    import numpy as np
+
+    from app.models.image_input import image_to_model_input
+
+    images, labels = builtin_test_set("digits")
+    k = int(np.flatnonzero(labels == 3)[0])
+    page = on_paper(images[k])
+    path = tmp_path / "digit.png"
+    path.write_bytes(png(page))
+    with Client(live_server) as c:
+        info = c.conv_layer("digits", "/mix/mix.0/Conv")
+        assert info["label"] == "layer /mix/mix.0/Conv of digits (BN folded)" and info["is_1x1"]
+        up = c.upload(path)
+        res = c.run_model("digits", {"kind": "image", "id": up["id"]})
+        want = image_to_model_input((np.rint(page * 255) / 255)[None], (1, 1, 32, 32), True)[0]
+        np.testing.assert_array_equal(res["input_preview"], want)  # decoded by the client
+        assert res["prediction"]["top"] == 3
