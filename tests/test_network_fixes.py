@@ -82,3 +82,23 @@ def test_the_python_client_names_a_layer_and_runs_on_an_uploaded_picture(live_se
         want = image_to_model_input((np.rint(page * 255) / 255)[None], (1, 1, 32, 32), True)[0]
         np.testing.assert_array_equal(res["input_preview"], want)  # decoded by the client
         assert res["prediction"]["top"] == 3
+
+
+def test_opening_a_layer_from_network_runs_the_model_once(client, monkeypatch):
+    """The page's click asks POST /api/models/{id}/layer for the geometry, then /conv convolves the same
+    layer input by the activation kind: one graph run between them, not two."""
+    from app.models import service
+
+    rows = client.get("/api/models/digits").json()["layers"]
+    row = next(r for r in rows if r["op"] == "Conv" and r["in_shape"][1] > 1 and r["kernel"] == [3, 3])
+    spec = {"kind": "test_image", "index": 11}
+    model_input = client.post("/api/models/digits/run", json={"input": spec}).json()["input"]["id"]
+    calls = []
+    real_run = service.run
+    monkeypatch.setattr(service, "run", lambda *a, **k: calls.append(1) or real_run(*a, **k))
+    view = client.post("/api/models/digits/layer", json={"input": spec, "layer": row["name"]}).json()
+    body = {"input": {"kind": "activation", "model": "digits", "layer": row["name"], "input": model_input},
+            "weights": {"kind": "layer", "model": "digits", "layer": row["name"]}, "layer": view["layer"],
+            "encoding": "binary"}
+    assert client.post("/api/convolve", json=body).status_code == 200
+    assert len(calls) == 1

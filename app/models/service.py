@@ -263,16 +263,13 @@ __all__ = ["BadModel", "list_models", "upload_model", "model_detail", "run_model
 def layer_view(model_id: str, req, store: ModelStore, inputs: InputStore, s: Settings):
     """A Conv layer's real weights and the activation it reads for this input, the latter stored in the
     input store so /conv and /pointwise open it like any upload."""
-    g, x, _ = _input(model_id, req.input, req.size, store, inputs, s)
+    g, _, info = _input(model_id, req.input, req.size, store, inputs, s)
     node = next((n for n in g.nodes if n.name == req.layer), None)
     if node is None or node.op != "Conv":
         raise NotFound(f"'{req.layer[:100]}' is not a Conv layer of this model; GET /api/models/{model_id} lists them")
-    src = node.inputs[0]
-    if src == g.inputs[0]:
-        a = x
-    else:
-        with engine_slot(_macs(g), s):
-            a = run(g, {g.inputs[0]: x}, keep=[src])[src]
+    # through the activation cache: the page then opens /conv on {"kind": "activation", …, "input": info.id}
+    # (the same content-addressed id), whose convolve finds this result instead of running the model again
+    a = layer_input_activation(model_id, node.name, info.id, inputs, s)[None]
     stored = inputs.put(a[0])
     w = g.consts[node.inputs[1]]
     b = g.consts[node.inputs[2]] if len(node.inputs) > 2 and node.inputs[2] else None
