@@ -60,3 +60,25 @@ def test_a_run_returns_the_processes_roofline_and_each_layers_speed_and_bound(cl
             continue
         assert layer["macs_per_s"] == pytest.approx(row["macs"] / (layer["time_ms"] / 1e3))
         assert layer["bound"] == ("memory" if row["macs_per_byte"] < roof["ridge_macs_per_byte"] else "compute")
+
+
+def test_the_one_thread_gemm_runs_on_one_blas_thread_from_a_request_thread(monkeypatch):
+    """The server measures the roofline in a request thread, where threadpoolctl's limits silently do
+    nothing; the first best-of (the GEMM on one thread) must see BLAS on one thread all the same."""
+    import threading
+
+    from threadpoolctl import threadpool_limits
+
+    from app.engine.threads import _blas
+    seen = []
+
+    def record(fn, repeats, **_):
+        seen.append(max(get() for get, _ in _blas()))
+        return 1.0
+
+    monkeypatch.setattr(rl, "_best_seconds", record)
+    with threadpool_limits(limits=2, user_api="blas"):  # as main.py sets it, on this (the main) thread
+        t = threading.Thread(target=rl.measure_roofline, kwargs={"gemm_n": 8, "copy_bytes": 64})
+        t.start()
+        t.join()
+    assert seen[0] == 1 and seen[1] == 2, seen

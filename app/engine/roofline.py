@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+
+from app.engine.threads import blas_threads, single_blas
 
 GEMM_N = 256          # (N×N)·(N×N) float32: N³ = 16.8 M MACs a run
 COPY_BYTES = 8 << 20  # 8 MiB copied: 16 MiB moved (read + written) a run
@@ -75,10 +76,10 @@ def measure_roofline(gemm_n: int = GEMM_N, copy_bytes: int = COPY_BYTES, repeats
     b = rng.standard_normal((gemm_n, gemm_n), dtype=np.float32)
     c = np.empty((gemm_n, gemm_n), dtype=np.float32)
     gemm = lambda: np.matmul(a, b, out=c)  # noqa: E731
-    with threadpool_limits(limits=1, user_api="blas"):
+    with single_blas():  # not threadpoolctl's limits: they do nothing outside the thread that first set one
         one_s = _best_seconds(gemm, repeats)
     all_s = _best_seconds(gemm, repeats)
-    threads = max((p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"), default=1)
+    threads = blas_threads()
     src = np.ones(copy_bytes // 4, dtype=np.float32)
     dst = np.empty_like(src)
     copy_s = _best_seconds(lambda: np.copyto(dst, src), repeats)
