@@ -29,6 +29,11 @@ from app.engine.views import strided_view
 
 DEFAULT_CHUNK_BYTES = 16 * 2**20  # the cap on any band's temporary (CONVLENS_IM2COL_CHUNK_BYTES)
 CACHE_BYTES = 2**20  # a band that stays in cache: copy-bound layers ran 2–3× faster than with 32 MB bands
+# Lowerings whose time is one or a few large products: given the cores, they run their products on BLAS's
+# own threads (on an idle 2-core AVX-512 machine a 1×1 256→64 @56² layer took 0.40 ms so, 0.72–0.92 ms in
+# bands shared by the engine's threads, each product on one BLAS thread). The copy-free lowerings have no
+# large product and share their blocks themselves.
+BLAS_PATHS = frozenset({"pointwise"})
 PARALLEL_MACS = 2_000_000  # smaller layers stay on the calling thread: handing over a band costs ~50 µs
 MIN_GEMM_COLUMNS = 1024  # GEMM-bound layers want long products: the seed 4×4 layer in 2-row bands of
 #                          56 columns took 1.45× torch's time, in one 784-column band 1.25×
@@ -68,7 +73,9 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, st
     b = None if bias is None else np.asarray(bias, dtype=np.float32).reshape(geom.groups, geom.out_per_group, 1)
     with single_blas():
         choice = choose(geom, threads, x, weight, lambda p, xs, w, g: _run(p, xs, w, g, chunk_bytes, 1))
-        return _run(choice.path, x, weight, geom, chunk_bytes, threads, b, clip)
+        if not (choice.path in BLAS_PATHS and threads > 1 and blas_threads() >= threads):
+            return _run(choice.path, x, weight, geom, chunk_bytes, threads, b, clip)
+    return _run(choice.path, x, weight, geom, chunk_bytes, 1, b, clip)  # its products on BLAS's own threads
 
 
 def _run(path: str, x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_bytes: int,
@@ -159,6 +166,9 @@ def _pointwise(xp: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_byt
         np.matmul(w, cols[:, :, a:b], out=out[:, :, a:b])
         finish(out[:, :, a:b], bias, clip)
     n = cols.shape[2]
+    if parts == 1:  # one product (it writes into the output: no temporary to keep in cache); BLAS threads it
+        columns(0, n)
+        return out.reshape(geom.output_shape)
     step = band_rows(4 * geom.groups * (geom.in_per_group + geom.out_per_group), geom.in_per_group, chunk_bytes)
     share_rows(columns, n, band_step(step, n, parts), parts)
     return out.reshape(geom.output_shape)
