@@ -31,9 +31,10 @@ DEFAULT_CHUNK_BYTES = 16 * 2**20  # the cap on any band's temporary (CONVLENS_IM
 CACHE_BYTES = 2**20  # a band that stays in cache: copy-bound layers ran 2–3× faster than with 32 MB bands
 # Lowerings whose time is one or a few large products: given the cores, they run their products on BLAS's
 # own threads (on an idle 2-core AVX-512 machine a 1×1 256→64 @56² layer took 0.40 ms so, 0.72–0.92 ms in
-# bands shared by the engine's threads, each product on one BLAS thread). The copy-free lowerings have no
-# large product and share their blocks themselves.
-BLAS_PATHS = frozenset({"pointwise"})
+# bands shared by the engine's threads, each product on one BLAS thread; the seed 4×4 256→256 @28² in
+# "runs" 4.9 ms against 5.7 ms, twice). Kernel rows and windows measured no better so; the copy-free
+# lowerings have no large product and share their blocks themselves.
+BLAS_PATHS = frozenset({"pointwise", "runs"})
 PARALLEL_MACS = 2_000_000  # smaller layers stay on the calling thread: handing over a band costs ~50 µs
 MIN_GEMM_COLUMNS = 1024  # GEMM-bound layers want long products: the seed 4×4 layer in 2-row bands of
 #                          56 columns took 1.45× torch's time, in one 784-column band 1.25×
