@@ -50,6 +50,14 @@ def small_text(page, min_px: int = MIN_FONT_PX) -> list[str]:
     return page.evaluate(_SMALL_TEXT, min_px)
 
 
+def fieldsets_wider_than_their_column(page) -> list[str]:
+    """Fieldsets stretch to their widest content (min-width: min-content), so a long option, e.g. a model
+    layer's activation named in the input picker, pushed /conv's controls under its plots."""
+    return page.evaluate("""() => [...document.querySelectorAll('fieldset')]
+        .filter((f) => f.offsetParent && f.getBoundingClientRect().right > f.parentElement.getBoundingClientRect().right + 1)
+        .map((f) => (f.querySelector('legend')?.textContent || f.id || 'fieldset').trim())""")
+
+
 def quality_problems(page) -> list[str]:
     """All of the above as one list of readable problems (empty when the page passes)."""
     problems = [f"axe {v}" for v in axe_violations(page)]
@@ -57,4 +65,5 @@ def quality_problems(page) -> list[str]:
     if over > 0:
         problems.append(f"scrolls sideways by {over}px")
     problems += [f"small text {t}" for t in small_text(page)[:10]]
+    problems += [f"fieldset '{t}' wider than its column" for t in fieldsets_wider_than_their_column(page)]
     return problems
