@@ -7,7 +7,8 @@ import { getJSON, postFile, postFrame, postJSON } from "./api.js";
 import { formatBytes, formatCount, formatInt } from "./format.js";
 import { KEYS } from "./keys.js";
 import { convUrl, pointwiseUrl } from "./links.js";
-import { CONFIG, plotlyReady } from "./plots.js";
+import { createPad } from "./network_pad.js";
+import { renderRoofline } from "./network_roofline.js";
 import { createShell, showMessage } from "./shell.js";
 
 const $ = (id) => document.getElementById(id);
@@ -15,63 +16,14 @@ const GRID = 32; // the drawing is sent as GRID×GRID ink levels
 const details = new Map(); // "model|size" → the cost table answer (it does not change with the input)
 let lastRun = null, lastDetail = null;
 
-// ---- the drawing pad ----
-const pad = $("pad"), pen = pad.getContext("2d");
-let drawn = false;
-
-function clearPad() {
-  pen.fillStyle = "#000";
-  pen.fillRect(0, 0, pad.width, pad.height);
-  drawn = false;
-}
-
-function padPoint(e) {
-  const r = pad.getBoundingClientRect();
-  return [(e.clientX - r.left) * (pad.width / r.width), (e.clientY - r.top) * (pad.height / r.height)];
-}
-
-function wirePad(onDone) {
-  let last = null;
-  pad.addEventListener("pointerdown", (e) => { pad.setPointerCapture(e.pointerId); last = padPoint(e); stroke(last, last); });
-  pad.addEventListener("pointermove", (e) => { if (last) { const p = padPoint(e); stroke(last, p); last = p; } });
-  const end = () => { if (last) { last = null; onDone(); } };
-  pad.addEventListener("pointerup", end);
-  pad.addEventListener("pointercancel", end);
-}
-
-function stroke(a, b) {
-  pen.strokeStyle = "#fff";
-  pen.lineWidth = pad.width / 8;  // thick, like the dataset's strokes
-  pen.lineCap = "round";
-  pen.beginPath();
-  pen.moveTo(...a);
-  pen.lineTo(...b);
-  pen.stroke();
-  drawn = true;
-}
-
-/** The pad as GRID×GRID ink levels in [0, 1] (the mean of each block's red channel). */
-function padGrid() {
-  const { data } = pen.getImageData(0, 0, pad.width, pad.height);
-  const b = pad.width / GRID, out = new Array(GRID * GRID).fill(0);
-  for (let y = 0; y < pad.height; y++) for (let x = 0; x < pad.width; x++) {
-    out[Math.floor(y / b) * GRID + Math.floor(x / b)] += data[(y * pad.width + x) * 4] / 255;
-  }
-  return out.map((v) => Math.min(1, v / (b * b)));
-}
-
-/** A seven, drawn once so the page opens on a prediction (STYLE.md §14). */
-function drawStartingDigit() {
-  const s = pad.width / 256;
-  stroke([70 * s, 60 * s], [190 * s, 60 * s]);
-  stroke([190 * s, 60 * s], [110 * s, 210 * s]);
-}
+// ---- the drawing pad (network_pad.js) ----
+const pad = createPad($("pad"), GRID);
 
 // ---- requests ----
 const isDigits = (state) => state.model === "digits";
 
 function modelInput(state) {
-  if (isDigits(state) && state.inputKind === "draw") return { kind: "drawing", size: GRID, values: padGrid() };
+  if (isDigits(state) && state.inputKind === "draw") return { kind: "drawing", size: GRID, values: pad.grid() };
   if (isDigits(state) && state.inputKind === "test") return { kind: "test_image", index: +state.testIndex || 0 };
   if (state.inputKind === "image" && state.imageId) return { kind: "image", id: state.imageId }; // converted server-side
   const c = lastDetail?.model?.input_shape?.[1] ?? 3, size = sizeOf(state);
@@ -304,35 +256,6 @@ function csv(run, detail) {
 
 /** Each layer with MACs at (MACs per byte, measured MACs/s), 1×1 layers marked, under the roofline the
  * server measured (its curve's points are the server's; nothing is computed here). */
-async function renderRoofline(run, detail) {
-  const roof = run.roofline, el = $("roofline-chart");
-  if (!roof) return;
-  const g = (v) => v / 1e9;
-  const timed = run.layers.filter((l) => l.macs_per_s);
-  const memory = timed.filter((l) => l.bound === "memory").length;
-  $("roofline-note").textContent = `This server, measured once when it started running models: float32 GEMM peak `
-    + `${g(roof.peak_macs_per_s).toFixed(1)} GMAC/s (${roof.gemm_n}×${roof.gemm_n} matrices, best on ${roof.gemm_threads} `
-    + `BLAS thread${roof.gemm_threads === 1 ? "" : "s"}; the engine uses ${roof.threads}), memory bandwidth ${g(roof.bandwidth_bytes_per_s).toFixed(1)} GB/s `
-    + `(${formatBytes(roof.copy_bytes)} copied); they meet at ${roof.ridge_macs_per_byte.toFixed(2)} MACs per byte. `
-    + `${memory} of ${timed.length} layers with MACs lie left of it: bound by memory traffic, not arithmetic. `
-    + `A point far below the roof is overhead (Python, small arrays, a loaded machine), not either bound.`;
-  const trace = (pw) => {
-    const ls = timed.filter((l) => Boolean(detail.layers[l.index]?.is_1x1) === pw);
-    return { type: "scatter", mode: "markers", name: pw ? "1×1 convolution" : "other layer",
-      x: ls.map((l) => l.macs_per_byte), y: ls.map((l) => g(l.macs_per_s)),
-      text: ls.map((l) => `${l.name} (${l.op})<br>${formatCount(l.macs)} MACs in ${l.time_ms.toFixed(3)} ms<br>${l.bound}-bound`),
-      hoverinfo: "text", marker: pw ? { symbol: "diamond", size: 11, color: "#c05a00" } : { symbol: "circle", size: 9, color: "#2f6fde" } };
-  };
-  const line = { type: "scatter", mode: "lines", name: "roofline (attainable)", x: roof.curve.map((p) => p[0]),
-    y: roof.curve.map((p) => g(p[1])), line: { color: "#333", width: 2 }, hoverinfo: "skip" };
-  await plotlyReady();
-  Plotly.react(el, [line, trace(false), trace(true)], { height: 340, margin: { t: 10, r: 10, b: 50, l: 60 }, font: { size: 12 },
-    legend: { orientation: "h", y: -0.25 },
-    // dtick 1: labels at powers of ten only (Plotly draws the 2…9 in between smaller than 11 px)
-    xaxis: { type: "log", dtick: 1, title: { text: "MACs per byte (arithmetic intensity)" } },
-    yaxis: { type: "log", dtick: 1, title: { text: "GMAC/s (measured)" } } }, CONFIG);
-}
-
 /** The table as a Netron metrics attachment: Netron (9.x, metadata.Attachment in its view.js) reads a JSON
  * file whose `signature` is "netron:attachment" when it is opened over a model, and shows each item
  * {kind, target, name, value} in the "Metrics" (or "Metadata") section of the model ("model", target "") or
@@ -439,7 +362,7 @@ $("image-file").addEventListener("change", async (e) => {
     showMessage(err.message, false);
   }
 });
-$("pad-clear").addEventListener("click", () => { clearPad(); });
+$("pad-clear").addEventListener("click", () => { pad.clear(); });
 const fileStem = () => lastDetail.model.name.replace(/[^\w.-]+/g, "_").replace(/\.onnx$/i, "");
 $("download-csv").addEventListener("click", () => {
   if (lastRun && lastDetail) download(csv(lastRun, lastDetail), "text/csv", `${fileStem()}-layers.csv`);
@@ -450,9 +373,9 @@ $("download-netron").addEventListener("click", () => {
   }
 });
 
-clearPad();
-drawStartingDigit();
-wirePad(() => { if (drawn && shell.state.inputKind === "draw") shell.load(); });
+pad.clear();
+pad.drawSeven();
+pad.wire(() => { if (pad.drawn && shell.state.inputKind === "draw") shell.load(); });
 showInputs(shell.state);
 loadModels(shell.state.model).catch(() => {});
 shell.start();

@@ -1,0 +1,56 @@
+// The drawing pad of /network: strokes on a canvas, read back as grid×grid ink levels in [0, 1] (the
+// mean of each block's red channel), which the server turns into the model's input format.
+
+/** A pad on ``canvas``: clear(), wire(onStroke), grid(), drawSeven(), and ``drawn`` once a stroke landed. */
+export function createPad(canvas, grid) {
+  const pen = canvas.getContext("2d");
+  const self = { drawn: false };
+
+  function stroke(a, b) {
+    pen.strokeStyle = "#fff";
+    pen.lineWidth = canvas.width / 8;  // thick, like the dataset's strokes
+    pen.lineCap = "round";
+    pen.beginPath();
+    pen.moveTo(...a);
+    pen.lineTo(...b);
+    pen.stroke();
+    self.drawn = true;
+  }
+
+  function point(e) {
+    const r = canvas.getBoundingClientRect();
+    return [(e.clientX - r.left) * (canvas.width / r.width), (e.clientY - r.top) * (canvas.height / r.height)];
+  }
+
+  self.clear = () => {
+    pen.fillStyle = "#000";
+    pen.fillRect(0, 0, canvas.width, canvas.height);
+    self.drawn = false;
+  };
+
+  self.wire = (onDone) => {
+    let last = null;
+    canvas.addEventListener("pointerdown", (e) => { canvas.setPointerCapture(e.pointerId); last = point(e); stroke(last, last); });
+    canvas.addEventListener("pointermove", (e) => { if (last) { const p = point(e); stroke(last, p); last = p; } });
+    const end = () => { if (last) { last = null; onDone(); } };
+    canvas.addEventListener("pointerup", end);
+    canvas.addEventListener("pointercancel", end);
+  };
+
+  self.grid = () => {
+    const { data } = pen.getImageData(0, 0, canvas.width, canvas.height);
+    const b = canvas.width / grid, out = new Array(grid * grid).fill(0);
+    for (let y = 0; y < canvas.height; y++) for (let x = 0; x < canvas.width; x++) {
+      out[Math.floor(y / b) * grid + Math.floor(x / b)] += data[(y * canvas.width + x) * 4] / 255;
+    }
+    return out.map((v) => Math.min(1, v / (b * b)));
+  };
+
+  /** A seven, drawn once so the page opens on a prediction (STYLE.md §14). */
+  self.drawSeven = () => {
+    const s = canvas.width / 256;
+    stroke([70 * s, 60 * s], [190 * s, 60 * s]);
+    stroke([190 * s, 60 * s], [110 * s, 210 * s]);
+  };
+  return self;
+}
