@@ -272,3 +272,10 @@ def test_graph_cost_equals_torch_params_and_flop_counter_macs():
     close(out["y"], ref.detach().numpy())
     assert len(ms) == len(g.nodes) and set(out) == {"a", "i", "y"}
     assert [r.is_1x1 for r in rows if r.node.op == "Conv"] == [False, False, True, True]
+
+
+def test_element_counts_are_exact_past_int64():
+    """A budget check on a wrapped count would let a huge declared tensor through."""
+    from app.engine.ops import numel
+    assert numel((2**32, 2**32)) == 2**64
+    assert numel((1, 3, 4)) == 12 and numel(()) == 1

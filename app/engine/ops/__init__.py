@@ -17,6 +17,7 @@ view reads that input (app.engine.graph), which saves allocating (and page-fault
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
@@ -100,7 +101,9 @@ def need_const(node: Node, consts: list, i: int, what: str) -> np.ndarray:
 
 
 def numel(shape: Shape) -> int:
-    return int(np.prod(shape, dtype=np.int64)) if shape else 1
+    """Exact (Python integers): budgets compare it, and np.prod in int64 wraps a hostile file's declared
+    2³² × 2³² to 0."""
+    return math.prod(int(d) for d in shape)
 
 
 def attr(node: Node, name: str, default=None):
