@@ -122,7 +122,7 @@ def test_matmul_rows_can_come_every_nth_and_are_the_whole_matrices_rows(client):
 
 
 def test_nin_checks_the_whole_stack_once_per_input_and_widths(client, monkeypatch):
-    import app.api.pointwise as pw
+    import app.compute_pointwise as pw
     calls = []
     real = pw.mlp_per_pixel
     monkeypatch.setattr(pw, "mlp_per_pixel", lambda x, layers: calls.append(1) or real(x, layers))

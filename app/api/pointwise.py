@@ -1,60 +1,21 @@
 """Endpoints behind the 1×1 page: the matrix view, C-vs-H,W reduction, NiN stacks and FC ≡ conv.
-Every equivalence is computed by app.engine.pointwise; these routers only shape the answers."""
+Every equivalence is computed by app.engine.pointwise through app.compute_pointwise; these routers only
+call it and send the answer."""
 from __future__ import annotations
 
-import json
-import threading
-from collections import OrderedDict
-from typing import Annotated, Literal, Optional
+from fastapi import APIRouter, Depends
 
-import numpy as np
-from fastapi import APIRouter, Depends, Response
-from pydantic import BaseModel, Field, StrictBool
-
-from app.api.chunked import ChunkedResponse
+from app import compute_pointwise as service
 from app.api.deps import settings_of, store_of
-from app.compute import check_conv_limits, check_response, engine_slot, prepare_layer
-from app.encoding import FRAME_MEDIA_TYPE, Frame, encode_array, json_bytes
-from app.engine import GeometryError, conv1x1, conv_cost, conv_geometry, max_pool2d, pool_cost, pool_geometry
-from app.engine.explain import fc_explain
-from app.engine.pointwise import conv_stack, fc_as_conv, max_abs, mlp_per_pixel, pointwise_as_matmul
-from app.errors import check_limit
-from app.inputs.resolve import resolve_input
-from app.inputs.samples import random_tensor
+from app.api.respond import respond
+from app.encoding import FRAME_MEDIA_TYPE
 from app.inputs.store import InputStore
-from app.schemas import (ERROR_RESPONSES, EncodedArray, InputSpec, LayerSpec, RandomWeights, SampleInput, Strict,
-                         WeightSpec, WholeInt)
+from app.schemas import ERROR_RESPONSES
+from app.schemas_pointwise import (FcRequest, FcResponse, MatmulRequest, MatmulResponse, NinRequest, NinResponse,
+                                   Reduced, ReduceRequest)
 from app.settings import Settings
-from app.weights import random_weights
 
 router = APIRouter(prefix="/api/pointwise", tags=["1×1 convolution"], responses=ERROR_RESPONSES)
-Small = Annotated[WholeInt, Field(ge=1, le=256)]
-
-
-class MatmulRequest(Strict):
-    input: InputSpec = SampleInput()
-    layer: LayerSpec = LayerSpec(kernel_size=1)
-    weights: WeightSpec = RandomWeights()
-    encoding: Literal["base64", "binary"] = Field("base64", description="binary: the same answer as a binary frame "
-                                                  "(see /api/convolve); X and Y have H·W rows, megabytes on a photo")
-    row_step: Annotated[WholeInt, Field(ge=1, le=2**31 - 1)] = Field(
-        1, description="send every row_step-th row of X and Y (rows 0, s, 2s, …; exact values, their range is "
-                       "that of the rows sent): a page drawing a photo's H·W rows as a few thousand asks for those "
-                       "only. x_shape and y_shape stay the whole matrices' shapes; both checks cover every row")
-
-
-class MatmulResponse(BaseModel):
-    """The matrices' channel_min / channel_max hold one value each: the whole matrix's range."""
-    x_shape: list[int] = Field(description="(H·W, C_in): one row per pixel")
-    w_shape: list[int] = Field(description="(C_in, C_out): Wᵀ")
-    y_shape: list[int] = Field(description="(H·W, C_out)")
-    output_shape: list[int]
-    max_abs_conv_vs_matmul: float
-    max_abs_conv_vs_per_pixel: float
-    row_step: int = Field(1, description="x_matrix and y_matrix hold rows 0, row_step, 2·row_step, …")
-    x_matrix: EncodedArray
-    w_matrix: EncodedArray
-    y_matrix: EncodedArray
 
 
 @router.post("/matmul", response_model=MatmulResponse, summary="A 1×1 layer as one matrix product",
@@ -62,100 +23,12 @@ class MatmulResponse(BaseModel):
 def matmul_view(req: MatmulRequest, s: Settings = Depends(settings_of), store: InputStore = Depends(store_of)):
     """The input reshaped to (H·W × C_in), times Wᵀ (C_in × C_out), gives (H·W × C_out); reshaped back,
     it is the convolution's output. Both differences are computed by the engine."""
-    x, _ = resolve_input(req.input, store, s)
-    layer = prepare_layer(x.shape, req.layer, req.weights, s)
-    g = layer.geometry
-    if not (g.is_pointwise and g.stride == (1, 1) and g.groups == 1 and g.pad_h == (0, 0) and g.pad_w == (0, 0)):
-        raise GeometryError("the matrix view is for a plain 1×1 layer: kernel 1, stride 1, padding 0, groups 1")
-    rows_sent = -(-g.out_height * g.out_width // req.row_step)
-    check_response((x.shape[0] + g.out_channels) * rows_sent + layer.weight.size, req.encoding, s)
-    with engine_slot(layer.cost.macs, s):
-        v = pointwise_as_matmul(x, layer.weight, layer.bias)
-    frame = Frame() if req.encoding == "binary" else None
-    every = lambda m: m if req.row_step == 1 else np.ascontiguousarray(m[::req.row_step])  # noqa: E731
-    res = MatmulResponse(x_shape=list(v.x_matrix.shape), w_shape=list(v.w_matrix.shape),
-                         y_shape=list(v.y_matrix.shape), output_shape=list(v.conv.shape),
-                         max_abs_conv_vs_matmul=v.max_abs_conv_vs_matmul,
-                         max_abs_conv_vs_per_pixel=v.max_abs_conv_vs_per_pixel, row_step=req.row_step,
-                         x_matrix=encode_array(every(v.x_matrix), req.encoding, frame, whole=True),
-                         w_matrix=encode_array(v.w_matrix, req.encoding, frame, whole=True),
-                         y_matrix=encode_array(every(v.y_matrix), req.encoding, frame, whole=True))
-    if frame is not None:
-        return ChunkedResponse(frame.chunks(res.model_dump_json().encode()), FRAME_MEDIA_TYPE)
-    return Response(json_bytes(res.model_dump()), media_type="application/json")
-
-
-class ReduceRequest(Strict):
-    input: InputSpec = SampleInput(name="random8")
-    reduction: Small = Field(4, description="the 1×1 layer maps C → max(1, C // reduction)")
-    pool: Small = Field(2, description="max-pool kernel and stride")
-    seed: Annotated[WholeInt, Field(ge=0, le=2**31 - 1)] = 0
-    include_output: StrictBool = Field(True, description="false: shapes and counts only (the page's cards)")
-
-
-class Reduced(BaseModel):
-    name: str
-    output_shape: list[int]
-    params: int
-    work: int = Field(description="MACs for the convolution, comparisons for the pooling")
-    output: Optional[EncodedArray] = None
+    return respond(*service.matmul_view(req, store, s))
 
 
 @router.post("/reduce", response_model=list[Reduced], summary="Pooling shrinks H and W; a 1×1 conv shrinks C")
 def reduce(req: ReduceRequest, s: Settings = Depends(settings_of), store: InputStore = Depends(store_of)):
-    x, _ = resolve_input(req.input, store, s)
-    c = x.shape[0]
-    g = conv_geometry(x.shape, max(1, c // req.reduction), 1)
-    cc = conv_cost(g, True)
-    check_conv_limits(g, cc, s)
-    w, b = random_weights(g.weight_shape, req.seed, True)
-    pg = pool_geometry(x.shape, req.pool)
-    pc = pool_cost(pg)
-    with engine_slot(cc.macs if req.include_output else 0, s):
-        outputs = ((encode_array(conv1x1(x, w, b)), encode_array(max_pool2d(x, req.pool))) if req.include_output
-                   else (None, None))
-    return [
-        Reduced(name=f"1×1 conv {c}→{g.out_channels}", output_shape=list(g.output_shape),
-                params=cc.params, work=cc.macs, output=outputs[0]),
-        Reduced(name=f"{req.pool}×{req.pool} max pool", output_shape=list(pg.output_shape), params=pc.params,
-                work=pc.comparisons_or_adds, output=outputs[1]),
-    ]
-
-
-class NinRequest(Strict):
-    input: InputSpec = SampleInput()
-    widths: Annotated[list[Small], Field(min_length=1, max_length=3,
-                                         description="output channels of each 1×1 conv + ReLU layer")] = [8, 4]
-    seed: Annotated[WholeInt, Field(ge=0, le=2**31 - 1)] = 0
-    row: Annotated[WholeInt, Field(ge=0)] = 0
-    col: Annotated[WholeInt, Field(ge=0)] = 0
-    include_output: StrictBool = Field(True, description="false: the pixel's activations only, not the whole output")
-
-
-class NinLayer(BaseModel):
-    in_channels: int
-    out_channels: int
-    params: int
-    macs: int
-    weight: list[list[float]] = Field(description="(C_out, C_in)")
-    bias: list[float]
-    activation_at_pixel: list[float] = Field(description="this layer's output vector at (row, col), after ReLU")
-
-
-class NinResponse(BaseModel):
-    input_at_pixel: list[float]
-    layers: list[NinLayer]
-    output_shape: list[int]
-    max_abs_conv_stack_vs_mlp: float
-    output: Optional[EncodedArray] = None
-
-
-# The whole-tensor check of a NiN stack (its output shape, max |conv stack − per-pixel MLP|) depends only
-# on the input, the widths and the seed: kept for the last few, so moving the pixel on a photo costs the
-# pixel's own vector, not the whole stack and MLP again (0.5–2 s per pixel on a 1024×768 photo here).
-NIN_CHECKS_KEPT = 16
-_nin_checks: OrderedDict[str, tuple[list[int], float]] = OrderedDict()
-_nin_lock = threading.Lock()
+    return service.reduce(req, store, s)
 
 
 @router.post("/nin", response_model=NinResponse, summary="Stacked 1×1 conv + ReLU = an MLP at every pixel")
@@ -163,77 +36,11 @@ def nin(req: NinRequest, s: Settings = Depends(settings_of), store: InputStore =
     """The stack's activations at one pixel, its weights, and the check that the stack run as 1×1
     convolutions over the whole input equals the MLP applied to every pixel (computed once per input,
     widths and seed, then remembered)."""
-    x, _ = resolve_input(req.input, store, s)
-    if not (req.row < x.shape[1] and req.col < x.shape[2]):
-        raise GeometryError(f"pixel ({req.row}, {req.col}) is outside the input {x.shape[1]}×{x.shape[2]}")
-    layers, widths_in, costs = [], [x.shape[0], *req.widths[:-1]], []
-    for k, (c_in, c_out) in enumerate(zip(widths_in, req.widths)):
-        g = conv_geometry((c_in, *x.shape[1:]), c_out, 1)
-        costs.append(conv_cost(g, True))
-        check_conv_limits(g, costs[-1], s)
-        check_limit("MACs of the stack", sum(c.macs for c in costs), s.max_macs, "max_macs")
-        layers.append(random_weights(g.weight_shape, req.seed + k, True))
-    key = json.dumps([req.input.model_dump(mode="json"), req.widths, req.seed])
-    with _nin_lock:
-        known = _nin_checks.get(key)
-    whole = None
-    if known is None or req.include_output:
-        with engine_slot(2 * sum(c.macs for c in costs), s):  # the stack and the per-pixel MLP it is checked against
-            acts = conv_stack(x, layers)
-            mlp = mlp_per_pixel(x, layers)
-        whole, known = acts[-1], (list(acts[-1].shape), max_abs(acts[-1], mlp))
-        with _nin_lock:
-            _nin_checks[key] = known
-            while len(_nin_checks) > NIN_CHECKS_KEPT:
-                _nin_checks.popitem(last=False)
-    # the pixel's activations: the same 1×1 convolutions on that pixel's column (a 1×1 reads nothing else)
-    at_pixel = conv_stack(np.ascontiguousarray(x[:, req.row:req.row + 1, req.col:req.col + 1]), layers)
-    return NinResponse(
-        input_at_pixel=x[:, req.row, req.col].tolist(),
-        layers=[NinLayer(in_channels=w.shape[1], out_channels=w.shape[0], params=c.params, macs=c.macs,
-                         weight=w[:, :, 0, 0].tolist(), bias=b.tolist(), activation_at_pixel=a[:, 0, 0].tolist())
-                for (w, b), a, c in zip(layers, at_pixel, costs)],
-        output_shape=known[0], max_abs_conv_stack_vs_mlp=known[1],
-        output=encode_array(whole) if req.include_output else None)
-
-
-class FcRequest(Strict):
-    channels: Small = 8
-    block: Annotated[WholeInt, Field(ge=1, le=16, description="k: the FC layer reads a k×k×C block")] = 7
-    outputs: Small = 10
-    size: Annotated[WholeInt, Field(ge=1, le=64, description="side of the larger input the conv slides over")] = 14
-    seed: Annotated[WholeInt, Field(ge=0, le=2**31 - 1)] = 0
-
-
-class FcResponse(BaseModel):
-    fc_inputs: int = Field(description="C·k·k: the flattened block's length")
-    fc_params: int
-    inputs_formula: str
-    params_formula: str
-    conv_weight_shape: list[int]
-    fc_scores: list[float]
-    conv_scores: list[float]
-    max_abs_block: float
-    score_map_shape: list[int]
-    max_abs_map: float
-    score_map: EncodedArray
+    return service.nin(req, store, s)
 
 
 @router.post("/fc", response_model=FcResponse, summary="A fully connected layer is a convolution")
 def fc(req: FcRequest, s: Settings = Depends(settings_of)):
     """FC with O outputs over a k×k×C block = a k×k conv with O filters (k = 1: FC on a C-vector = 1×1
     conv). Slid over a larger input, the same weights give an (O, size−k+1, size−k+1) map of scores."""
-    if req.size < req.block:
-        raise GeometryError(f"size={req.size} must be at least the block k={req.block}")
-    g = conv_geometry((req.channels, req.size, req.size), req.outputs, req.block)  # the conv the FC layer slides as
-    check_conv_limits(g, conv_cost(g, True), s)
-    x = random_tensor((req.channels, req.size, req.size), req.seed)
-    w, b = random_weights((req.outputs, req.channels * req.block * req.block, 1, 1), req.seed + 1, True)
-    with engine_slot(conv_cost(g, True).macs, s):
-        r = fc_as_conv(x, w[:, :, 0, 0], b, req.block)
-    e = fc_explain(req.channels, req.block, req.outputs, req.size)
-    return FcResponse(fc_inputs=e["inputs"], fc_params=e["params"], inputs_formula=e["inputs_formula"],
-                      params_formula=e["params_formula"], conv_weight_shape=e["conv_weight_shape"],
-                      fc_scores=r.fc_scores.tolist(), conv_scores=r.conv_scores.tolist(), max_abs_block=r.max_abs_block,
-                      score_map_shape=list(r.score_map.shape), max_abs_map=r.max_abs_map,
-                      score_map=encode_array(r.score_map))
+    return service.fc(req, s)
