@@ -116,5 +116,5 @@ def preset_weights(name: str, c_in: int, mode: str = "depthwise") -> tuple[np.nd
 def model_layer_weights(model: str, layer: str, s) -> tuple[np.ndarray, np.ndarray | None]:
     """The weights and bias of a Conv layer of a model (issue 13), decoded once per model and process;
     uploaded models are found under the app's settings ``s`` (its data_dir)."""
-    from app.models.service import layer_weights  # the networks service; imported here, where it is needed
+    from app.models.layers import layer_weights  # the networks service; imported here, where it is needed
     return layer_weights(model, layer, s)

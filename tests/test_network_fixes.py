@@ -42,14 +42,15 @@ def test_a_check_on_a_layer_that_does_not_exist_is_a_valid_answer_not_a_404(clie
 def test_a_layer_check_on_an_activation_input_does_not_run_the_model(client, monkeypatch):
     """/api/layer/check runs on every control change: the activation's shape comes from the graph's shapes,
     and the engine's graph run is never called for it (it is, once, for the convolve that follows)."""
-    from app.models import service
+    from app.models import layers, service
 
     run = client.post("/api/models/digits/run", json={"input": {"kind": "test_image", "index": 5}}).json()
     rows = client.get("/api/models/digits").json()["layers"]
     row = next(r for r in rows if r["op"] == "Conv" and r["in_shape"][1] > 1 and r["kernel"] == [3, 3])
     calls = []
     real_run = service.run
-    monkeypatch.setattr(service, "run", lambda *a, **k: calls.append(1) or real_run(*a, **k))
+    for module in (service, layers):  # every graph run of the networks service
+        monkeypatch.setattr(module, "run", lambda *a, **k: calls.append(1) or real_run(*a, **k))
     spec = {"kind": "activation", "model": "digits", "layer": row["name"], "input": run["input"]["id"]}
     body = {"input": spec, "weights": {"kind": "layer", "model": "digits", "layer": row["name"]}, "layer": {"padding": 1}}
     check = client.post("/api/layer/check", json=body).json()
@@ -87,7 +88,7 @@ def test_the_python_client_names_a_layer_and_runs_on_an_uploaded_picture(live_se
 def test_opening_a_layer_from_network_runs_the_model_once(client, monkeypatch):
     """The page's click asks POST /api/models/{id}/layer for the geometry, then /conv convolves the same
     layer input by the activation kind: one graph run between them, not two."""
-    from app.models import service
+    from app.models import layers, service
 
     rows = client.get("/api/models/digits").json()["layers"]
     row = next(r for r in rows if r["op"] == "Conv" and r["in_shape"][1] > 1 and r["kernel"] == [3, 3])
@@ -95,7 +96,8 @@ def test_opening_a_layer_from_network_runs_the_model_once(client, monkeypatch):
     model_input = client.post("/api/models/digits/run", json={"input": spec}).json()["input"]["id"]
     calls = []
     real_run = service.run
-    monkeypatch.setattr(service, "run", lambda *a, **k: calls.append(1) or real_run(*a, **k))
+    for module in (service, layers):  # every graph run of the networks service
+        monkeypatch.setattr(module, "run", lambda *a, **k: calls.append(1) or real_run(*a, **k))
     view = client.post("/api/models/digits/layer", json={"input": spec, "layer": row["name"]}).json()
     body = {"input": {"kind": "activation", "model": "digits", "layer": row["name"], "input": model_input},
             "weights": {"kind": "layer", "model": "digits", "layer": row["name"]}, "layer": view["layer"],

@@ -12,7 +12,7 @@ from app.api.deps import settings_of, store_of
 from app.encoding import FRAME_MEDIA_TYPE, Frame, encode_array, json_bytes, npy_chunks
 from app.errors import check_limit
 from app.inputs.store import InputStore
-from app.models import service
+from app.models import layers, service
 from app.models.store import ModelStore
 from app.schemas import ERROR_RESPONSES
 from app.schemas_network import (ActivationRequest, ConvLayerInfo, LayerRequest, LayerView, ModelDetail, ModelInfo, RunRequest,
@@ -66,7 +66,7 @@ def conv_layer(model_id: ModelId,
                s: Settings = Depends(settings_of), models: ModelStore = Depends(models_of)):
     """The layer's weight shape, bias and whether a BatchNormalization was folded into it, and the label the
     pages show for the weights kind {"kind": "layer", "model": M, "layer": L}. Nothing is run."""
-    return service.conv_layer_info(model_id, name, models, s)
+    return layers.conv_layer_info(model_id, name, models, s)
 
 
 @router.post("/{model_id}/run", response_model=RunResponse, summary="Run a model on one input", responses=BINARY)
@@ -103,4 +103,4 @@ def layer_view(model_id: ModelId, req: LayerRequest, s: Settings = Depends(setti
     """The layer's weights (BN folded where marked) and the activation it reads for this input, stored as an
     input id, so POST /api/convolve (and /conv, /pointwise) can run exactly this layer on it."""
     service.check_model_id(model_id)
-    return service.layer_view(model_id, req, models, inputs, s)
+    return layers.layer_view(model_id, req, models, inputs, s)

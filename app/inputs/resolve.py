@@ -22,7 +22,7 @@ def input_shape(spec: SampleInput | RandomInput | UploadInput, store: InputStore
         meta = store.info(spec.id)
         return meta.shape, InputInfo(id=meta.id, shape=list(meta.shape), source=meta.source)
     if isinstance(spec, ActivationInput):  # from the model's shapes: a check does not run the model
-        from app.models.service import layer_input_shape
+        from app.models.layers import layer_input_shape
         shape = layer_input_shape(spec.model, spec.layer, spec.input, store, s)
         return shape, InputInfo(shape=list(shape), source=f"activation:{spec.model}:{spec.layer[:100]}")
     arr, info = resolve_input(spec, store, s)
@@ -42,7 +42,7 @@ def resolve_input(spec: SampleInput | RandomInput | UploadInput, store: InputSto
         arr = random_tensor(shape, spec.seed, spec.distribution)
         return arr, InputInfo(shape=list(shape), source=f"random:{spec.distribution}:seed={spec.seed}")
     if isinstance(spec, ActivationInput):  # issue 13: a layer's real input, from the networks service
-        from app.models.service import layer_input_activation
+        from app.models.layers import layer_input_activation
         arr = layer_input_activation(spec.model, spec.layer, spec.input, store, s)
         return arr, InputInfo(shape=list(arr.shape), source=f"activation:{spec.model}:{spec.layer[:100]}")
     arr, meta = store.get(spec.id)
