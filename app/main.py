@@ -11,6 +11,7 @@ from app.api import receptive, transposed  # issue 15
 from app.api.errors import install_error_handlers
 from app.api.middleware import install_middleware
 from app.api.static import CachedStaticFiles
+from app.engine import buffers
 from app.inputs.store import InputStore
 from app.api import network
 from app.api import probes  # issue 17
@@ -37,6 +38,7 @@ Errors are `{"error": {"code", "message"}}` with a 4xx status; limits are named 
 def create_app(settings: Settings | None = None) -> FastAPI:
     s = settings or get_settings()
     threadpool_limits(limits=s.compute_threads, user_api="blas")
+    buffers.keep_at_most(s.engine_buffer_bytes)
     # /docs and /redoc are pages of our own (app/api/pages.py): FastAPI's load their scripts from a CDN
     # with an inline script, which the CSP blocks and an offline machine cannot reach.
     app = FastAPI(title="convlens", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None,

@@ -49,6 +49,7 @@ class Settings:
     max_trace_positions: int = 4096
     max_trace_values: int = 2_000_000  # positions × (C_in/groups · kH · kW) products returned
     im2col_chunk_bytes: int = 16 * 2**20  # cap on a band's temporary (app.engine.conv.band_rows sizes them)
+    engine_buffer_bytes: int = 64 * 2**20  # freed temporaries kept per process for reuse (app.engine.buffers); 0: none
     # cost lab (helper "cost"): /api/cost, /api/measure, /api/measure/compare
     measure_budget_s: int = 5  # wall time one measure request may spend, warm-up included, checked before each layer
     max_measure_macs: int = 60 * 10**9  # MACs of the designs × (warm-up + repeats), refused before running

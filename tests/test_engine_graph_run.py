@@ -178,6 +178,27 @@ def test_buffers_hand_out_kept_memory_once_and_never_what_is_too_big():
     buffers.clear()
 
 
+def test_the_kept_memory_is_a_setting_of_the_app():
+    """CONVLENS_ENGINE_BUFFER_BYTES bounds what a worker keeps: at 0 nothing is kept, every temporary new."""
+    from app.main import create_app
+    from app.settings import Settings
+    try:
+        create_app(Settings(engine_buffer_bytes=0))
+        assert buffers.max_kept_bytes() == 0
+        a = buffers.take((64, 64))
+        buffers.give(a)
+        assert not np.shares_memory(a, buffers.take((64, 64)))
+        create_app(Settings(engine_buffer_bytes=2**20))
+        buffers.give(a)
+        assert np.shares_memory(a, buffers.take((64, 64)))
+        buffers.give(a)
+        buffers.keep_at_most(0)  # lowered: what was kept is let go
+        assert not np.shares_memory(a, buffers.take((64, 64)))
+    finally:
+        buffers.keep_at_most(buffers.DEFAULT_KEPT_BYTES)
+        buffers.clear()
+
+
 def test_a_graph_run_makes_outputs_from_dead_tensors_and_never_from_the_returned_ones():
     rng = np.random.default_rng(4)
     w = rng.standard_normal((8, 8, 3, 3), dtype=np.float32) / 8

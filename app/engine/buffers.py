@@ -4,8 +4,8 @@ a graph run's layers, made from the memory of tensors the run no longer reads.
 Why: a fresh array of a megabyte or more comes from the kernel as new pages, and each page faults once
 when first written. Measured at 224²: the stem 3×3 3→8 convolution spent 0.75–1.4 ms per call of its
 1.1–2.0 ms CPU time in the kernel, on ~700–1000 page faults (its padded input, its bands' copies and its
-1.6 MB output, all new every call). Memory handed back here is kept (at most MAX_KEPT_BYTES, all
-threads together) and handed out again to the next request for an array no larger than twice the need.
+1.6 MB output, all new every call). Memory handed back here is kept (at most ``max_kept_bytes()``, all
+threads together: 64 MiB unless the app sets CONVLENS_ENGINE_BUFFER_BYTES through ``keep_at_most``) and handed out again to the next request for an array no larger than twice the need.
 
 ``give`` takes an array only when nothing else reads it: the caller promises that (a lowering giving
 back its own temporary; the graph's run giving back a tensor no later node, kept tensor, view or caller
@@ -20,7 +20,8 @@ from typing import Iterator
 
 import numpy as np
 
-MAX_KEPT_BYTES = 64 * 2**20
+DEFAULT_KEPT_BYTES = 64 * 2**20
+_limit = DEFAULT_KEPT_BYTES
 _lock = threading.Lock()
 _free: dict[int, np.ndarray] = {}  # id(root) -> the root, 1-D float32, owning its memory
 _kept = 0
@@ -48,7 +49,7 @@ def give(a: np.ndarray) -> None:
         return
     flat = root.reshape(-1)  # a view of root: what take() slices
     with _lock:
-        if id(root) in _free or _kept + root.nbytes > MAX_KEPT_BYTES:
+        if id(root) in _free or _kept + root.nbytes > _limit:
             return
         _free[id(root)] = root if root.ndim == 1 else flat
         _kept += root.nbytes
@@ -63,6 +64,20 @@ def scratch(*shapes: tuple[int, ...]) -> Iterator[list[np.ndarray]]:
     finally:
         for a in arrays:
             give(a)
+
+
+def keep_at_most(limit_bytes: int) -> None:
+    """How much memory the free list may hold per process (0: none, every temporary is new). Buffers
+    already kept beyond a lower limit are let go."""
+    global _limit, _kept
+    with _lock:
+        _limit = max(0, int(limit_bytes))
+        while _free and _kept > _limit:
+            _kept -= _free.pop(next(iter(_free))).nbytes
+
+
+def max_kept_bytes() -> int:
+    return _limit
 
 
 def clear() -> None:
