@@ -30,13 +30,22 @@ def median_ms(fn: Callable[[], object], repeats: int = 15, warmup: int = 3, budg
     return statistics.median(times)
 
 
+# After a multi-threaded product, OpenBLAS's idle worker spins on a core for ~105 ms before it sleeps
+# (2-core AVX-512 machine, 2026-12-03: the process burned 104-107 ms of CPU time while sleeping 300 ms
+# right after a 512² product; 2^28 cycles is OpenBLAS's default THREAD_TIMEOUT). A peer timed inside that
+# window shares its cores with the spinner: torch's 1×1 256→64 @56² took 30.8 ms right after the engine
+# instead of 0.77 ms, and onnxruntime's ResNet bottleneck graph 6.5 ms instead of 1.9 ms, which made the
+# engine look 1.2-40× faster than it is. So each side waits this long before its block.
+SETTLE_S = 0.15
+
+
 def paired_ms(fn_a: Callable[[], object], fn_b: Callable[[], object], rounds: int = 7, repeats: int = 7,
-              settle_s: float = 0.0) -> tuple[float, float, float]:
+              settle_s: float = SETTLE_S) -> tuple[float, float, float]:
     """Medians of a and b, and the median of their per-round ratio a/b, timing them in alternation so
     that both see the same machine: on a shared VM a peer's speed drifts by ±50 % within a minute, and
     timing one implementation after the other turned that drift into the ratio. ``settle_s``: a pause
-    before each side, for peers whose idle worker threads spin on the cores for a while after a call
-    (onnxruntime's did for ~10 ms, which made the NumPy engine run 1.75× slower right after it)."""
+    before each side, so that neither runs while the other's idle worker threads still spin (OpenBLAS's
+    for ~105 ms, see SETTLE_S; onnxruntime's for ~10 ms)."""
     a_times, b_times, ratios = [], [], []
     for _ in range(rounds):
         time.sleep(settle_s)

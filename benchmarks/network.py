@@ -7,8 +7,10 @@ a MobileNet-v2 inverted residual, a SqueezeNet fire module, a small VGG; each be
 exported by torch (dynamo, one file), imported once by convlens (weights decoded once per model, not
 once per run), and both engines are timed in alternation (benchmarks.common.paired_ms): "÷ ort" is
 the median of per-round ratios, "best ÷" divides each side's fastest call (best_ms). Each side gets a
-50 ms pause first: onnxruntime's idle threads spin for ~10 ms after a run and slowed the engine right
-after it by 1.75×, and OpenBLAS's idle threads slow onnxruntime the same way. onnxruntime runs with
+pause first (benchmarks.common.SETTLE_S, 150 ms): OpenBLAS's idle worker spins on a core for ~105 ms
+after the engine's products, and onnxruntime timed inside that window ran 2-3.5× slower (this script's
+earlier 50 ms pause made the engine look within 2× of onnxruntime on the bottleneck and MobileNet
+blocks when it was 2.1× and 4.5× slower); onnxruntime's own threads spin ~10 ms. onnxruntime runs with
 its default graph optimisations and as many intra-op threads as the engine's BLAS has. ``--nodes``
 also prints each node's median time in the engine (graph.timed_run) with the lowering each convolution
 runs. The load average is printed beside the ratios: on the shared machine it moves them more than
@@ -30,7 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import environment, header_lines, paired_ms  # noqa: E402
+from benchmarks.common import SETTLE_S, environment, header_lines, paired_ms  # noqa: E402
 from app.engine.graph import cost_table, run, timed_run  # noqa: E402
 from app.engine.lowering import describe, lowering  # noqa: E402
 from app.engine.ops.conv import conv_geom  # noqa: E402
@@ -72,7 +74,7 @@ def main() -> None:
         ref = sess.run(None, feed)[0]
         err = float(np.abs(ours - ref).max())
         engine_ms, ort_ms, ratio = paired_ms(lambda: run(g, feed), lambda: sess.run(None, feed), rounds=args.rounds,
-                                             repeats=5, settle_s=0.05)
+                                             repeats=5)
         best_engine, best_ort = best_ms(lambda: run(g, feed), lambda: sess.run(None, feed), rounds=args.rounds)
         goal = GOALS.get(name)
         verdict = "" if goal is None else f"≤ {goal}: {'met' if ratio <= goal else 'NOT met'}"
@@ -90,7 +92,7 @@ def main() -> None:
     print(f"\nwrote {out.relative_to(ROOT)}")
 
 
-def best_ms(fn_a, fn_b, rounds: int, calls: int = 5, settle_s: float = 0.05) -> tuple[float, float]:
+def best_ms(fn_a, fn_b, rounds: int, calls: int = 5, settle_s: float = SETTLE_S) -> tuple[float, float]:
     """Each side's fastest call over ``rounds`` alternating rounds of ``calls`` calls: on the loaded
     machine the median mostly measures the load (onnxruntime's own median moved 0.9 -> 2.0 ms and
     6.5 -> 14.4 ms between two runs a minute apart), the fastest call is nearer what each does alone."""

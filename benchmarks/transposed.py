@@ -3,8 +3,12 @@
     PYTHONPATH=$PWD .venv/bin/python benchmarks/transposed.py [--rounds 15] [--threads 2]
 
 Prints, per layer, the median time of each and the median and range of the per-round ratio
-(below 1: convlens is faster), and the max |error| against torch. It is run by hand and never asserted in
-a test. On a shared machine the absolute times mean little; look at the ratio and its range.
+(below 1: convlens is faster), and the max |error| against torch. Each round times a block of calls of
+each side (the median of 5, after one warm-up), each block after benchmarks.common.SETTLE_S of rest:
+OpenBLAS's idle worker spins for ~105 ms after the engine's products, and torch timed inside that
+window runs slower (single calls in alternation, as this script timed them before, flattered the
+engine). It is run by hand and never asserted in a test. On a shared machine the absolute times mean
+little; look at the ratio and its range.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from app.engine.transposed import conv_transpose2d
+from benchmarks.common import SETTLE_S, median_ms
 
 # name, x (C_in, H, W), w (C_in, C_out/groups, kH, kW), stride, padding, output_padding, dilation, groups
 CASES = [
@@ -41,16 +46,14 @@ def main() -> None:
         err = float(np.abs(conv_transpose2d(x, w, None, s, p, op, d, g) - ref).max())
         ours, theirs, ratios = [], [], []
         for _ in range(args.rounds):
-            t0 = time.perf_counter()
-            conv_transpose2d(x, w, None, s, p, op, d, g)
-            a = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            F.conv_transpose2d(xt, wt, None, s, p, op, g, d)
-            b = time.perf_counter() - t0
+            time.sleep(SETTLE_S)
+            a = median_ms(lambda: conv_transpose2d(x, w, None, s, p, op, d, g), repeats=5, warmup=1)
+            time.sleep(SETTLE_S)
+            b = median_ms(lambda: F.conv_transpose2d(xt, wt, None, s, p, op, g, d), repeats=5, warmup=1)
             ours.append(a)
             theirs.append(b)
             ratios.append(a / b)
-        print(f"{name}: engine {statistics.median(ours) * 1e3:.2f} ms, torch {statistics.median(theirs) * 1e3:.2f} ms, "
+        print(f"{name}: engine {statistics.median(ours):.2f} ms, torch {statistics.median(theirs):.2f} ms, "
               f"÷ torch {statistics.median(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f}), max |error| {err:.1e}")
 
 
