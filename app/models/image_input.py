@@ -68,7 +68,14 @@ def ink_up(grey: np.ndarray, invert: Optional[bool] = None) -> np.ndarray:
 
 def image_to_digit(img: np.ndarray, invert: Optional[bool] = None) -> np.ndarray:
     """(C, H, W) image → the dataset's 8×8 digit of 0..16 (the drawing pad's path from there on)."""
-    ink = ink_up(to_grey(img), invert)
+    return ink_to_digit(ink_up(to_grey(img), invert))
+
+
+def ink_to_digit(ink: np.ndarray) -> np.ndarray:
+    """(H, W) ink levels in [0, 1], ink = 1 (a photo's after ink_up, or the pad's drawing) → the dataset's
+    8×8 digit of 0..16: the ink's bounding box fitted into 32×32, aspect kept and centred, as the
+    dataset's digits fill their box, then block means. A digit drawn small in a corner of the pad is
+    then the digit the model was trained on, not a few inked blocks in a corner."""
     rows, cols = np.nonzero(ink >= INK)
     if rows.size:
         ink = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]  # the digit's bounding box

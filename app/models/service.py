@@ -16,8 +16,8 @@ from app.engine.roofline import machine_roofline
 from app.errors import ConvlensError, NotFound
 from app.inputs.resolve import resolve_input
 from app.inputs.store import InputStore
-from app.models.digits import digits_to_input, drawing_to_digit
-from app.models.image_input import image_to_model_input
+from app.models.digits import checked_drawing, digits_to_input
+from app.models.image_input import image_to_model_input, ink_to_digit
 from app.models.onnx_import import BadModel, ImportedModel, model_graph, parse_model
 from app.models.store import ModelStore
 from app.schemas import InputInfo
@@ -140,7 +140,7 @@ def _model_input(model_id: str, spec, g: Graph, inputs: InputStore, s: Settings)
             return digits_to_input(images[spec.index:spec.index + 1])
         if len(spec.values) != spec.size ** 2:
             raise ConvlensError(f"a drawing of size {spec.size} needs {spec.size ** 2} values, got {len(spec.values)}")
-        digit = drawing_to_digit(np.asarray(spec.values, dtype=np.float64).reshape(spec.size, spec.size))
+        digit = ink_to_digit(checked_drawing(np.asarray(spec.values, dtype=np.float64).reshape(spec.size, spec.size)))
         return digits_to_input(digit[None])
     if isinstance(spec, ImageInput):
         img, _ = inputs.get(spec.id)
