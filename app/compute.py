@@ -18,7 +18,7 @@ from app.encoding import response_bytes
 from app.engine.conv import check_weight_shape
 from app.engine.geometry import allowed_groups, pair
 from app.engine.trace import Trace, trace_positions
-from app.errors import Busy, ConvlensError, check_limit
+from app.errors import Busy, ConvlensError, Overflow, check_limit
 from app.schemas import CustomWeights, LayerSpec, LayerWeights, PresetWeights, RandomWeights
 from app.settings import Settings
 from app.weights import model_layer_weights, preset_layout, preset_weights, random_weights
@@ -231,6 +231,16 @@ def engine_slot(macs: int, s: Settings):
         slots.release()
 
 
+def finite(arr: np.ndarray, what: str) -> np.ndarray:
+    """``arr`` when every value is finite, else Overflow (422) naming ``what``: finite inputs and weights
+    can still overflow float32 in a product or a sum, and an infinity would reach the page as a null or
+    as JSON's non-standard Infinity (or fail to encode at all). min and max propagate inf and NaN and
+    allocate nothing."""
+    if arr.size and not (np.isfinite(arr.min()) and np.isfinite(arr.max())):
+        raise Overflow(what)
+    return arr
+
+
 def run_layer(x: np.ndarray, p: PreparedLayer, s: Settings) -> ConvResult:
     g = p.geometry
     with engine_slot(p.cost.macs, s):
@@ -239,8 +249,12 @@ def run_layer(x: np.ndarray, p: PreparedLayer, s: Settings) -> ConvResult:
                      chunk_bytes=s.im2col_chunk_bytes, threads=s.compute_threads)
         if p.relu:
             out = relu(out)
-        return ConvResult(p, out, (time.perf_counter() - t0) * 1e3)
+        return ConvResult(p, finite(out, "this layer's outputs"), (time.perf_counter() - t0) * 1e3)
 
 
 def trace_many(x: np.ndarray, p: PreparedLayer, positions: list[tuple[int, int, int]]) -> list[Trace]:
-    return trace_positions(x, p.weight, p.bias, p.geometry, positions, p.flip, p.relu)
+    traces = trace_positions(x, p.weight, p.bias, p.geometry, positions, p.flip, p.relu)
+    for t in traces:
+        finite(t.products, f"the products at output ({t.out_channel}, {t.row}, {t.col})")
+        finite(np.array([t.pre_activation]), f"the sum at output ({t.out_channel}, {t.row}, {t.col})")
+    return traces

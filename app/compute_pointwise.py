@@ -12,7 +12,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from app.compute import check_conv_limits, check_response, engine_slot, prepare_layer
+from app.compute import check_conv_limits, check_response, engine_slot, finite, prepare_layer
 from app.encoding import Frame, encode_array
 from app.engine import GeometryError, conv1x1, conv_cost, conv_geometry, max_pool2d, pool_cost, pool_geometry
 from app.engine.explain import fc_explain
@@ -39,6 +39,7 @@ def matmul_view(req: MatmulRequest, store: InputStore, s: Settings) -> tuple[Mat
     check_response((x.shape[0] + g.out_channels) * rows_sent + layer.weight.size, req.encoding, s)
     with engine_slot(layer.cost.macs, s):
         v = pointwise_as_matmul(x, layer.weight, layer.bias)
+    finite(v.conv, "this layer's outputs")
     frame = Frame() if req.encoding == "binary" else None
     every = lambda m: m if req.row_step == 1 else np.ascontiguousarray(m[::req.row_step])  # noqa: E731
     return MatmulResponse(x_shape=list(v.x_matrix.shape), w_shape=list(v.w_matrix.shape),
@@ -61,8 +62,8 @@ def reduce(req: ReduceRequest, store: InputStore, s: Settings) -> list[Reduced]:
     pg = pool_geometry(x.shape, req.pool)
     pc = pool_cost(pg)
     with engine_slot(cc.macs if req.include_output else 0, s):
-        outputs = ((encode_array(conv1x1(x, w, b)), encode_array(max_pool2d(x, req.pool))) if req.include_output
-                   else (None, None))
+        outputs = ((encode_array(finite(conv1x1(x, w, b), "the 1×1 layer's outputs")), encode_array(max_pool2d(x, req.pool)))
+                   if req.include_output else (None, None))
     return [
         Reduced(name=f"1×1 conv {c}→{g.out_channels}", output_shape=list(g.output_shape),
                 params=cc.params, work=cc.macs, output=outputs[0]),
@@ -99,6 +100,7 @@ def nin(req: NinRequest, store: InputStore, s: Settings) -> NinResponse:
         with engine_slot(2 * sum(c.macs for c in costs), s):  # the stack and the per-pixel MLP it is checked against
             acts = conv_stack(x, layers)
             mlp = mlp_per_pixel(x, layers)
+        finite(acts[-1], "the stack's outputs")
         whole, known = acts[-1], (list(acts[-1].shape), max_abs(acts[-1], mlp))
         with _nin_lock:
             _nin_checks[key] = known

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.compute import _agree, _nested_shape, engine_slot
+from app.compute import _agree, _nested_shape, engine_slot, finite
 from app.engine.cost import ConvCost, transposed_cost
 from app.engine.errors import GeometryError
 from app.engine.geometry import TransposedGeometry, pair, transposed_geometry
@@ -111,7 +111,7 @@ def run_transposed(x: np.ndarray, p: PreparedTransposed, s: Settings) -> tuple[n
     with engine_slot(p.cost.macs, s):  # heavy ones take one of the worker's heavy slots (issue 14)
         t0 = time.perf_counter()
         out = conv_transpose2d(x, p.weight, p.bias, g.stride, g.padding, g.output_padding, g.dilation, g.groups)
-        return out, (time.perf_counter() - t0) * 1e3
+        return finite(out, "this layer's outputs"), (time.perf_counter() - t0) * 1e3
 
 
 def trace_transposed_many(x: np.ndarray, p: PreparedTransposed, positions: list[tuple[int, int, int]],

@@ -32,6 +32,17 @@ class LimitExceeded(ConvlensError):
         self.what, self.asked, self.allowed = what, asked, limit
 
 
+class Overflow(ConvlensError):
+    """Finite inputs and weights whose products or sums leave float32's range (beyond ±3.4·10³⁸): the
+    engine computes in float32, as torch does, so those values are ±inf or NaN; refused, not shown."""
+    status_code = 422
+    code = "overflow"
+
+    def __init__(self, what: str):
+        super().__init__(f"{what} overflow float32 (a value beyond ±3.4·10³⁸, which becomes infinity): "
+                         "scale the input or the weights down")
+
+
 class BadUpload(ConvlensError):
     status_code = 422
     code = "bad_upload"

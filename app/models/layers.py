@@ -11,7 +11,7 @@ from typing import Optional
 
 import numpy as np
 
-from app.compute import engine_slot
+from app.compute import engine_slot, finite
 from app.engine.graph import Graph, run
 from app.errors import ConvlensError, NotFound
 from app.inputs.store import InputStore
@@ -130,7 +130,7 @@ def layer_input_activation(model_id: str, layer: str, input_id: str, inputs: Inp
     else:
         with engine_slot(_macs(g), s):
             a = run(g, {g.inputs[0]: x[None].astype(np.float32)}, keep=[src])[src]
-    out = a[0]
+    out = finite(a[0], f"the input of layer '{layer[:100]}'")
     out.setflags(write=False)  # shared between requests
     with _activations_lock:
         _activations[key] = out

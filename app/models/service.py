@@ -9,7 +9,7 @@ from typing import Optional
 
 import numpy as np
 
-from app.compute import engine_slot
+from app.compute import engine_slot, finite
 from app.encoding import Frame, encode_array
 from app.engine.graph import Graph, NodeCost, cost_table, run, timed_run
 from app.engine.roofline import machine_roofline
@@ -199,7 +199,7 @@ def run_model(model_id: str, req: RunRequest, store: ModelStore, inputs: InputSt
     frame = Frame() if req.encoding == "binary" else None
     layers = []
     for i, (node, r, t) in enumerate(zip(g.nodes, cost_table(g), ms)):
-        a = values[node.outputs[0]]
+        a = finite(values[node.outputs[0]], f"the outputs of layer '{node.name[:100]}'")
         p = _preview(a, req.preview_channels)
         layers.append(LayerRun(index=i, name=node.name, op=node.op, output=node.outputs[0], shape=list(a.shape),
                                min=float(a.min()), max=float(a.max()), mean=float(a.mean(dtype=np.float64)),
@@ -235,7 +235,7 @@ def activation(model_id: str, req: ActivationRequest, store: ModelStore, inputs:
     if req.tensor == g.inputs[0]:
         return x[0]
     with engine_slot(_macs(g), s):
-        a = run(g, {g.inputs[0]: x}, keep=[req.tensor])[req.tensor]
+        a = finite(run(g, {g.inputs[0]: x}, keep=[req.tensor])[req.tensor], f"tensor '{req.tensor[:100]}'")
     return a[0] if a.shape[0] == 1 and a.ndim > 1 else a
 
 
