@@ -254,7 +254,9 @@ def run_layer(x: np.ndarray, p: PreparedLayer, s: Settings) -> ConvResult:
 
 def trace_many(x: np.ndarray, p: PreparedLayer, positions: list[tuple[int, int, int]]) -> list[Trace]:
     traces = trace_positions(x, p.weight, p.bias, p.geometry, positions, p.flip, p.relu)
-    for t in traces:
-        finite(t.products, f"the products at output ({t.out_channel}, {t.row}, {t.col})")
-        finite(np.array([t.pre_activation]), f"the sum at output ({t.out_channel}, {t.row}, {t.col})")
+    sums = np.array([t.pre_activation for t in traces])  # ±inf or NaN when any product overflowed
+    bad = np.flatnonzero(~np.isfinite(sums))
+    if bad.size:
+        t = traces[bad[0]]
+        finite(sums[bad[:1]], f"the products at output ({t.out_channel}, {t.row}, {t.col})")
     return traces

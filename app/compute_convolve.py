@@ -121,8 +121,8 @@ def _positions(req: TraceRequest, layer: PreparedLayer, s: Settings) -> list[tup
 
 
 def trace(req: TraceRequest, store: InputStore, s: Settings) -> dict:
-    """Each requested position's computation as plain JSON values (the router sends it with json.dumps:
-    FastAPI's generic encoder walks every number and is ~10× slower)."""
+    """Each requested position's computation as plain JSON values (the router sends it with orjson:
+    FastAPI's generic encoder walks every number and is ~10× slower than json.dumps, itself ~20× slower)."""
     x, info = resolve_input(req.input, store, s)
     layer = prepare_layer(x.shape, req.layer, req.weights, s)
     traces = trace_many(x, layer, _positions(req, layer, s))

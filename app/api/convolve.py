@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
-from fastapi.responses import JSONResponse
 
 from app import compute_convolve as service
 from app.api.chunked import ChunkedResponse
 from app.api.deps import settings_of, store_of
-from app.api.respond import respond
+from app.api.respond import plain_json, respond
 from app.encoding import FRAME_MEDIA_TYPE
 from app.inputs.store import InputStore
 from app.schemas import ERROR_RESPONSES, ConvolveRequest, ConvolveResponse, LayerCheckRequest, LayerCheckResponse, TraceRequest
@@ -53,4 +52,4 @@ def trace(req: TraceRequest, s: Settings = Depends(settings_of), store: InputSto
     coordinates; outside [0, H) is padding), each input channel's window, the weights as applied (flipped
     when ``flip``), the element-wise products, each channel's partial sum, the bias, the total before the
     activation and the value. Its ``value`` equals /api/convolve's output at that position."""
-    return JSONResponse(service.trace(req, store, s))
+    return plain_json(service.trace(req, store, s))
