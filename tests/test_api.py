@@ -301,3 +301,18 @@ def test_a_bug_answers_500_without_a_stack_trace(settings):
     assert r.status_code == 500 and r.json() == {"error": {"code": "internal_error",
                                                          "message": "internal error; it has been logged"}}
     assert "secret" not in r.text and "Traceback" not in r.text
+
+
+def test_the_trace_json_holds_the_same_values_as_json_dumps_would(client):
+    """/api/trace is written by orjson: every float parses to the value the standard encoder writes."""
+    import json
+
+    from app.compute_convolve import trace
+    from app.schemas import TraceRequest
+    body = {"input": {"kind": "sample", "name": "colour"}, "layer": {"kernel_size": [5, 3], "padding": 1, "out_channels": 4},
+            "weights": {"kind": "random", "seed": 3}, "region": {"channel": 2, "row_start": 20, "row_stop": 26,
+                                                                 "col_start": 70, "col_stop": 79}}
+    res = client.post("/api/trace", json=body)
+    assert res.status_code == 200 and res.headers["content-type"] == "application/json"
+    want = json.loads(json.dumps(trace(TraceRequest.model_validate(body), None, client.app.state.settings)))
+    assert res.json() == want and len(want["traces"]) == 54
