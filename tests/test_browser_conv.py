@@ -11,13 +11,10 @@ from tests.images import png_rgb
 
 
 def click_cell(page, plot_id: str, row: int, col: int):
-    """Click the centre of heatmap cell (row, col) as a user would, with the mouse."""
+    """Click the centre of heatmap cell (row, col) as a user would, with the mouse (the canvas map's
+    geometry, heatmap.js, says where that cell is drawn)."""
     page.locator(f"#{plot_id}").scroll_into_view_if_needed()
-    box = page.evaluate("""([id, row, col]) => {
-        const gd = document.getElementById(id), xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-        const r = gd.getBoundingClientRect();
-        return {x: r.left + gd.clientLeft + xa._offset + xa.l2p(col),
-                y: r.top + gd.clientTop + ya._offset + ya.l2p(row)}; }""", [plot_id, row, col])
+    box = page.evaluate("([id, row, col]) => document.getElementById(id)._heatmap.centre(row, col)", [plot_id, row, col])
     page.mouse.click(box["x"], box["y"])
 
 
@@ -45,11 +42,11 @@ def api_output(live_server, **overrides):
 def test_loads_animates_and_clicks_match_the_api(page, live_server):
     page.goto(live_server + "/conv")
     ready(page)
-    assert page.locator("#input-plot .main-svg").count() > 0
+    assert page.locator("#input-plot canvas.heatmap").count() == 1
     assert page.locator("#input-plot .tap").count() == 3 * 9  # a 3×3 window on each of the 3 input channels
     page.keyboard.press("ArrowRight")
-    page.keyboard.press("ArrowRight")
-    assert shown(page)["label"].startswith("3/144")
+    page.keyboard.press("ArrowRight")  # (a step may wait for the whole region's trace: see conv.js wholeTrace)
+    page.wait_for_function("document.getElementById('position-label').textContent.startsWith('3/144')")
     page.keyboard.press(" ")  # play
     page.wait_for_function("document.getElementById('position-label').textContent.split('/')[0] > 6", timeout=10000)
     page.keyboard.press(" ")  # pause
@@ -136,3 +133,41 @@ def test_rgb_input_is_drawn_in_colour(page, live_server):
     ready(page)
     inside_red_disc = page.evaluate("document.getElementById('overview-plot').data[0].z[28][21]")
     assert inside_red_disc == [255, 0, 0]
+
+
+def hover_text(page, plot_id: str, row: int, col: int, panel: int = 0) -> str:
+    """Move the mouse over cell (row, col) of a canvas map and read its hover label."""
+    page.locator(f"#{plot_id}").scroll_into_view_if_needed()
+    pt = page.evaluate("([id, r, c, p]) => document.getElementById(id)._heatmap.centre(r, c, p)", [plot_id, row, col, panel])
+    page.mouse.move(pt["x"], pt["y"])
+    return page.inner_text(f"#{plot_id} .heat-tip")
+
+
+def test_the_canvas_maps_hover_the_apis_values(page, live_server):
+    """The input crop, the output region and the whole output are canvases: under the pointer each says
+    the API's value there (input channel 1 is panel 1 of the input map)."""
+    page.goto(live_server + "/conv")
+    ready(page)
+    r0, c0 = position(page)  # step 0: the region's first output position, its value revealed
+    body = {"input": {"kind": "sample", "name": "colour"}, "include_input": True}
+    x = decode_array(httpx.post(live_server + "/api/convolve", json=body).json()["input_array"])
+    out = api_output(live_server)
+    assert hover_text(page, "input-plot", r0, c0, panel=1) == f"x[1, {r0}, {c0}] = {float(x[1, r0, c0]):.4f}"
+    assert hover_text(page, "region-plot", r0, c0) == f"y[0, {r0}, {c0}] = {float(out[0, r0, c0]):.4f}"
+    assert hover_text(page, "output-plot", 40, 70) == f"y[0, 40, 70] = {float(out[0, 40, 70]):.4f}"
+    assert page.watch.errors == []
+
+
+def test_steps_past_the_first_traced_positions_show_the_apis_values(page, live_server):
+    """A change traces only the positions its plots need (the region's first ones and its last); the whole
+    region's trace follows for the player. Stepping there at once waits for it and shows the API's value."""
+    page.goto(live_server + "/conv")
+    ready(page)
+    out = api_output(live_server)
+    page.keyboard.press("ArrowLeft")  # wraps round to the region's last position
+    page.wait_for_function("document.getElementById('position-label').textContent.startsWith('144/144')")
+    assert shown(page)["value"] == pytest.approx(float(out[(0, *position(page))]), abs=1e-5)
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function("document.getElementById('position-label').textContent.startsWith('143/144')")
+    assert shown(page)["value"] == pytest.approx(float(out[(0, *position(page))]), abs=1e-5)
+    assert page.watch.errors == []

@@ -11,10 +11,11 @@ import { formatInt } from "./format.js";
 import { plotlyReady } from "./plots.js";
 import { drawKernelEditor, flatWeights, customJSON } from "./weight_editor.js";
 import * as draw from "./conv_draw.js";
+import { Heatmap } from "./heatmap.js";
 
 const $ = (id) => document.getElementById(id);
-const REVEAL_EVERY = 6; // restyle the revealed output every N frames while playing (heatmap updates are slow)
 const MAX_REGION = 24;
+const FOLLOW_UP_MS = 150; // the whole region's trace waits for the controls to rest this long (or a step)
 const PREVIEW = 400; // the output is drawn ~450 px wide: a larger one comes as every n-th pixel (exact values)
 
 const DEFAULTS = { input: "sample:colour", outChannels: "4", kernelH: "3", kernelW: "3", stride: "1", padding: "1",
@@ -28,7 +29,14 @@ const CONTROLS = { outChannels: "out-channels", kernelH: "kernel-h", kernelW: "k
 
 const data = { check: null, conv: null, input: null, inputMeta: null, inputKey: null, output: null, traces: [], region: null,
   bounds: null, req: null };
-let revealedUpto = -1, clicksWired = false;
+let revealedUpto = -1;
+// The maps a control change redraws are canvases (heatmap.js): Plotly redrew them in ~80 ms per change.
+// A resize redraws them, and the overlays follow. The whole-input view stays a Plotly image.
+const maps = {
+  input: new Heatmap($("input-plot"), { onDraw: () => placeOverlays() }),
+  region: new Heatmap($("region-plot"), { onClick: (row, col) => jumpTo(row, col), onDraw: () => placeOverlays() }),
+  output: new Heatmap($("output-plot"), { onClick: (row, col) => jumpTo(row, col), onDraw: () => placeOverlays() }),
+};
 
 /** "1" → 1, "1,2" → [1, 2], "same" / "valid" as they are (the API's padding, stride and dilation forms). */
 function pairSpec(text) {
@@ -107,7 +115,7 @@ async function run(body, ctx) {
   let trace = null;
   if (!pick) {
     const region = regionOf(ctx.check.output_shape);
-    trace = { region, answer: postJSON("/api/trace", { ...body, region }, { signal: ctx.signal }) };
+    trace = { region, answer: postJSON("/api/trace", { ...body, positions: drawnPositions(region) }, { signal: ctx.signal }) };
     trace.answer.catch(() => {}); // awaited in render; a superseded load never gets there
   }
   return { conv: await convP, trace, inputKey };
@@ -126,8 +134,6 @@ async function render({ check, conv, body, trace, inputKey }, ctx) {
   showWork(check);
   drawWeightsEditor();
   showPointwiseLink(check);
-  await plotlyReady(); // only now: parsing plotly.js takes long and would have held back the output
-  if (ctx.isStale()) return;
   await loadRegion(ctx, trace);
 }
 
@@ -182,28 +188,60 @@ function regionOf([c, h, w]) {
   return { channel, row_start: r0, row_stop: Math.min(h, r0 + size), col_start: c0, col_stop: Math.min(w, c0 + size) };
 }
 
+const regionCount = (r) => (r.row_stop - r.row_start) * (r.col_stop - r.col_start);
+const stepOf = (r, row, col) => (row - r.row_start) * (r.col_stop - r.col_start) + (col - r.col_start);
+const positionAt = (r, s) => ({ channel: r.channel, row: r.row_start + Math.floor(s / (r.col_stop - r.col_start)),
+  col: r.col_start + (s % (r.col_stop - r.col_start)) });
+
+/** The positions whose traces the plots need now: the region's first ones up to the step shown (their
+ * values are revealed) and its last one. Output row i reads input rows i·stride − pad + dilation·j, which
+ * grow with i, so the first and last windows bound the region's receptive field. The whole region's
+ * trace (~350 KB of JSON, ~16 ms of server time for 12×12) follows for the player, off the path to pixels. */
+function drawnPositions(region) {
+  const n = regionCount(region), upto = Math.min(+shell.state.step || 0, n - 1);
+  return [...Array.from({ length: upto + 1 }, (_, s) => positionAt(region, s)), ...(upto < n - 1 ? [positionAt(region, n - 1)] : [])];
+}
+
 /** Trace the region (the layer on screen, not a newer form) and draw everything that depends on it. */
 async function loadRegion(ctx, sent = null) {
-  const region = sent ? sent.region : regionOf(data.check.output_shape);
-  const res = await (sent ? sent.answer : postJSON("/api/trace", { ...data.req, region }));
+  const region = sent ? sent.region : regionOf(data.check.output_shape), req = data.req;
+  const res = await (sent ? sent.answer : postJSON("/api/trace", { ...req, positions: drawnPositions(region) }));
   if (ctx.isStale()) return;
-  Object.assign(data, { traces: res.traces, region, bounds: draw.receptiveBounds(res.traces) });
+  data.whole = wholeTrace(ctx, req, region); // show() asks for it when a step was not traced yet
+  const traces = new Array(regionCount(region)); // steps 0…shownUpto only, until the whole region's trace is in
+  for (const t of res.traces) traces[stepOf(region, t.row, t.col)] = t;
+  let shownUpto = 0;
+  while (shownUpto + 1 < traces.length && traces[shownUpto + 1]) shownUpto++;
+  Object.assign(data, { traces, region, bounds: draw.receptiveBounds(res.traces), shownUpto });
   const channels = res.traces[0].input_channels, meta = data.inputMeta, outMeta = data.conv.output;
-  await draw.drawInputs($("input-plot"), data.input, meta, channels, data.bounds);
+  draw.drawInputs(maps.input, data.input, meta, channels, data.bounds);
   revealedUpto = Math.min(+shell.state.step || 0, data.traces.length - 1); // drawn revealed up to the step shown
-  await draw.drawRegion($("region-plot"), data.traces, region, revealedUpto, outMeta, region.channel);
-  await draw.drawOverview($("overview-plot"), data.input, meta, data.bounds);
-  await draw.drawOutput($("output-plot"), data.output, outMeta, region.channel, region, data.conv.output_step);
-  if (ctx.isStale()) return;
-  showChannels();
-  draw.drawConnectivity($("connectivity-plot"), $("connectivity-caption"), data.check.connectivity, data.check.layer);
+  draw.drawRegion(maps.region, data.traces, region, revealedUpto, outMeta, region.channel);
+  draw.drawOutput(maps.output, data.output, outMeta, region.channel, region, data.conv.output_step);
+  draw.selectChannel($("channels-plot"), region.channel);
   $("oc-label").textContent = region.channel;
   $("input-caption").textContent = draw.feedCaption(channels, region.channel);
   $("region-caption").textContent = `channel ${region.channel}, rows ${region.row_start}–${region.row_stop - 1}, cols ${region.col_start}–${region.col_stop - 1}`;
   $("region-row").value = region.row_start;
   $("region-col").value = region.col_start;
   shell.resetPlayer(data.traces.length);
-  if (!clicksWired) wirePlotClicks();
+  await plotlyReady(); // only the whole-input view is Plotly: parsing plotly.js would hold back the rest
+  if (ctx.isStale()) return;
+  draw.drawOverview($("overview-plot"), data.input, meta, data.bounds);
+  draw.drawConnectivity($("connectivity-plot"), $("connectivity-caption"), data.check.connectivity, data.check.layer);
+  const whole = data.whole;
+  setTimeout(() => { if (!ctx.isStale() && data.whole === whole) whole(); }, FOLLOW_UP_MS);
+}
+
+/** The whole region's trace, for the player: asked for at the first step that needs it, or once the
+ * controls have rested FOLLOW_UP_MS. Its JSON (~350 KB for 12×12, ~16 ms of server time) would otherwise
+ * hold up the plots, or the next change's requests while a user moves a control. Returns a function
+ * that starts it (once) and gives its promise. */
+function wholeTrace(ctx, req, region) {
+  let answer = null;
+  return () => (answer ??= postJSON("/api/trace", { ...req, region }, { signal: ctx.signal }).then((all) => {
+    if (!ctx.isStale() && data.region === region) Object.assign(data, { traces: all.traces, shownUpto: Infinity });
+  }, (err) => { if (err.name !== "AbortError" && !ctx.isStale()) shell.message(err.message, false); }));
 }
 
 /** A region control or a click moved the region: trace the new one (no new convolution). */
@@ -224,15 +262,19 @@ function showChannels() {
 }
 
 /** One animation frame: move the window (overlay boxes), write the numbers, mark the output cell. */
-function show(t, { playing = false, force = false } = {}) {
+function show(t, { force = false } = {}) {
   const tr = data.traces[t];
-  if (!tr) return;
+  if (!tr || t > data.shownUpto) { // past the positions drawn first: shown when the whole region's trace is in
+    const traces = data.traces;
+    data.whole?.().then(() => { if (data.traces !== traces && +shell.state.step === t) show(t, { force }); });
+    return;
+  }
   placeOverlays(t);
   $("computation").innerHTML = draw.computationHTML(tr);
   $("position-label").textContent = `${t + 1}/${data.traces.length} · output (${tr.row}, ${tr.col})`;
-  if (force || (t !== revealedUpto && (!playing || t < revealedUpto || t - revealedUpto >= REVEAL_EVERY))) {
+  if (force || t !== revealedUpto) { // a canvas repaint: every frame reveals its value
     revealedUpto = t;
-    Plotly.restyle($("region-plot"), { z: [draw.regionZ(data.traces, data.region, t)] });
+    draw.drawRegion(maps.region, data.traces, data.region, t, data.conv.output, data.region.channel);
   }
 }
 
@@ -240,20 +282,21 @@ function show(t, { playing = false, force = false } = {}) {
 function placeOverlays(t = +shell.state.step) {
   const tr = data.traces[t];
   if (!tr) return;
-  draw.placeWindow($("input-plot"), tr, tr.input_channels.length);
-  draw.placeHit($("region-plot"), tr.row, tr.col);
-  draw.placeHit($("output-plot"), tr.row, tr.col);
+  draw.placeWindow(maps.input, tr, tr.input_channels.length);
+  draw.placeHit(maps.region, tr.row, tr.col);
+  draw.placeHit(maps.output, tr.row, tr.col);
+  draw.placeOutline(maps.output, data.region);
 }
 
 /** Jump to an output pixel: move the region so it contains the pixel, then trace it. */
 async function jumpTo(row, col) {
   shell.player.stop();
-  const r = data.region, find = () => data.traces.findIndex((t) => t.row === row && t.col === col);
-  if (row >= r.row_start && row < r.row_stop && col >= r.col_start && col < r.col_stop) return shell.player.go(find());
+  const r = data.region;
+  if (row >= r.row_start && row < r.row_stop && col >= r.col_start && col < r.col_stop) return shell.player.go(stepOf(r, row, col));
   const half = Math.floor(regionSize() / 2);
   shell.set({ regionRow: Math.max(0, row - half), regionCol: Math.max(0, col - half), step: 0 });
   await moveRegion();
-  shell.player.go(find());
+  shell.player.go(stepOf(data.region, row, col));
 }
 
 /** Click or drag on the whole-input view: centre the region on the output pixel whose window is there. */
@@ -273,14 +316,7 @@ function wireOverviewDrag() {
   gd.addEventListener("pointerup", () => { dragging = false; });
 }
 
-function wirePlotClicks() {
-  clicksWired = true;
-  for (const id of ["input-plot", "region-plot", "output-plot"]) $(id).on("plotly_afterplot", () => placeOverlays());
-  $("output-plot").on("plotly_click", (ev) => jumpTo(ev.points[0].y, ev.points[0].x));
-  $("region-plot").on("plotly_click", (ev) => jumpTo(ev.points[0].y, ev.points[0].x));
-  wireOverviewDrag();
-}
-
 picker.set(stringToSpec(shell.state.input));
 addLayerOption($("weights-kind"), shell.state.weights); // opened on a model's layer from /network
+wireOverviewDrag();
 shell.start();

@@ -1,5 +1,5 @@
 // Drawing for the sliding-window view: pure functions of the API's numbers and the view state.
-import { CONFIG, axes, boxes, cellBox, fmt, paintChannel, place, scaleFor } from "./plots.js";
+import { CONFIG, boxes, fmt, paintChannel, place, scaleFor } from "./plots.js";
 
 const MAX_INPUT_PANELS = 8;
 const TEXT_CELLS = 900; // write values into cells only when a panel shows at most this many
@@ -41,63 +41,48 @@ export function outputAt(layer, outShape, [r, c]) {
 function crop(channel, b) {
   const h = channel.length, w = channel[0].length;
   const z = [], pad = [];
+  let padded = false;
   for (let r = b.r0; r <= b.r1; r++) {
     const row = [], prow = [];
     for (let c = b.c0; c <= b.c1; c++) {
       const inside = r >= 0 && r < h && c >= 0 && c < w;
       row.push(inside ? channel[r][c] : 0); // padding is zeros
-      prow.push(inside ? null : 1);
+      prow.push(!inside);
+      padded ||= !inside;
     }
     z.push(row);
     pad.push(prow);
   }
-  return { z, pad };
+  return { z, pad: padded ? pad : null };
 }
 
-/** Input channels of the animated filter's group, cropped to the receptive field, padding shaded. */
-export function drawInputs(gd, input, inputMeta, channels, b) {
+/** Input channels of the animated filter's group, cropped to the receptive field, padding shaded, on
+ * one canvas (heatmap.js) with one colour scale and bar, so equal values look equal across channels. */
+export function drawInputs(map, input, inputMeta, channels, b) {
   const shown = channels.slice(0, MAX_INPUT_PANELS);
-  const width = gd.clientWidth || 900; // panels at least ~190 px wide: fewer columns in a narrow column
-  const cols = Math.min(shown.length, 4, Math.max(1, Math.floor(width / 190))), rows = Math.ceil(shown.length / cols);
-  const panel = Math.min(340, width / cols);
-  const x = Array.from({ length: b.c1 - b.c0 + 1 }, (_, i) => b.c0 + i);
-  const y = Array.from({ length: b.r1 - b.r0 + 1 }, (_, i) => b.r0 + i);
-  const withText = x.length * y.length <= TEXT_CELLS && panel / x.length >= 26; // only where digits fit
-  const traces = [], layout = { grid: { rows, columns: cols, pattern: "independent" }, showlegend: false,
-    margin: { t: 24, r: 8, b: 24, l: 32 }, height: rows * panel + 30, annotations: [] };
-  // One colour scale (and bar) for all panels, so equal values look equal across channels.
-  const { colorscale, zmin, zmax, reversescale } = scaleFor(Math.min(...shown.map((c) => inputMeta.channel_min[c])),
-    Math.max(...shown.map((c) => inputMeta.channel_max[c])));
-  layout.coloraxis = { colorscale, cmin: zmin, cmax: zmax, reversescale, colorbar: { thickness: 12, len: 0.9 } };
-  shown.forEach((ch, i) => {
-    const a = axes(i), { z, pad } = crop(input[ch], b);
-    traces.push({ type: "heatmap", x, y, z, xaxis: a.x, yaxis: a.y, coloraxis: "coloraxis",
-      texttemplate: withText ? "%{z:.2f}" : undefined, textfont: { size: 11 },
-      hovertemplate: `x[${ch}, %{y}, %{x}] = %{z:.4f}<extra></extra>` });
-    if (pad.some((row) => row.some((v) => v !== null))) { // shade padding only where the crop has some
-      traces.push({ type: "heatmap", x, y, z: pad, xaxis: a.x, yaxis: a.y, showscale: false, hoverinfo: "skip",
-        colorscale: [[0, "rgba(255,190,0,0.35)"], [1, "rgba(255,190,0,0.35)"]] });
-    }
-    const roomy = panel / Math.max(x.length, y.length) >= 22; // a tick per cell only where labels do not overlap
-    layout[a.xName] = { constrain: "domain", showgrid: false, dtick: roomy ? 1 : undefined, nticks: roomy ? undefined : 4, tickfont: { size: 11 } };
-    layout[a.yName] = { autorange: "reversed", scaleanchor: a.x, constrain: "domain", showgrid: false,
-      dtick: roomy ? 1 : undefined, nticks: roomy ? undefined : 4, tickfont: { size: 11 } };
-    layout.annotations.push({ text: `input channel ${ch}`, xref: `${a.x} domain`, yref: `${a.y} domain`,
-      x: 0, y: 1.01, yanchor: "bottom", showarrow: false, xanchor: "left", font: { size: 11 } });
-  });
-  return Plotly.react(gd, traces, layout, { ...CONFIG, staticPlot: false });
+  const width = map.el.clientWidth || 900; // panels at least ~190 px wide: fewer columns in a narrow column
+  const cols = Math.min(shown.length, 4, Math.max(1, Math.floor(width / 190)));
+  let min = Infinity, max = -Infinity; // a loop, never a spread over channels
+  for (const c of shown) { min = Math.min(min, inputMeta.channel_min[c]); max = Math.max(max, inputMeta.channel_max[c]); }
+  const cells = (b.c1 - b.c0 + 1) * (b.r1 - b.r0 + 1);
+  map.draw({ cols, min, max, panelHeight: Math.min(340, width / cols),
+    label: `input channels ${shown.join(", ")}, rows ${b.r0} to ${b.r1}, columns ${b.c0} to ${b.c1} (padding shaded)`,
+    panels: shown.map((ch) => {
+      const { z, pad } = crop(input[ch], b);
+      return { rows: z, pad, x0: b.c0, y0: b.r0, title: `input channel ${ch}`, digits: cells <= TEXT_CELLS ? 2 : undefined,
+        name: (r, c) => `x[${ch}, ${r}, ${c}]` };
+    }) });
 }
 
 /** The window's taps (dilated taps are separate cells) on every input panel; padding taps dashed. */
-export function placeWindow(gd, t, nPanels) {
-  const k = t.input_rows.length * t.input_cols.length;
-  const pool = boxes(gd, "tap", k * Math.min(nPanels, MAX_INPUT_PANELS));
+export function placeWindow(map, t, nPanels) {
+  const k = t.input_rows.length * t.input_cols.length, panels = Math.min(nPanels, MAX_INPUT_PANELS);
+  const pool = boxes(map.el, "tap", k * panels);
   let n = 0;
-  for (let p = 0; p < Math.min(nPanels, MAX_INPUT_PANELS); p++) {
-    const a = axes(p);
+  for (let p = 0; p < panels; p++) {
     t.input_rows.forEach((r, i) => t.input_cols.forEach((c, j) => {
       const el = pool[n++];
-      place(el, cellBox(gd, a.xName, a.yName, r, c));
+      place(el, map.cellBox(p, r, c));
       el.classList.toggle("pad", t.is_padding[i][j]);
     }));
   }
@@ -109,24 +94,21 @@ export function regionZ(traces, region, upto) {
   const z = Array.from({ length: rows }, () => Array(cols).fill(null));
   for (let s = 0; s <= upto && s < traces.length; s++) {
     const t = traces[s];
-    z[t.row - region.row_start][t.col - region.col_start] = t.value;
+    if (t) z[t.row - region.row_start][t.col - region.col_start] = t.value;
   }
   return z;
 }
 
-export function drawRegion(gd, traces, region, upto, outMeta, channel) {
-  const x = Array.from({ length: region.col_stop - region.col_start }, (_, i) => region.col_start + i);
-  const y = Array.from({ length: region.row_stop - region.row_start }, (_, i) => region.row_start + i);
-  const scale = scaleFor(Math.min(0, outMeta.channel_min[channel]), outMeta.channel_max[channel]);
-  return Plotly.react(gd, [{ type: "heatmap", x, y, z: regionZ(traces, region, upto), ...scale,
-    texttemplate: "%{z:.2f}", textfont: { size: 11 }, hovertemplate: `y[${channel}, %{y}, %{x}] = %{z:.4f}<extra></extra>` }],
-  { margin: { t: 10, r: 8, b: 24, l: 32 }, height: 380, xaxis: { constrain: "domain" },
-    yaxis: { autorange: "reversed", scaleanchor: "x", constrain: "domain" } }, CONFIG);
+export function drawRegion(map, traces, region, upto, outMeta, channel) {
+  map.draw({ min: Math.min(0, outMeta.channel_min[channel]), max: outMeta.channel_max[channel], panelHeight: 380,
+    label: `output channel ${channel}, rows ${region.row_start} to ${region.row_stop - 1}, columns ${region.col_start} to ${region.col_stop - 1}, filled in up to the position shown`,
+    panels: [{ rows: regionZ(traces, region, upto), x0: region.col_start, y0: region.row_start, digits: 2,
+      name: (r, c) => `y[${channel}, ${r}, ${c}]` }] });
 }
 
-export function placeHit(gd, row, col) {
-  const [el] = boxes(gd, "hit", 1);
-  place(el, cellBox(gd, "xaxis", "yaxis", row, col));
+export function placeHit(map, row, col) {
+  const [el] = boxes(map.el, "hit", 1);
+  place(el, map.cellBox(0, row, col));
 }
 
 /** Every how many pixels a whole map is drawn: plots are ~450 px wide, so a 1024×768 map is shown at
@@ -173,47 +155,75 @@ function overviewTrace(input, meta) {
 export function drawOverview(gd, input, meta, b) {
   const [h, w] = [input[0].length, input[0][0].length];
   const trace = overviewTrace(input, meta);
-  const rect = { type: "rect", x0: b.c0 - 0.5, x1: b.c1 + 0.5, y0: b.r0 - 0.5, y1: b.r1 + 0.5, line: { color: "#ff7a00", width: 2 } };
-  const frame = { type: "rect", x0: -0.5, x1: w - 0.5, y0: -0.5, y1: h - 0.5, line: { color: "#888", width: 1, dash: "dot" } };
-  return Plotly.react(gd, [trace], { margin: { t: 10, r: 8, b: 24, l: 32 }, height: 300, shapes: [frame, rect], dragmode: false,
-    xaxis: { constrain: "domain", range: [Math.min(-0.5, b.c0 - 1), Math.max(w - 0.5, b.c1 + 1)] },
-    yaxis: { autorange: false, range: [Math.max(h - 0.5, b.r1 + 1), Math.min(-0.5, b.r0 - 1)], scaleanchor: "x", constrain: "domain" } }, CONFIG);
-}
-
-/** One output channel in full, with the region outlined. `out` is the API's preview of a large output:
- * every step-th row and column (the values there exact). */
-const outputTraces = new WeakMap(); // one channel's rows → its trace: a region move redraws the box only
-
-export function drawOutput(gd, out, meta, channel, region, step = 1) {
-  const rect = { type: "rect", x0: region.col_start - 0.5, x1: region.col_stop - 0.5, y0: region.row_start - 0.5,
-    y1: region.row_stop - 0.5, line: { color: "#ff7a00", width: 2 } };
-  const rows = out[channel];
-  if (!outputTraces.has(rows)) {
-    outputTraces.set(rows, { type: "heatmap", z: rows, x0: 0, dx: step, y0: 0, dy: step,
-      ...scaleFor(meta.channel_min[channel], meta.channel_max[channel]),
-      hovertemplate: `y[${channel}, %{y}, %{x}] = %{z:.4f}<extra></extra>` });
+  const x = [Math.min(-0.5, b.c0 - 1), Math.max(w - 0.5, b.c1 + 1)], y = [Math.max(h - 0.5, b.r1 + 1), Math.min(-0.5, b.r0 - 1)];
+  gd._bounds = b;
+  // Plotly redraws only for another input or when the box reaches into padding (the axes grow); moving
+  // the box is an overlay's style change (a Plotly.react of the same image took ~8 ms per change)
+  if (gd.data?.[0] !== trace || String(gd.layout?.xaxis.range) !== String(x) || String(gd.layout?.yaxis.range) !== String(y)) {
+    const frame = { type: "rect", x0: -0.5, x1: w - 0.5, y0: -0.5, y1: h - 0.5, line: { color: "#888", width: 1, dash: "dot" } };
+    Plotly.react(gd, [trace], { margin: { t: 10, r: 8, b: 24, l: 32 }, height: 300, shapes: [frame], dragmode: false,
+      xaxis: { constrain: "domain", range: x }, yaxis: { autorange: false, range: y, scaleanchor: "x", constrain: "domain" } }, CONFIG);
+    if (!gd._outlineWired) { gd._outlineWired = true; gd.on("plotly_afterplot", () => placeBox(gd)); }
   }
-  return Plotly.react(gd, [outputTraces.get(rows)],
-  { margin: { t: 10, r: 8, b: 24, l: 32 }, height: 300, shapes: [rect], xaxis: { constrain: "domain" },
-    yaxis: { autorange: "reversed", scaleanchor: "x", constrain: "domain" } }, CONFIG);
+  placeBox(gd);
 }
 
-/** Every output channel as a thumbnail (canvas); the animated one is outlined. onPick(k) selects one. */
+/** The receptive field's box on the whole-input view, in the view's axes (input pixels, ±0.5 at edges). */
+function placeBox(gd) {
+  const b = gd._bounds, xa = gd._fullLayout?.xaxis, ya = gd._fullLayout?.yaxis;
+  if (!b || !xa || !ya) return;
+  const [x0, x1, y0, y1] = [xa.l2p(b.c0 - 0.5), xa.l2p(b.c1 + 0.5), ya.l2p(b.r0 - 0.5), ya.l2p(b.r1 + 0.5)];
+  const [el] = boxes(gd, "outline", 1);
+  place(el, { left: xa._offset + Math.min(x0, x1), top: ya._offset + Math.min(y0, y1), width: Math.abs(x1 - x0), height: Math.abs(y1 - y0) });
+}
+
+/** One output channel in full (a canvas repaint only when the channel's rows change), with the region
+ * outlined by an overlay box. `out` is the API's preview of a large output: every step-th row and column
+ * (the values there exact). */
+export function drawOutput(map, out, meta, channel, region, step = 1) {
+  const rows = out[channel];
+  if (map.spec?.panels[0].rows !== rows || map.el.clientWidth !== map.width) {
+    map.draw({ min: meta.channel_min[channel], max: meta.channel_max[channel], panelHeight: 300,
+      label: `output channel ${channel}, ${rows.length} by ${rows[0].length} pixels${step > 1 ? ` (every ${step}th)` : ""}, the region outlined`,
+      panels: [{ rows, step, name: (r, c) => `y[${channel}, ${r}, ${c}]` }] });
+  }
+  placeOutline(map, region);
+}
+
+/** The region's outline on the output view (an overlay: moving the region repaints nothing). */
+export function placeOutline(map, region) {
+  const [el] = boxes(map.el, "outline", 1), a = map.cellBox(0, region.row_start, region.col_start);
+  const z = map.cellBox(0, region.row_stop - 1, region.col_stop - 1);
+  place(el, { left: a.left, top: a.top, width: z.left + z.width - a.left, height: z.top + z.height - a.top });
+}
+
+/** Every output channel as a thumbnail (canvas); the animated one is outlined. onPick(k) selects one.
+ * The figures are kept while the channel count stays: a change repaints their canvases, nothing more. */
 export function drawChannels(el, out, meta, selected, onPick) {
-  el.innerHTML = "";
+  if (el.children.length !== out.length) {
+    el.innerHTML = "";
+    out.forEach((_, k) => {
+      const fig = document.createElement("figure");
+      fig.className = "thumb";
+      fig.dataset.channel = k;
+      const cap = document.createElement("figcaption");
+      cap.textContent = `ch ${k}`;
+      fig.append(document.createElement("canvas"), cap);
+      fig.addEventListener("click", () => el._onPick(k));
+      el.appendChild(fig);
+    });
+  }
+  el._onPick = onPick;
   out.forEach((rows, k) => {
-    const fig = document.createElement("figure");
-    fig.className = `thumb${k === selected ? " selected" : ""}`;
-    fig.dataset.channel = k;
-    const canvas = document.createElement("canvas");
     // a thumbnail is ~110 px wide: paint every few pixels of a large channel, not all of them
-    paintChannel(canvas, strided(rows, displayStride(rows.length, rows[0].length, 240)), meta.channel_min[k], meta.channel_max[k]);
-    const cap = document.createElement("figcaption");
-    cap.textContent = `ch ${k}`;
-    fig.append(canvas, cap);
-    fig.addEventListener("click", () => onPick(k));
-    el.appendChild(fig);
+    paintChannel(el.children[k].firstChild, strided(rows, displayStride(rows.length, rows[0].length, 240)), meta.channel_min[k], meta.channel_max[k]);
   });
+  selectChannel(el, selected);
+}
+
+/** Outline the animated channel's thumbnail. */
+export function selectChannel(el, selected) {
+  for (const fig of el.children) fig.classList.toggle("selected", +fig.dataset.channel === selected);
 }
 
 /** Which input channels feed which output channels (from the API's connectivity lists), with a caption

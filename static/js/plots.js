@@ -101,29 +101,33 @@ export function plotlyReady() {
   return plotlyPromise;
 }
 
-/** Paint one channel into a canvas (one pixel per value): grey for non-negative data, red–white–blue
- * centred on 0 for signed data (the DIVERGING stops). Thumbnails of many large channels this way cost milliseconds, where
- * as many Plotly heatmaps cost seconds. */
+/** The page's colour of a value, for data within [min, max] with scaleFor's semantics: grey from 0 to
+ * max(1, max) for non-negative data, the DIVERGING stops centred on 0 for signed data (interpolated
+ * linearly, as Plotly does). colourer(min, max)(v, out, k) writes R, G, B, 255 at out[k…k+3]. */
+export function colourer(min, max) {
+  const signed = min < 0, lim = Math.max(Math.abs(min), Math.abs(max)) || 1, hi = max > 1 ? max : 1;
+  return (v, out, k) => {
+    if (!signed) { out[k] = out[k + 1] = out[k + 2] = Math.round(255 * Math.min(1, Math.max(0, v / hi))); }
+    else {
+      const t = Math.max(-1, Math.min(1, v / lim)), end = t >= 0 ? POSITIVE_RGB : NEGATIVE_RGB, u = Math.abs(t);
+      out[k] = Math.round(ZERO_RGB[0] * (1 - u) + end[0] * u);
+      out[k + 1] = Math.round(ZERO_RGB[1] * (1 - u) + end[1] * u);
+      out[k + 2] = Math.round(ZERO_RGB[2] * (1 - u) + end[2] * u);
+    }
+    out[k + 3] = 255;
+  };
+}
+
+/** Paint one channel into a canvas (one pixel per value) with colourer's colours. Thumbnails of many
+ * large channels this way cost milliseconds, where as many Plotly heatmaps cost seconds. */
 export function paintChannel(canvas, rows, min, max) {
   const h = rows.length, w = rows[0].length;
   canvas.width = w;
   canvas.height = h;
-  const ctx = canvas.getContext("2d"), img = ctx.createImageData(w, h);
-  const signed = min < 0, lim = Math.max(Math.abs(min), Math.abs(max)) || 1, hi = max > 1 ? max : 1;
+  const ctx = canvas.getContext("2d"), img = ctx.createImageData(w, h), colour = colourer(min, max);
   for (let r = 0; r < h; r++) {
-    for (let c = 0; c < w; c++) {
-      const v = rows[r][c], k = 4 * (r * w + c);
-      let R, G, B;
-      if (!signed) { R = G = B = Math.round(255 * Math.min(1, Math.max(0, v / hi))); }
-      else {
-        const t = Math.max(-1, Math.min(1, v / lim)), end = t >= 0 ? POSITIVE_RGB : NEGATIVE_RGB, u = Math.abs(t);
-        // the DIVERGING stops, interpolated linearly as Plotly does: white at 0, blue positive, red negative
-        R = Math.round(ZERO_RGB[0] * (1 - u) + end[0] * u);
-        G = Math.round(ZERO_RGB[1] * (1 - u) + end[1] * u);
-        B = Math.round(ZERO_RGB[2] * (1 - u) + end[2] * u);
-      }
-      img.data[k] = R; img.data[k + 1] = G; img.data[k + 2] = B; img.data[k + 3] = 255;
-    }
+    const row = rows[r];
+    for (let c = 0; c < w; c++) colour(row[c], img.data, 4 * (r * w + c));
   }
   ctx.putImageData(img, 0, 0);
 }
