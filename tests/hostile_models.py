@@ -61,6 +61,14 @@ def _chain(n: int) -> bytes:
     return model(nodes)
 
 
+def _broken_text(field: str) -> bytes:
+    """A model whose node name or op type is not valid UTF-8: the bytes patched after serialising."""
+    node = helper.make_node("Relu", ["x"], ["y"], name="NAMEMARK") if field == "name" else helper.make_node("Relu", ["x"], ["y"])
+    data = model([node])
+    mark = b"NAMEMARK" if field == "name" else b"Relu"
+    return data.replace(mark, mark[:-1] + b"\xeb", 1)
+
+
 # name → (model bytes, HTTP status, words the message must contain)
 CORPUS = {
     "not_onnx": (lambda: b"\x89PNG\r\n\x1a\n" + b"\xff" * 100, 422, ["ONNX"]),
@@ -83,5 +91,7 @@ CORPUS = {
                                                  x_shape=(1, 1, 1000, 1000)), 413, ["1,000,000,000", "MAX_OUTPUT_ELEMENTS"]),
     "dynamic_reshape": (lambda: model([helper.make_node("Relu", ["x"], ["s"]), helper.make_node("Reshape", ["x", "s"], ["y"])]),
                         422, ["must be a constant"]),
+    "node_name_not_utf8": (lambda: _broken_text("name"), 422, ["node's name", "UTF-8"]),
+    "op_type_not_utf8": (lambda: _broken_text("op_type"), 422, ["op type", "UTF-8"]),
     "two_inputs_missing": (lambda: model([helper.make_node("Add", ["x", "nowhere"], ["y"])]), 422, ["nowhere"]),
 }

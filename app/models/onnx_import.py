@@ -87,7 +87,24 @@ def parse_model(data: bytes, s: Settings) -> ImportedModel:
     return ImportedModel(tuple(nodes), consts, inp.name, dims, outputs, opset, model.producer_name[:80])
 
 
+def _check_text(model: onnx.ModelProto) -> None:
+    """Every name the importer keeps is text: protobuf hands back a string field that is not valid UTF-8
+    (a damaged or hand-made file) as bytes, which then failed deep in the answer's validation (a 500)."""
+    g = model.graph
+    named = [("the producer name", model.producer_name)]
+    named += [("a graph input's name", v.name) for v in (*g.input, *g.output)]
+    named += [("an initializer's name", t.name) for t in g.initializer]
+    for n in g.node:
+        named += [("a node's name", n.name), ("a node's op type", n.op_type), ("a node's domain", n.domain)]
+        named += [("a node's input or output name", x) for x in (*n.input, *n.output)]
+        named += [("an attribute's name", a.name) for a in n.attribute]
+    for what, value in named:
+        if not isinstance(value, str):
+            raise _refuse(f"{what} is not valid UTF-8 text ({bytes(value)[:40]!r}); is the file damaged?")
+
+
 def _check_structure(model: onnx.ModelProto) -> None:
+    _check_text(model)
     g = model.graph
     if len(model.functions):
         raise _refuse(f"model-local functions are not supported ({len(model.functions)} defined); export "
