@@ -98,10 +98,12 @@ export class Heatmap {
     const { W, H, bar, geoms, ticks } = (this.geom = this.layout(spec));
     this.width = this.el.clientWidth;
     const dpr = window.devicePixelRatio || 1, c = this.canvas;
-    c.width = Math.round(W * dpr);
-    c.height = Math.round(H * dpr);
-    c.style.width = `${W}px`;
-    c.style.height = `${H}px`;
+    if (c.width !== Math.round(W * dpr) || c.height !== Math.round(H * dpr)) { // (a resize relays out the page)
+      c.width = Math.round(W * dpr);
+      c.height = Math.round(H * dpr);
+      c.style.width = `${W}px`;
+      c.style.height = `${H}px`;
+    }
     c.setAttribute("aria-label", spec.label || "heatmap");
     const ctx = c.getContext("2d");
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -114,17 +116,13 @@ export class Heatmap {
 
   drawPanel(ctx, p, g, colour) {
     const { w, h, cell, left, top } = g, step = p.step || 1;
-    const off = document.createElement("canvas");
-    off.width = w;
-    off.height = h;
-    const octx = off.getContext("2d"), img = octx.createImageData(w, h);
+    const img = new ImageData(w, h);
     for (let r = 0; r < h; r++) {
       const row = p.rows[r];
       for (let col = 0; col < w; col++) if (row[col] !== null) colour(row[col], img.data, 4 * (r * w + col)); // null: blank
     }
-    octx.putImageData(img, 0, 0);
     ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(off, left, top, cell * w, cell * h);
+    ctx.drawImage(this.scratch(w, h, img), left, top, cell * w, cell * h);
     if (p.pad) { // padding is zeros, shaded
       ctx.fillStyle = PAD_FILL;
       for (let r = 0; r < h; r++) for (let col = 0; col < w; col++) if (p.pad[r][col]) ctx.fillRect(left + col * cell, top + r * cell, cell, cell);
@@ -149,7 +147,13 @@ export class Heatmap {
     for (let d = p.digits; d >= Math.min(1, p.digits) && d >= p.digits - 1; d--) {
       const t = p.rows.map((row) => Array.from(row, (v) => (v === null ? "" : v.toFixed(d))));
       let widest = 0;
-      for (const row of t) for (const x of row) widest = Math.max(widest, x.length ? ctx.measureText(x).width : 0);
+      // digits are equally wide in the font: the widest texts are among the longest (measure a few of those)
+      let longest = [];
+      for (const row of t) for (const x of row) {
+        if (!longest.length || x.length > longest[0].length) longest = [x];
+        else if (x.length === longest[0].length && longest.length < 8) longest.push(x);
+      }
+      for (const x of longest) widest = Math.max(widest, x.length ? ctx.measureText(x).width : 0);
       if (widest + 2 <= g.cell && g.cell >= 14) { texts = t; break; }
     }
     if (!texts) return;
@@ -197,18 +201,24 @@ export class Heatmap {
   drawBar(ctx, x, top, height, zmin, zmax, colour, ticks) {
     const n = Math.max(2, Math.round(height)), img = ctx.createImageData(1, n);
     for (let i = 0; i < n; i++) colour(zmax - ((zmax - zmin) * i) / (n - 1), img.data, 4 * i);
-    const strip = document.createElement("canvas");
-    strip.width = 1;
-    strip.height = n;
-    strip.getContext("2d").putImageData(img, 0, 0);
     ctx.imageSmoothingEnabled = true;
-    ctx.drawImage(strip, x, top, 12, height);
+    ctx.drawImage(this.scratch(1, n, img), x, top, 12, height);
     ctx.strokeStyle = "#888";
     ctx.strokeRect(x + 0.5, top + 0.5, 11, height - 1);
     ctx.fillStyle = AXIS;
     ctx.textAlign = "left";
     ctx.textBaseline = "middle";
     for (const v of ticks.values) ctx.fillText(tickText(v, ticks.step), x + 16, top + ((zmax - v) / (zmax - zmin)) * height);
+  }
+
+  /** One small off-screen canvas, reused, holding an image to draw scaled (creating one per panel and
+   * per draw cost more than the drawing). */
+  scratch(w, h, img) {
+    this.off ??= document.createElement("canvas");
+    if (this.off.width !== w || this.off.height !== h) { this.off.width = w; this.off.height = h; }
+    this.offCtx ??= this.off.getContext("2d");
+    this.offCtx.putImageData(img, 0, 0);
+    return this.off;
   }
 
   /** The cell under a point of the page (client coordinates), in data coordinates, or null. */
