@@ -34,8 +34,10 @@ def decode_npy(data: bytes, s: Settings) -> np.ndarray:
         read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                        else np.lib.format.read_array_header_2_0)
         shape, _, dtype = read_header(buf)
-    except (ValueError, SyntaxError) as exc:
-        raise BadUpload(f"not a valid .npy file: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - NumPy parses the header with ast.literal_eval and, failing
+        # that, tokenize: a damaged header raises ValueError, SyntaxError, tokenize.TokenError or TypeError
+        # (bytes flipped in real files raised all four); each one means the same: not a .npy we can read
+        raise BadUpload(f"not a valid .npy file: {type(exc).__name__}: {str(exc)[:200]}") from None
     if dtype.kind not in ALLOWED_NPY_KINDS:
         raise BadUpload(f".npy dtype {dtype} is not allowed; use a float, int, uint or bool array "
                         "(object arrays, which need pickle, are refused)")
