@@ -279,3 +279,14 @@ def test_element_counts_are_exact_past_int64():
     from app.engine.ops import numel
     assert numel((2**32, 2**32)) == 2**64
     assert numel((1, 3, 4)) == 12 and numel(()) == 1
+
+
+def test_a_reshape_refusal_prints_plain_numbers():
+    """The target comes from an int64 initializer; its message names -5, not np.int64(-5)."""
+    import numpy as np
+    import pytest
+
+    from app.engine.errors import GeometryError
+    from app.engine.ops.shape import reshape_target
+    with pytest.raises(GeometryError, match=r"target \[-5, 0\] may hold one −1"):
+        reshape_target("r", (1, 1, 1, 5), np.array([-5, 0], np.int64), False)

@@ -56,7 +56,8 @@ class Flatten(OpDef):
 
 def reshape_target(name: str, shape, target, allowzero: bool) -> tuple[int, ...]:
     """ONNX's rule: 0 copies the input's size on that axis (unless allowzero), one −1 is inferred."""
-    out = [int(d) for d in target]
+    target = [int(d) for d in target]  # plain ints, also in the messages below (not np.int64(…))
+    out = list(target)
     if not allowzero:
         out = [shape[i] if d == 0 and i < len(shape) else d for i, d in enumerate(out)]
     if out.count(-1) > 1 or any(d < -1 for d in out):
