@@ -181,3 +181,15 @@ def test_a_new_input_starts_where_it_has_detail(page, live_server):
     region = httpx.post(live_server + "/api/convolve", json=body).json()["region"]
     assert position(page) == (region["row_start"], region["col_start"]) != (0, 0)
     assert "rr=" not in page.url
+
+
+def test_groups_offers_only_what_the_api_allows_after_an_invalid_link(page, live_server):
+    """A link asking for groups = 2 on 3 input channels shows it as not allowed; choosing 1 leaves only
+    the API's choices (the control is rebuilt only when they change, never left stale)."""
+    page.goto(live_server + "/conv?g=2")
+    page.wait_for_function("document.getElementById('layer-message').textContent.includes('groups=2 must divide')")
+    assert page.eval_on_selector_all("#groups option", "os => os.map(o => o.textContent)") == ["1", "2 (not allowed)"]
+    page.select_option("#groups", "1")
+    page.wait_for_function("document.getElementById('layer-message').textContent.includes('[4×96×128]')")
+    ready(page)
+    assert page.eval_on_selector_all("#groups option", "os => os.map(o => o.textContent)") == ["1"]

@@ -125,7 +125,8 @@ async function render({ check, conv, body, trace, inputKey }, ctx) {
   if (conv.input_array) Object.assign(data, { input: decodeArray(conv.input_array), inputMeta: conv.input_array, inputKey });
   Object.assign(data, { check, conv, req: body, output: decodeArray(conv.output) });
   if (!shell.touched("regionRow") && conv.region) shell.set({ regionRow: conv.region.row_start, regionCol: conv.region.col_start }, { touch: false });
-  shell.set({ channel: Math.min(+shell.state.channel || 0, check.output_shape[0] - 1) }, { touch: shell.touched("channel") });
+  const channel = Math.min(+shell.state.channel || 0, check.output_shape[0] - 1);
+  if (String(channel) !== shell.state.channel) shell.set({ channel }, { touch: shell.touched("channel") }); // (a URL write)
   showChannels(); // the output, drawn at once: canvases need no plotly.js
   ctx.mark("output");
   shell.message(`output [${check.output_shape.join("×")}] · ${formatInt(check.cost.params)} parameters · ${formatInt(check.cost.macs)} MACs`, true);
@@ -140,8 +141,10 @@ async function render({ check, conv, body, trace, inputKey }, ctx) {
 /** The groups the API allows for this layer: the control offers only those. */
 function setGroups(allowed) {
   if (!allowed) return;
-  const el = $("groups"), current = shell.state.groups;
-  el.innerHTML = allowed.map((g) => `<option value="${g}">${g}</option>`).join("");
+  const el = $("groups"), current = shell.state.groups, options = allowed.map((g) => `<option value="${g}">${g}</option>`).join("");
+  if (el.dataset.options === options && el.options.length === allowed.length && el.value === current) return; // unchanged
+  el.dataset.options = options;
+  el.innerHTML = options;
   if (!allowed.map(String).includes(current)) el.appendChild(new Option(`${current} (not allowed)`, current));
   el.value = current;
 }
