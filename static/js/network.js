@@ -296,6 +296,7 @@ async function loadModels(selected, fresh = false) {
   sel.replaceChildren(...models.map((m) => new Option(m.builtin ? `${m.name}` : `${m.name} (${m.id.slice(0, 8)})`, m.id)));
   sel.value = selected;
   const m = models.find((x) => x.id === selected);
+  if (m?.test_images) $("test-index").max = String(m.test_images - 1); // a number out of range is named on the page
   $("model-note").textContent = m ? `${formatInt(m.params)} parameters, ${m.nodes} layers, input ${m.input_shape.join("×")}`
     + (m.accuracy ? `; held-out accuracy ${(100 * m.accuracy).toFixed(1)} % on ${m.test_images} test images` : "") : "";
 }
