@@ -64,6 +64,22 @@ def test_alpha_is_dropped_unless_kept():
     assert kept.shape == (4, 3, 3) and np.allclose(kept[3], 200 / 255)
 
 
+@pytest.mark.parametrize("mode", ["RGBA", "LA"])
+def test_a_transparent_background_is_white_paper_not_its_hidden_colour(mode):
+    """Drawing programs leave black under a transparent background: dropping the alpha made a black digit
+    on it black on black. Over white, as every viewer shows it: value = a·colour + (1 − a)·1."""
+    c = len(mode)
+    px = np.zeros((2, 3, c), np.uint8)      # black everywhere…
+    px[0, :, -1] = 255                      # …opaque in row 0 (the ink),
+    px[1, 0, -1], px[1, 1, -1] = 0, 51      # transparent, then alpha 51/255 = 0.2, then alpha 0 in row 1
+    arr = decode_upload(encode(Image.fromarray(px, mode), "PNG"), S)
+    assert arr.shape == (c - 1 if c == 4 else 1, 2, 3)
+    assert np.allclose(arr[:, 0], 0)        # the ink stays black
+    assert np.allclose(arr[:, 1, 0], 1) and np.allclose(arr[:, 1, 2], 1)  # transparent → white
+    assert np.allclose(arr[:, 1, 1], 1 - 51 / 255, atol=1 / 255)  # 20 % black ink over white paper
+    assert np.allclose(decode_upload(encode(Image.fromarray(px, mode), "PNG"), S, keep_alpha=True)[:-1], 0)
+
+
 def test_npy_shapes_and_dtypes():
     assert decode_upload(npy(np.ones((4, 5), np.uint8)), S).shape == (1, 4, 5)
     arr = decode_upload(npy(np.arange(24, dtype=np.float64).reshape(2, 3, 4)), S)

@@ -103,6 +103,23 @@ def test_run_on_an_uploaded_photo_predicts_and_shows_the_converted_input(client,
     assert model_input.status_code == 200 and model_input.json()["shape"] == [1, 32, 32]
 
 
+def test_a_digit_drawn_on_a_transparent_background_is_recognised(client, digits_graph):
+    """A drawing saved with a transparent background (black ink, alpha 0 elsewhere, the hidden colour black):
+    the model used to see an empty image (black on black) and predicted from nothing."""
+    images, labels = builtin_test_set("digits")
+    k = int(np.flatnonzero(labels == 4)[0])
+    ink = 1.0 - on_paper(images[k])                        # 1 where the digit is, 0 on the paper
+    rgba = np.zeros((*ink.shape, 4), np.uint8)
+    rgba[..., 3] = np.rint(ink * 255).astype(np.uint8)     # black, as opaque as the ink is dark
+    buf = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buf, format="PNG")
+    up = client.post("/api/inputs", files={"file": ("four.png", buf.getvalue(), "image/png")}).json()
+    res = client.post("/api/models/digits/run", json={"input": {"kind": "image", "id": up["id"]}}).json()
+    shown = decode_array(res["input_preview"])
+    assert shown.max() > 0.5                               # the digit is there
+    assert res["prediction"]["top"] == predict(digits_graph, shown[None]) == 4
+
+
 def test_image_input_for_an_uploaded_rgb_model(client):
     data = export(build("small_vgg"), torch.randn(1, 3, 32, 32), keep_bn=False)
     mid = client.post("/api/models/upload", files={"file": ("vgg.onnx", data)}).json()["id"]

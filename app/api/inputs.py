@@ -62,7 +62,7 @@ def list_presets():
 
 @router.post("/inputs", response_model=InputInfo, status_code=201, summary="Upload an image or .npy tensor",
              description="PNG, JPEG, WebP, BMP, GIF (first frame) or TIFF become float32 in [0, 1], shape "
-                         "[C, H, W] (RGB → 3, grey → 1, alpha kept only with keep_alpha). A .npy must be "
+                         "[C, H, W] (RGB → 3, grey → 1, a transparent image is laid over white paper, its alpha kept as a channel only with keep_alpha). A .npy must be "
                          "[C, H, W] or [H, W] of a numeric dtype; pickled objects are refused. The id is the "
                          "SHA-256 of the decoded tensor.")
 def upload_input(file: Annotated[UploadFile, File(description="the image or .npy file")],

@@ -121,12 +121,24 @@ def _target(im: Image.Image, keep_alpha: bool) -> tuple[str, int]:
     image from its header and to convert it after decoding."""
     if im.mode in DEEP_MODES or im.mode == "F":
         return im.mode, 1
-    has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
+    has_alpha = _has_alpha(im)
     if im.mode in ("1", "L") or (im.mode == "LA" and not keep_alpha):
         return "L", 1
     if im.mode == "LA":
         return "LA", 2
     return ("RGBA", 4) if (keep_alpha and has_alpha) else ("RGB", 3)
+
+
+def _has_alpha(im: Image.Image) -> bool:
+    return im.mode in ("RGBA", "LA", "PA") or (im.mode in ("P", "L", "RGB") and "transparency" in im.info)
+
+
+def _on_white(im: Image.Image) -> Image.Image:
+    """An image with transparency, as every viewer shows it: over white. Dropping the alpha instead kept
+    the colour hidden under it, which drawing programs leave black: a digit drawn in black on a
+    transparent background became black on black, and the digits model saw an empty image."""
+    white = Image.new("RGBA", im.size, (255, 255, 255, 255))
+    return Image.alpha_composite(white, im.convert("RGBA"))
 
 
 def _to_array(im: Image.Image, keep_alpha: bool) -> np.ndarray:
@@ -143,6 +155,8 @@ def _to_array(im: Image.Image, keep_alpha: bool) -> np.ndarray:
         for r in range(0, deep.shape[0], BAND_ROWS):  # float64 division, rounded once to float32
             out[0, r:r + BAND_ROWS] = deep[r:r + BAND_ROWS] / 65535.0
         return out
+    if not keep_alpha and _has_alpha(im):
+        im = _on_white(im)
     pixels = np.asarray(im.convert(target))  # (H, W) or (H, W, C) uint8
     out = np.empty((c, *pixels.shape[:2]), np.float32)  # (C, H, W)
     np.divide(pixels.reshape(*pixels.shape[:2], c).transpose(2, 0, 1), np.float32(255), out=out)
