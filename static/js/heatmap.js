@@ -111,7 +111,8 @@ export class Heatmap {
     ctx.font = FONT;
     const { zmin, zmax } = scaleFor(spec.min, spec.max), colour = colourer(spec.min, spec.max);
     spec.panels.forEach((p, i) => this.drawPanel(ctx, p, geoms[i], colour));
-    if (bar) this.drawBar(ctx, W - bar + 10, geoms[0].top, Math.min(H - geoms[0].top - M.b, 320), zmin, zmax, colour, ticks);
+    const right = Math.max(...geoms.map((g) => g.left + g.cell * g.w)); // the bar beside the plots, not at the far edge
+    if (bar) this.drawBar(ctx, Math.min(W - bar + 10, right + 16), geoms[0].top, Math.min(H - geoms[0].top - M.b, 320), zmin, zmax, colour, ticks);
   }
 
   drawPanel(ctx, p, g, colour) {
