@@ -150,6 +150,8 @@ def check_conv_limits(geom: ConvGeometry, cost: ConvCost, s: Settings) -> None:
                 "max_weight_count")
     check_limit("output elements (C_out·H_out·W_out)", geom.out_channels * geom.out_height * geom.out_width,
                 s.max_output_elements, "max_output_elements")
+    check_limit("padded input elements (C·(H + padding)·(W + padding))", geom.padded_elements,
+                s.max_output_elements, "max_output_elements")
     check_limit("MACs (multiply-accumulates) of the layer", cost.macs, s.max_macs, "max_macs")
 
 

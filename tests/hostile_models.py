@@ -61,6 +61,11 @@ def _chain(n: int) -> bytes:
     return model(nodes)
 
 
+def conv_with_attrs(**attrs) -> bytes:
+    w = numpy_helper.from_array(np.ones((2, 1, 3, 3), np.float32), "w")
+    return model([helper.make_node("Conv", ["x", "w"], ["y"], **attrs)], [w])
+
+
 def _broken_text(field: str) -> bytes:
     """A model whose node name or op type is not valid UTF-8: the bytes patched after serialising."""
     node = helper.make_node("Relu", ["x"], ["y"], name="NAMEMARK") if field == "name" else helper.make_node("Relu", ["x"], ["y"])
@@ -93,5 +98,7 @@ CORPUS = {
                         422, ["must be a constant"]),
     "node_name_not_utf8": (lambda: _broken_text("name"), 422, ["node's name", "UTF-8"]),
     "op_type_not_utf8": (lambda: _broken_text("op_type"), 422, ["op type", "UTF-8"]),
+    "huge_pads_with_a_huge_stride": (lambda: conv_with_attrs(strides=[30000, 30000], pads=[30000] * 4), 413,
+                                     ["padded input", "MAX_OUTPUT_ELEMENTS"]),
     "two_inputs_missing": (lambda: model([helper.make_node("Add", ["x", "nowhere"], ["y"])]), 422, ["nowhere"]),
 }

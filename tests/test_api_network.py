@@ -170,3 +170,21 @@ def test_activation_input_and_layer_weights_kinds_reproduce_a_layer(client):
         np.testing.assert_allclose(out, act, rtol=1e-5, atol=1e-5)
     bad = {"input": {"kind": "activation", "model": "digits", "layer": "nope", "input": run["input"]["id"]}}
     assert error_of(client.post("/api/convolve", json=bad), 404)["code"] == "not_found"
+
+
+def test_a_stride_longer_than_the_input_runs_as_one_window(client):
+    """ONNX allows any stride; 2⁶² overflowed NumPy's byte strides (a 500). The output is the first window,
+    as torch gives it."""
+    import torch
+
+    from tests.hostile_models import conv_with_attrs
+    up = upload(client, conv_with_attrs(strides=[3, 2**62]), "stride.onnx")
+    assert up.status_code == 201, up.text
+    x = np.random.default_rng(1).standard_normal((1, 8, 8)).astype(np.float32)
+    from tests.images import npy
+    stored = client.post("/api/inputs", files={"file": ("x.npy", npy(x), "application/octet-stream")}).json()
+    run = client.post(f"/api/models/{up.json()['id']}/run", json={"input": {"kind": "upload", "id": stored["id"]}})
+    assert run.status_code == 200, run.text
+    want = torch.nn.functional.conv2d(torch.from_numpy(x)[None], torch.ones(2, 1, 3, 3), stride=(3, 2**62))
+    layer = run.json()["layers"][0]
+    assert layer["shape"] == list(want.shape) and layer["max"] == pytest.approx(float(want.max()), rel=1e-5)

@@ -261,4 +261,7 @@ def test_trials_run_on_one_thread(fresh_choices, monkeypatch):
     x = rng.standard_normal((16, 96, 96), dtype=np.float32)
     w = rng.standard_normal((16, 16, 3, 3), dtype=np.float32)
     close(conv2d(x, w, None, 1, 1, threads=2), torch_conv(x, w, None, 1, 1, 1, 1, False))
-    assert seen[:-1] == [1] * (len(seen) - 1) and seen[-1] == 2  # the trials, then the layer on its threads
+    chosen = lowering.lowering(conv_geometry(x.shape, 16, 3, 1, 1), 2).path
+    # the trials, then the layer on its 2 threads, or in one call whose products BLAS threads itself (the
+    # trial's winner here depends on the machine's load: "runs" won it under load, "row_taps" when idle)
+    assert seen[:-1] == [1] * (len(seen) - 1) and seen[-1] == (1 if chosen in conv_mod.BLAS_PATHS else 2), chosen

@@ -195,3 +195,25 @@ def test_heavy_computations_take_slots_and_light_ones_never_queue_behind_them(ma
                                                      "weights": {"kind": "random"}})
         assert transposed.status_code == 503                                 # 64·64·9·64·64 MACs
     assert c.post("/api/convolve", json=heavy).status_code == 200            # the slot is free again
+
+
+@pytest.mark.parametrize("path", ["/api/convolve", "/api/trace", "/api/layer/check"])
+def test_huge_padding_with_a_huge_stride_is_refused_before_allocating(client, path):
+    """A 1×1 output from a padded input of 43 GB: the output limit passed it, and the engine's padding
+    asked NumPy for 43 GB (a 500; below the machine's memory, an out-of-memory kill)."""
+    body = {"layer": {"padding": 30000, "stride": 30000}}
+    if path == "/api/trace":
+        body["positions"] = [{"channel": 0, "row": 0, "col": 0}]
+    res = client.post(path, json=body)
+    if path == "/api/layer/check":  # the check answers valid: false with the error the run would give
+        assert res.status_code == 200 and res.json()["valid"] is False, res.text
+        error = res.json()["error"]
+    else:
+        assert res.status_code == 413, res.text
+        error = res.json()["error"]
+    assert "padded input elements" in error["message"]
+
+
+def test_a_stride_longer_than_the_input_still_runs(client):
+    res = client.post("/api/convolve", json={"layer": {"stride": 5000}})
+    assert res.status_code == 200 and res.json()["output_shape"] == [4, 1, 1]

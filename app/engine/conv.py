@@ -68,6 +68,7 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, st
                             f"got {list(x.shape)} and {list(weight.shape)}")
     geom = conv_geometry(x.shape, weight.shape[0], weight.shape[2:], stride, padding, dilation, groups)
     check_weight_shape(geom, weight.shape, bias)
+    geom = _one_window_stride(geom)
     if flip:
         weight = weight[:, :, ::-1, ::-1]
     threads = blas_threads() if threads is None else max(1, threads)
@@ -77,6 +78,18 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, st
         if not (choice.path in BLAS_PATHS and threads > 1 and blas_threads() >= threads):
             return _run(choice.path, x, weight, geom, chunk_bytes, threads, b, clip)
     return _run(choice.path, x, weight, geom, chunk_bytes, 1, b, clip)  # its products on BLAS's own threads
+
+
+def _one_window_stride(geom: ConvGeometry) -> ConvGeometry:
+    """A stride longer than the padded input reads one window along that axis, exactly as a stride equal
+    to it does; the views are built with the latter (an imported model's stride of 2⁶² made NumPy's byte
+    strides overflow)."""
+    hp, wp = geom.in_height + sum(geom.pad_h), geom.in_width + sum(geom.pad_w)
+    if geom.stride[0] <= hp and geom.stride[1] <= wp:
+        return geom
+    stride = (min(geom.stride[0], hp), min(geom.stride[1], wp))
+    return conv_geometry((geom.in_channels, geom.in_height, geom.in_width), geom.out_channels, geom.kernel, stride,
+                         (geom.pad_h, geom.pad_w), geom.dilation, geom.groups)
 
 
 def _run(path: str, x: np.ndarray, weight: np.ndarray, geom: ConvGeometry, chunk_bytes: int,

@@ -96,6 +96,12 @@ class ConvGeometry(_GroupedShapes):
     def is_pointwise(self) -> bool:
         return self.kernel == (1, 1)
 
+    @property
+    def padded_elements(self) -> int:
+        """C·(H + pads)·(W + pads): the padded input every lowering but the 1×1 one builds. With a large
+        stride, huge padding still gives a small output, so this is checked on its own before running."""
+        return self.in_channels * (self.in_height + sum(self.pad_h)) * (self.in_width + sum(self.pad_w))
+
 
 def allowed_groups(in_channels: int, out_channels: int) -> list[int]:
     """Every groups value a layer in_channels → out_channels accepts: the common divisors (the rule

@@ -116,6 +116,10 @@ def build_graph(nodes: Iterable[Node], inputs: Mapping[str, Shape], consts: Mapp
         in_shapes = [shapes.get(x) if x else None for x in node.inputs]
         in_consts = [consts.get(x) for x in node.inputs]
         outs = op.infer(node, in_shapes, in_consts)
+        scratch = op.scratch_elements(node, in_shapes)
+        if scratch > budgets.max_tensor_elements:
+            raise BudgetError(f"elements of the padded input of node '{node.name}'", scratch, budgets.max_tensor_elements,
+                              "max_output_elements")
         for name, shape in zip(node.outputs, outs):
             if any(d < 1 for d in shape):
                 raise GeometryError(f"node '{node.name}' gives tensor '{name}' the shape {list(shape)}")

@@ -64,6 +64,13 @@ class OpDef:
         return None
 
     @staticmethod
+    def scratch_elements(node: Node, shapes: list[Optional[Shape]]) -> int:
+        """Elements of the largest temporary ``forward`` allocates besides its outputs, which the graph
+        checks against the tensor budget before anything runs (a Conv's padded input: huge pads with a
+        huge stride give a small output from a padded input of billions of elements)."""
+        return 0
+
+    @staticmethod
     def calibrated(node: Node, shapes: list[Optional[Shape]]) -> bool:
         """False while this node's first forward would also measure something (a Conv's lowering trial),
         so a timed run warms the graph first instead of counting the measurement as the node's time."""

@@ -60,6 +60,10 @@ class Conv(OpDef):
         return [y[None]]
 
     @staticmethod
+    def scratch_elements(node, shapes):
+        return conv_geom(node, shapes[0], shapes[1]).padded_elements
+
+    @staticmethod
     def calibrated(node, shapes):
         threads = attr(node, "threads", None)
         geom = conv_geom(node, shapes[0], shapes[1])
