@@ -296,3 +296,69 @@ def test_an_uploaded_model_opens_cleanly_and_its_layer_opens_on_conv(page, live_
     label = page.eval_on_selector("#weights-kind", "s => s.options[s.selectedIndex].textContent")
     assert label.startswith(f"layer {row['name']}")
     assert page.watch.errors == []
+
+
+# --- what a new user tripped over (newcomer's walk, issue 13) ---------------------------------------------
+
+def test_the_page_opens_on_a_clear_seven(page, live_server):
+    """The default drawing lands on something (STYLE.md §14): the uncrossed seven opened on 7 at 47 %
+    against 2 at 37 %; the seven is drawn crossed, as the dataset's writers draw it."""
+    page.goto(live_server + "/network")
+    ready(page)
+    assert page.get_attribute("#prediction", "data-top") == "7"
+    top = page.inner_text("#prediction .cls.top .v")
+    assert float(top.rstrip(" %")) > 80, top
+
+
+def test_downloads_are_named_after_the_models_onnx_file(page, live_server, tmp_path):
+    """Netron opens the metrics over the .onnx: the built-in model's files were named after its sentence
+    ("Digits_Inception_NiN-style_trained_on_scikit-learn_s_digits_-layers.csv"), not digits.onnx."""
+    import torch
+
+    from tests.onnx_models import build, export
+
+    page.goto(live_server + "/network?ik=test&ti=2")
+    ready(page)
+    for button, name in [("#download-csv", "digits-layers.csv"), ("#download-netron", "digits.metrics.json")]:
+        with page.expect_download() as dl:
+            page.click(button)
+        assert dl.value.suggested_filename == name
+    data = export(build("small_vgg"), torch.randn(1, 3, 32, 32))
+    info = httpx.post(live_server + "/api/models/upload", files={"file": ("my vgg.onnx", data)}).json()
+    page.goto(live_server + f"/network?m={info['id']}")
+    ready(page)
+    with page.expect_download() as dl:
+        page.click("#download-netron")
+    assert dl.value.suggested_filename == "my_vgg.metrics.json"
+
+
+def test_a_model_with_a_fully_connected_head_shows_no_class_maps(page, live_server):
+    """Pooled features followed by a Linear layer are not class maps: the section claimed "one map per class"
+    and captioned the pooled channels with the class names. The digits model keeps it (10 maps, 10 classes)."""
+    import torch
+    from torch import nn
+
+    from tests.onnx_models import export
+
+    torch.manual_seed(0)
+    head = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 5))
+    data = export(head.eval(), torch.randn(1, 3, 16, 16))
+    info = httpx.post(live_server + "/api/models/upload", files={"file": ("fc_head.onnx", data)}).json()
+    page.goto(live_server + f"/network?m={info['id']}")
+    ready(page)
+    assert page.is_hidden("#class-maps-box")
+    page.goto(live_server + "/network")
+    ready(page)
+    assert page.is_visible("#class-maps-box") and page.locator("#class-maps figure").count() == 10
+
+
+def test_choosing_a_photo_before_a_file_asks_for_one_instead_of_predicting_noise(page, live_server):
+    """Choosing "a photo or drawing" ran the model on a seeded random tensor and showed its prediction as if
+    it were the photo's."""
+    page.goto(live_server + "/network")
+    ready(page)
+    page.select_option("#input-kind", "image")
+    page.wait_for_function("document.getElementById('layer-message').textContent.includes('Choose an image file')")
+    assert page.locator("#prediction .cls").count() == 0 and page.locator("#layers .layer").count() == 0
+    assert page.is_hidden("#model-input-box") and page.is_visible("#image-file")
+    assert page.watch.errors == []

@@ -148,7 +148,10 @@ function renderClassMaps(run, detail) {
   const gap = detail.layers.find((r) => r.op === "GlobalAveragePool" || r.op === "ReduceMean");
   const mapsRun = gap && run.layers.find((l) => l.output === gap.inputs[0]);
   const gapRun = gap && run.layers.find((l) => l.output === gap.output);
-  box.hidden = !(mapsRun?.preview && gapRun?.preview);
+  // Only when the pooled maps ARE the scores: one map per class (a model that pools features and then
+  // has a fully connected head has no class maps, and its pooled channels are no class's score).
+  const perClass = mapsRun?.shape?.[1] === run.prediction?.values?.length;
+  box.hidden = !(mapsRun?.preview && gapRun?.preview && perClass);
   if (box.hidden) return;
   el.replaceChildren();
   thumbs(mapsRun.preview, "class map").forEach((fig, k) => {
@@ -317,6 +320,10 @@ const shell = createShell({
   controls: { model: "model", inputKind: "input-kind", testIndex: "test-index", size: "size" },
   request: (state) => ({ state: { ...state } }),
   check: async (body, ctx) => {
+    if (body.state.inputKind === "image" && !body.state.imageId) { // nothing to run yet: no random stand-in
+      showInputs(body.state);
+      return { valid: false, error: { message: "Choose an image file above (PNG, JPEG, …): the model runs on it." } };
+    }
     const answer = await modelDetail(body.state, ctx.signal);
     if (answer.valid) lastDetail = answer.detail;
     return answer;
@@ -338,6 +345,11 @@ const shell = createShell({
     renderTable(run, check.detail);
     await renderRoofline(run, check.detail);
     await loadModels(shell.state.model);
+  },
+  onInvalid: () => { // the previous input's results would pass for this one's
+    for (const id of ["prediction", "class-maps", "layers"]) $(id).replaceChildren();
+    $("model-input-box").hidden = true;
+    $("class-maps-box").hidden = true;
   },
   onControl: (name, value) => (name === "model" && value !== "digits" && shell.state.inputKind !== "image" ? { inputKind: "random" } : null),
 });
@@ -364,7 +376,10 @@ $("image-file").addEventListener("change", async (e) => {
   }
 });
 $("pad-clear").addEventListener("click", () => { pad.clear(); });
-const fileStem = () => lastDetail.model.name.replace(/[^\w.-]+/g, "_").replace(/\.onnx$/i, "");
+// The downloads are named after the model's .onnx file (digits.onnx for the built-in one), the file the
+// metrics are opened over in Netron; the built-in model's name is a sentence, not a file name.
+const fileStem = () => (lastDetail.model.builtin ? lastDetail.model.id : lastDetail.model.name)
+  .replace(/\.onnx$/i, "").replace(/[^\w.-]+/g, "_");
 $("download-csv").addEventListener("click", () => {
   if (lastRun && lastDetail) download(csv(lastRun, lastDetail), "text/csv", `${fileStem()}-layers.csv`);
 });
