@@ -270,3 +270,15 @@ def test_a_photo_is_drawn_from_a_preview_and_its_pixel_is_exact(page, live_serve
     bars = [float(v) for v in page.locator("#y-bars .v").all_inner_texts()]
     assert bars == pytest.approx(out[:, r, c + 1].tolist(), abs=2e-3)
     assert page.watch.errors == []
+
+
+def test_a_presets_fixed_c_out_and_bias_are_shown_not_the_random_weights(page, live_server):
+    """The greyscale preset is 3 → 1 with no bias, but the disabled C_out field said 4 and bias was ticked
+    (the random weights' values, written back over the preset's when the page moved to its pixel)."""
+    page.goto(live_server + "/pointwise")
+    ready(page)
+    check = httpx.post(live_server + "/api/layer/check", json={"input": {"kind": "sample", "name": "colour"},
+        "layer": {"kernel_size": 1}, "weights": {"kind": "preset", "name": "greyscale"}}).json()
+    assert page.input_value("#out-channels") == str(check["layer"]["out_channels"])
+    assert page.is_checked("#bias") == check["layer"]["bias"]
+    assert page.is_disabled("#out-channels") and page.is_disabled("#bias")

@@ -124,7 +124,9 @@ async function render({ check, conv, body, inputKey, pixelY }, ctx) {
   drawMatrixEditor();
   if ((recentre || !shell.touched("step")) && conv.region) { // not the flat top-left corner: where the input has detail
     const { row_start: r0, row_stop: r1, col_start: c0, col_stop: c1 } = conv.region;
-    shell.set({ step: Math.floor((r0 + r1) / 2) * data.w + Math.floor((c0 + c1) / 2) }, { touch: recentre });
+    // form: false: writing the form back from the state would put the random weights' C_out (4) and bias
+    // over the preset's (1, none) that syncForm just showed
+    shell.set({ step: Math.floor((r0 + r1) / 2) * data.w + Math.floor((c0 + c1) / 2) }, { touch: recentre, form: false });
     recentre = false;
   }
   shell.resetPlayer(data.h * data.w);
