@@ -147,3 +147,18 @@ def test_number_formatter_boundaries(page, live_server):
     got = page.evaluate("""async () => { const f = (await import('/static/js/format.js')).formatCount;
         return [999, 1000, 999999, 1000000, 1048576, 278528, 822083584, 1582671872, 0.5].map(f); }""")
     assert got == ["999", "1.00K", "1.00M", "1.00M", "1.05M", "279K", "822M", "1.58G", "0.5"]
+
+
+def test_a_layer_field_the_editor_cannot_read_is_named_with_what_it_takes(page, live_server):
+    """The editor kept the last valid value of a field it could not read ("0", "abc", "2.5") and only
+    outlined it: the counts below stayed those of the old design and nothing said why."""
+    page.goto(live_server + "/cost")
+    ready(page)
+    kernel = page.get_by_label("layer 1 of design A: kernel", exact=True)
+    kernel.fill("2.5")
+    page.wait_for_function("document.getElementById('layer-message').textContent.includes('must be')")
+    assert page.inner_text("#layer-message").strip() == \
+        "kernel (layer 1 of design A) must be a whole number of at least 1, or two as 3,1 (you typed 2.5)."
+    kernel.fill("3")
+    page.wait_for_function("!document.getElementById('layer-message').textContent.includes('must be')")
+    assert page.watch.errors == []

@@ -39,8 +39,13 @@ export function allowedText(el) {
 
 export function fieldMessage(el) {
   const typed = el.validity.badInput || el.value === "" ? "" : ` (you typed ${el.value})`;
-  return `${nameOf(el)} must be ${allowedText(el)}${typed}.`;
+  return `${nameOf(el)} must be ${el.dataset.allowed || allowedText(el)}${typed}.`;
 }
+
+/** A text field that parses its own value (the cost lab's layer editor: "3,1", "same") says whether it
+ * took it with aria-invalid, set by its own listener before this one runs, and what it takes in data-allowed. */
+const parsesItself = (el) => el.type === "text" && el.dataset.allowed !== undefined;
+const validNow = (el) => (parsesItself(el) ? el.getAttribute("aria-invalid") !== "true" : el.checkValidity());
 
 function inline(el) {
   let note = $(`${el.id}-error`);
@@ -77,14 +82,16 @@ function restore(shown) {
 }
 
 function check(el, committed) {
-  if (!(el instanceof HTMLInputElement) || el.type !== "number" || el.disabled) return;
-  // emptied: an error once committed, if the field always holds a value (a quiz answer may stay empty)
+  if (!(el instanceof HTMLInputElement) || !(el.type === "number" || parsesItself(el)) || el.disabled) return;
+  // Emptied: wait while typing; once committed, an error if the field always holds a value (a quiz
+  // answer may stay empty). A field that parses itself decides for itself ("blank = window" is a value).
   const empty = el.value === "" && !el.validity.badInput;
-  if (el.checkValidity() && !(empty && committed && el.defaultValue !== "")
-      || (empty && (!committed || el.defaultValue === ""))) { // valid, or mid-typing: the page takes over
+  const ok = parsesItself(el) ? validNow(el) || (empty && !committed)
+    : empty ? !committed || el.defaultValue === "" : el.checkValidity();
+  if (ok) { // the page takes over
     const shown = invalid.get(el);
     if (invalid.delete(el)) {
-      el.removeAttribute("aria-invalid");
+      if (!parsesItself(el)) el.removeAttribute("aria-invalid"); // a self-parsing field keeps its own
       $(`${el.id}-error`)?.remove();
       if (invalid.size) show();
       else restore(shown);
@@ -93,7 +100,7 @@ function check(el, committed) {
   }
   invalid.delete(el); // re-insert: the field changed last is the one the message names
   invalid.set(el, fieldMessage(el));
-  el.setAttribute("aria-invalid", "true");
+  if (!parsesItself(el)) el.setAttribute("aria-invalid", "true");
   show();
 }
 
@@ -104,7 +111,10 @@ document.addEventListener("change", (e) => check(e.target, true));
 const status = $("layer-message");
 if (status) {
   new MutationObserver(() => {
-    for (const el of invalid.keys()) if (!el.isConnected || el.checkValidity()) { invalid.delete(el); el.removeAttribute("aria-invalid"); }
+    for (const el of invalid.keys()) if (!el.isConnected || validNow(el)) {
+      invalid.delete(el);
+      if (!parsesItself(el)) el.removeAttribute("aria-invalid");
+    }
     const text = [...invalid.values()].at(-1);
     if (!text) before = null;
     else if (status.textContent !== text) show();

@@ -23,6 +23,11 @@ const FIELDS = {
   add: [["name", "name", "text"]],
 };
 
+// What each kind of field takes, in words: field_check.js names it when a typed value is not one.
+const ALLOWED = { int: "a whole number of at least 1", int0: "a whole number of at least 0",
+  pair: "a whole number of at least 1, or two as 3,1", pairOpt: "a whole number of at least 1, two as 3,1, or blank",
+  pad: "a whole number of at least 0, two as 1,0, same or valid" };
+
 const el = (tag, attrs = {}, ...kids) => {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
@@ -146,7 +151,8 @@ export class LayerEditor {
         input.addEventListener("change", () => { layer.kind = input.value; this.changed(); });
       } else {
         input = el("input", { type: "text", inputmode: kind === "text" ? "text" : "numeric", size: kind === "text" ? 14 : 5,
-          value: fieldText(layer[key]), ...(hint ? { placeholder: hint } : {}) });
+          value: fieldText(layer[key]), ...(hint ? { placeholder: hint } : {}),
+          ...(ALLOWED[kind] ? { "data-allowed": ALLOWED[kind], "data-name": `${label} (${name})` } : {}) });
         input.addEventListener("input", () => {
           const v = parseField(kind, input.value);
           input.setAttribute("aria-invalid", v === null ? "true" : "false");
