@@ -131,7 +131,7 @@ def test_trace_value_equals_convolve_output(client):
 
 @pytest.mark.parametrize("body, status, fragment", [
     ({"layer": {"out_channels": 10**9}}, 413, "CONVLENS_MAX_CHANNELS"),
-    ({"layer": {"stride": -1}}, 422, "greater than or equal to 1"),
+    ({"layer": {"stride": -1}}, 422, "stride (layer.stride) is -1; it must be a whole number ≥ 1"),
     ({"layer": {"kernel_size": 3.5}}, 422, "kernel_size"),
     ({"layer": {"stride": 2.5}}, 422, "stride"),  # 2.0 is 2 (tests/test_hardening_limits.py)
     ({"layer": {"kernel_size": 200}}, 413, "kernel height is 200"),
@@ -150,7 +150,7 @@ def test_trace_value_equals_convolve_output(client):
     ({"weights": {"kind": "custom", "weight": [[[[1, 2]], [[3]]]]}}, 422, "rectangular"),
     ({"weights": {"kind": "custom", "weight": [[[[1]]]]}}, 422, "does not match"),
     ({"weights": {"kind": "custom", "weight": [[[[1]], [[1]], [[1]]]], "bias": [1, 2]}}, 422, "one per output"),
-    ({"layer": {"unknown": 1}}, 422, "Extra inputs"),
+    ({"layer": {"unknown": 1}}, 422, "unknown (layer.unknown) is not a field of this request"),
 ])
 def test_bad_convolve_requests_get_a_clear_4xx(client, body, status, fragment):
     err = error_of(client.post("/api/convolve", json=body), status)

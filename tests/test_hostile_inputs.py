@@ -66,7 +66,7 @@ BAD = [  # name, bytes, status, what the message must say
 
 JSON_BAD = [  # body, status, what the message must say
     ({"layer": {"out_channels": 10**9}}, 413, "output channels"),
-    ({"layer": {"stride": -2}}, 422, "greater than or equal to 1"),
+    ({"layer": {"stride": -2}}, 422, "it must be a whole number ≥ 1"),
     ({"input": {"kind": "sample", "name": "checker"}, "layer": {"kernel_size": 49}}, 422, "larger than the padded input"),
     ({"layer": {"groups": 2}}, 422, "groups=2 must divide in_channels=3"),
     ({"layer": {"kernel_size": 2.5}}, 422, "kernel_size"),

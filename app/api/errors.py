@@ -7,16 +7,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.api.validation_messages import describe
 from app.engine.errors import GeometryError
 from app.errors import ConvlensError
 
 
 def error_body(code: str, message: str, **extra) -> dict:
     return {"error": {"code": code, "message": message, **extra}}
-
-
-def _where(loc) -> str:
-    return ".".join(str(p) for p in loc if p != "body") or "body"
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -33,10 +30,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError):
         errors = exc.errors()
-        parts = [f"{_where(e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in errors[:5]]
         details = [{"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg"), "type": e.get("type")}
                    for e in errors[:20]]
-        return JSONResponse(error_body("invalid_request", "; ".join(parts), details=details), status_code=422)
+        return JSONResponse(error_body("invalid_request", describe(errors, exc.body), details=details), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException):
