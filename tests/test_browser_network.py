@@ -362,3 +362,33 @@ def test_choosing_a_photo_before_a_file_asks_for_one_instead_of_predicting_noise
     assert page.locator("#prediction .cls").count() == 0 and page.locator("#layers .layer").count() == 0
     assert page.is_hidden("#model-input-box") and page.is_visible("#image-file")
     assert page.watch.errors == []
+
+
+def test_a_drawing_survives_a_reload_and_a_shared_link(page, browser, live_server):
+    """The drawing was the one piece of state not in the URL: a reload or a shared link went back to the
+    default seven. Its 32×32 ink levels travel as `dr`; the model gets the same numbers again."""
+    page.goto(live_server + "/network")
+    ready(page)
+    page.click("#pad-clear")
+    n = loads(page)
+    draw(page, [[(128, 40), (128, 220)]])  # a one
+    ready(page, n + 1)
+    assert "dr=" in page.url
+    drawn = probabilities(page), page.get_attribute("#prediction", "data-top")
+    grid = page.evaluate("() => { const c = document.getElementById('pad'), d = c.getContext('2d')"
+                         ".getImageData(0, 0, c.width, c.height).data; let s = 0; for (let i = 0; i < d.length; i += 4) s += d[i]; return s; }")
+    assert grid > 0
+    page.reload()
+    ready(page)
+    assert (probabilities(page), page.get_attribute("#prediction", "data-top")) == drawn
+    ctx = browser.new_context(viewport={"width": 800, "height": 900})
+    try:
+        fresh = ctx.new_page()
+        fresh.wait_for_function = functools.partial(wait_in_page, fresh)
+        fresh.goto(page.url)
+        ready(fresh)
+        assert (probabilities(fresh), fresh.get_attribute("#prediction", "data-top")) == drawn
+    finally:
+        ctx.close()
+    page.click("#pad-clear")
+    page.wait_for_function("!location.search.includes('dr=')")

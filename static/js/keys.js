@@ -40,5 +40,6 @@ export const KEYS = Object.freeze({
   }),
   network: table("network", {  // issue 13: model id, input kind, test image, size of a dynamic input
     model: "m", inputKind: "ik", testIndex: "ti", size: "sz", imageId: "im",
+    drawing: "dr", // the pad's drawing, 32×32 ink levels as base64url bytes (network_pad.js)
   }),
 });

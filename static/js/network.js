@@ -316,7 +316,7 @@ function showInputs(state) {
 const shell = createShell({
   page: "network",
   keys: KEYS.network,
-  defaults: { model: "digits", inputKind: "draw", testIndex: "0", size: "224", imageId: "" },
+  defaults: { model: "digits", inputKind: "draw", testIndex: "0", size: "224", imageId: "", drawing: "" },
   controls: { model: "model", inputKind: "input-kind", testIndex: "test-index", size: "size" },
   request: (state) => ({ state: { ...state } }),
   check: async (body, ctx) => {
@@ -375,7 +375,7 @@ $("image-file").addEventListener("change", async (e) => {
     showMessage(err.message, false);
   }
 });
-$("pad-clear").addEventListener("click", () => { pad.clear(); });
+$("pad-clear").addEventListener("click", () => { pad.clear(); shell.set({ drawing: null }); });
 // The downloads are named after the model's .onnx file (digits.onnx for the built-in one), the file the
 // metrics are opened over in Netron; the built-in model's name is a sentence, not a file name.
 const fileStem = () => (lastDetail.model.builtin ? lastDetail.model.id : lastDetail.model.name)
@@ -390,8 +390,9 @@ $("download-netron").addEventListener("click", () => {
 });
 
 pad.clear();
-pad.drawSeven();
-pad.wire(() => { if (pad.drawn && shell.state.inputKind === "draw") shell.load(); });
+if (!(shell.state.drawing && pad.fromText(shell.state.drawing))) pad.drawSeven(); // a reload keeps the drawing
+// each stroke goes into the URL, so a reload or a shared link shows (and runs) the same drawing
+pad.wire(() => { if (pad.drawn && shell.state.inputKind === "draw") shell.set({ drawing: pad.toText() }, { load: true }); });
 showInputs(shell.state);
 loadModels(shell.state.model).catch(() => {});
 shell.start();

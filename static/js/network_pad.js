@@ -37,13 +37,39 @@ export function createPad(canvas, grid) {
     canvas.addEventListener("pointercancel", end);
   };
 
+  /** The ink levels, grid×grid block means, in 256 steps (k/255): exactly what toText() keeps in the URL,
+   * so a reload or a shared link sends the model the same numbers. */
   self.grid = () => {
     const { data } = pen.getImageData(0, 0, canvas.width, canvas.height);
     const b = canvas.width / grid, out = new Array(grid * grid).fill(0);
     for (let y = 0; y < canvas.height; y++) for (let x = 0; x < canvas.width; x++) {
-      out[Math.floor(y / b) * grid + Math.floor(x / b)] += data[(y * canvas.width + x) * 4] / 255;
+      out[Math.floor(y / b) * grid + Math.floor(x / b)] += data[(y * canvas.width + x) * 4];
     }
-    return out.map((v) => Math.min(1, v / (b * b)));
+    return out.map((v) => Math.min(255, Math.round(v / (b * b))) / 255);
+  };
+
+  /** The drawing as text for the URL: grid×grid bytes (ink level × 255), base64url. */
+  self.toText = () => btoa(String.fromCharCode(...self.grid().map((v) => Math.round(v * 255))))
+    .replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+
+  /** Paint a drawing from toText()'s text, one uniform block per cell (so grid() reads back the same
+   * levels); false when the text is not one. */
+  self.fromText = (text) => {
+    let bytes;
+    try {
+      bytes = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
+    } catch {
+      return false;
+    }
+    if (bytes.length !== grid * grid) return false;
+    const b = canvas.width / grid;
+    for (let i = 0; i < bytes.length; i++) {
+      const v = bytes.charCodeAt(i);
+      pen.fillStyle = `rgb(${v}, ${v}, ${v})`;
+      pen.fillRect((i % grid) * b, Math.floor(i / grid) * b, b, b);
+    }
+    self.drawn = true;
+    return true;
   };
 
   /** A seven, drawn once so the page opens on a prediction (STYLE.md §14). Crossed, as the dataset's
