@@ -327,3 +327,24 @@ def test_the_home_page_leads_with_the_question_and_starts_here(page, live_server
     page.wait_for_url("**/learn")
     show_step(page, "convolution")
     assert page.watch.errors == []
+
+
+@pytest.mark.parametrize("step,link,section", [
+    ("matrix", "#c4-link", "matrix"), ("pooling", "#c6-link", "pooling"), ("nin", "#c7-link", "nin"), ("fc", "#c8-link", "fc"),
+])
+def test_a_full_view_link_opens_the_section_it_explains(page, live_server, step, link, section):
+    """The FC step's "full view" opened /pointwise at its top, on a greyscale pixel, four screens above the
+    FC section the learner came for; the link names the section and the page keeps it in view while the
+    sections above it fill in (the matrix product and the NiN check arrive after the first load)."""
+    page.goto(live_server + f"/learn#{step}")
+    show_step(page, step)
+    href = page.get_attribute(link, "href")
+    assert href.endswith(f"#{section}")
+    page.goto(live_server + href)
+    ready(page)
+    page.wait_for_function("document.getElementById('matmul-check').textContent !== ''"
+                           " && document.getElementById('nin-check').textContent !== ''")
+    page.wait_for_timeout(300)  # one more layout after the last section is filled
+    top, height = page.evaluate(f"[document.getElementById('{section}').getBoundingClientRect().top, innerHeight]")
+    assert -2 <= top < height / 3, top  # near the top (the last sections cannot scroll all the way up)
+    assert page.watch.errors == []

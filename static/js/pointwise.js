@@ -378,6 +378,23 @@ function wireCanvas() {
   canvas.addEventListener("mousemove", (e) => { if (data.w && !shell.player.playing()) shell.player.show(pixelFromEvent(e)); });
 }
 
+/** A link to one section (/learn's "full view" of the FC step opens /pointwise#fc): the sections above it
+ * grow as their figures arrive, which pushed the browser's one jump off its target; it is kept in view
+ * until the person scrolls, clicks or types, or 8 s have passed. */
+function keepAnchorInView() {
+  const target = location.hash.length > 1 && document.getElementById(decodeURIComponent(location.hash.slice(1)));
+  if (!target) return;
+  const watch = new ResizeObserver(() => target.scrollIntoView({ block: "start" }));
+  const release = () => {
+    watch.disconnect();
+    for (const ev of ["wheel", "pointerdown", "keydown", "touchstart"]) removeEventListener(ev, release, true);
+  };
+  for (const ev of ["wheel", "pointerdown", "keydown", "touchstart"]) addEventListener(ev, release, true);
+  watch.observe(document.body);
+  setTimeout(release, 8000);
+}
+
+keepAnchorInView();
 picker.set(stringToSpec(shell.state.input));
 addLayerOption($("weights-kind"), shell.state.weights); // opened on a model's layer from /network
 wireCanvas();

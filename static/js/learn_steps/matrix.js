@@ -35,7 +35,7 @@ export const matrix = {
     paintOne($("c4-ycol"), Array.from({ length: h }, (_, i) => Float32Array.from({ length: w }, (_, j) => y[i * w + j][0])), conv.output);
     $("c4-check").innerHTML = `Checked by the engine: the largest difference between the 1×1 convolution and X·Wᵀ is ` +
       `${num("c4-diff", m.max_abs_conv_vs_matmul, m.max_abs_conv_vs_matmul.toExponential(2))} (float32 rounding at most).`;
-    $("c4-link").href = pointwiseUrl(req);
+    $("c4-link").href = `${pointwiseUrl(req)}#matrix`; // the page's matrix-product section
   },
 };
 

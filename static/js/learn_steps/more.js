@@ -51,7 +51,7 @@ export const pooling = {
     await drawSample($("c6-in-pic"), input.name);
     paintOne($("c6-conv-pic"), decodeArray(conv.output)[0], conv.output);
     paint($("c6-pool-pic"), decodeArray(pool.output), pool.output);
-    $("c6-link").href = pageUrl("pointwise", { input: s.poolInput });
+    $("c6-link").href = `${pageUrl("pointwise", { input: s.poolInput })}#pooling`; // that section of the page
   },
 };
 
@@ -73,7 +73,7 @@ export const nin = {
       res.layers.map((l) => `1×1 conv ${l.in_channels}→${l.out_channels} + ReLU`).join(" → ") +
       `; checked by the engine over the whole ${shapeText(res.output_shape)} output: max |conv stack − MLP at every pixel| = ` +
       num("c7-diff", res.max_abs_conv_stack_vs_mlp, res.max_abs_conv_stack_vs_mlp.toExponential(2));
-    $("c7-link").href = pageUrl("pointwise", { input: "sample:colour", ninWidths: s.ninWidths, step: r * w + c });
+    $("c7-link").href = `${pageUrl("pointwise", { input: "sample:colour", ninWidths: s.ninWidths, step: r * w + c })}#nin`;
     if (!canvas.dataset.wired) {
       canvas.dataset.wired = "1";
       canvas.addEventListener("click", (e) => {
@@ -112,7 +112,7 @@ export const fc = {
     $("c8-field").innerHTML = `<table class="fields"><caption>Receptive field of one output, from /api/receptive</caption>
       <thead><tr><th scope="col">layer</th><th scope="col">output</th><th scope="col">field (input pixels)</th><th scope="col">field</th></tr></thead>
       <tbody>${rows.join("")}</tbody></table>`;
-    $("c8-link").href = pageUrl("pointwise", { fcChannels: FC.channels, fcBlock: k, fcOutputs: FC.outputs, fcSize: size });
+    $("c8-link").href = `${pageUrl("pointwise", { fcChannels: FC.channels, fcBlock: k, fcOutputs: FC.outputs, fcSize: size })}#fc`;
   },
 };
 
