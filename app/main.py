@@ -22,14 +22,19 @@ from app.settings import Settings, get_settings
 
 DESCRIPTION = """Run real convolutions with NumPy and get every number back.
 
-* Inputs: built-in samples, seeded random tensors, or uploads (`POST /api/inputs`), referred to by id.
+* Inputs: built-in samples (`/api/samples`), seeded random tensors, or uploads (`POST /api/inputs`), referred
+  to by id; named weights (`/api/presets`).
 * `POST /api/convolve`: one layer (stride, padding, dilation, groups, bias, flip, ReLU); every output
   channel, the weights used and the cost. MACs count multiply-accumulates; FLOPs = 2·MACs.
 * `POST /api/trace`: the products and partial sums behind chosen output values.
 * `POST /api/layer/check`: output shape, cost and the formulas with a layer's numbers, without running it.
 * `/api/pointwise/*`: a 1×1 layer as a matrix product, NiN stacks, FC as a convolution, C vs H,W.
-* `/api/cost`, `/api/measure`, `/api/architectures`: designs counted and timed; papers' networks as data.
+* `/api/cost`, `/api/measure`, `/api/architectures`, `/api/comparisons`: designs counted and timed; papers'
+  networks as data; the cost lab's preset pairs.
 * `/api/models`: the built-in digits CNN or an uploaded ONNX file; its cost table, a forward run, activations.
+* `/api/transposed`: a transposed convolution, its output and each value read as a scatter and as a gather.
+* `POST /api/receptive`: the receptive field of every layer of a network, for one input point.
+* `/healthz`, `/livez`, `/readyz`: for load balancers and orchestrators.
 
 Errors are `{"error": {"code", "message"}}` with a 4xx status; limits are named in the message.
 """
