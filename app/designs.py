@@ -154,7 +154,7 @@ def mobilenet(alpha: float = 1.0, resolution: int = 224) -> Architecture:
     if alpha == 1.0 and resolution == 224:
         totals = {"macs": Printed("569 million Mult-Adds", 569e6, f"{M_SRC}, Tables 4, 6, 7, 8"),
                   "params": Printed("4.2 million parameters", 4.2e6, f"{M_SRC}, Tables 4, 6, 7, 8")}
-    return Architecture("mobilenet", f"MobileNet-v1 {alpha:g} × {resolution}", (3, resolution, resolution),
+    return Architecture("mobilenet", f"MobileNet-v1 (width α = {alpha:g}), {resolution}×{resolution}", (3, resolution, resolution),
                         tuple(layers), tuple(names), printed_totals=totals,
                         notes=("Weights only (no bias, no batch-norm). Table 1 prints the last depthwise layer as "
                                "s2 on a 7×7 map that stays 7×7; it is counted as stride 1.",

@@ -58,7 +58,7 @@ def test_a_link_restores_every_control(page, live_server):
     assert page.input_value("#preset") == "v3_5x5" and page.input_value("#in-h") == "17"
     assert page.input_value("#repeats") == "3" and page.is_checked("#log-scale")
     page.wait_for_function("document.getElementById('g-value').textContent.startsWith('groups = 4')")  # [1, 2, 4, 8][2]
-    page.wait_for_function("document.getElementById('arch-summary').textContent.includes('0.5 × 160')")
+    page.wait_for_function("document.getElementById('arch-summary').textContent.includes('(width α = 0.5), 160×160')")
     assert page.input_value("#g-k") == "5"
     assert page.watch.errors == [] and page.watch.foreign == []
 

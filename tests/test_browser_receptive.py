@@ -54,3 +54,16 @@ def test_click_moves_the_point_and_a_user_stack_runs(page, live_server):
     ready(page, 4)
     assert page.locator("#rf-table tr[data-i]").count() == 2
     assert "unchanged" in page.locator("#rf-table").inner_text()
+
+
+def test_the_status_says_the_walk_is_over_this_input_not_the_papers(page, live_server):
+    """It read "GoogLeNet (Inception v1), 224×224 on the input [3×96×128]" (a contradiction to a newcomer)
+    and "MobileNet-v1 1 × 224" (a width multiplier and a resolution, unnamed)."""
+    page.goto(live_server + "/receptive?n=mobilenet")
+    ready(page)
+    api = httpx.post(live_server + "/api/receptive", json={"input": {"kind": "sample", "name": "colour"},
+                                                            "network": "mobilenet"}).json()
+    assert api["network"] == "MobileNet-v1 (width α = 1), 224×224"
+    assert page.inner_text("#layer-message").strip() == (
+        f"{len(api['rows'])} layers of MobileNet-v1 (width α = 1), 224×224 (the paper's input size), "
+        "walked over this input [3×96×128]")

@@ -71,7 +71,10 @@ async function render({ check: answer }) {
   $("rf-stopped").textContent = data.rf.stopped ? `The walk ${data.rf.stopped}.` : "";
   const [c, h, w] = data.rf.input.shape, [gh, gw] = data.rf.grid;
   const frame = gh === h && gw === w ? "" : ` (its fields are in its own ${gh}×${gw} input's coordinates, drawn stretched over the picture)`;
-  shell.message(`${data.rf.network} on the input [${c}×${h}×${w}]: ${data.rf.rows.length} layers${frame}`, true);
+  // "GoogLeNet (Inception v1), 224×224 on the input [3×96×128]" read as a contradiction: the size in the
+  // name is the paper's input, the walk is over this one
+  shell.message(`${data.rf.rows.length} layers of ${data.rf.network} (the paper's input size), walked over this input `
+    + `[${c}×${h}×${w}]${frame}`, true);
   table();
   shell.resetPlayer(data.rf.rows.length);
 }
