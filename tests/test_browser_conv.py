@@ -171,3 +171,22 @@ def test_steps_past_the_first_traced_positions_show_the_apis_values(page, live_s
     page.wait_for_function("document.getElementById('position-label').textContent.startsWith('143/144')")
     assert shown(page)["value"] == pytest.approx(float(out[(0, *position(page))]), abs=1e-5)
     assert page.watch.errors == []
+
+
+def test_the_maps_and_their_boxes_follow_a_resize(page, live_server):
+    """The canvas maps redraw at a new width (a ResizeObserver keeps their width) and the window's taps
+    move with them: after narrowing to 800 px the first tap sits on input cell (r−1, c−1) of the first
+    panel (a 3×3 window with padding 1 at output (r, c)), and no map is wider than its box."""
+    page.goto(live_server + "/conv")
+    ready(page)
+    wide = page.evaluate("document.querySelector('#output-plot canvas').getBoundingClientRect().width")
+    page.set_viewport_size({"width": 800, "height": 900})
+    fits = ("['input-plot', 'region-plot', 'output-plot'].every((id) => { const el = document.getElementById(id); "
+            "return Math.abs(el.querySelector('canvas.heatmap').getBoundingClientRect().width - el.clientWidth) <= 1; })")
+    page.wait_for_function(fits)
+    assert page.evaluate("document.querySelector('#output-plot canvas').getBoundingClientRect().width") != wide  # stacked: wider
+    r, c = position(page)
+    tap, cell = page.evaluate("""([r, c]) => { const el = document.getElementById('input-plot'), t = el.querySelector('.tap');
+        return [[t.offsetLeft, t.offsetTop], el._heatmap.cellBox(0, r - 1, c - 1)]; }""", [r, c])
+    assert tap == [pytest.approx(cell["left"], abs=1), pytest.approx(cell["top"], abs=1)]
+    assert page.watch.errors == []

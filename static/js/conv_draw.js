@@ -60,7 +60,7 @@ function crop(channel, b) {
  * one canvas (heatmap.js) with one colour scale and bar, so equal values look equal across channels. */
 export function drawInputs(map, input, inputMeta, channels, b) {
   const shown = channels.slice(0, MAX_INPUT_PANELS);
-  const width = map.el.clientWidth || 900; // panels at least ~190 px wide: fewer columns in a narrow column
+  const width = map.widthNow() || 900; // panels at least ~190 px wide: fewer columns in a narrow column
   const cols = Math.min(shown.length, 4, Math.max(1, Math.floor(width / 190)));
   let min = Infinity, max = -Infinity; // a loop, never a spread over channels
   for (const c of shown) { min = Math.min(min, inputMeta.channel_min[c]); max = Math.max(max, inputMeta.channel_max[c]); }
@@ -182,7 +182,7 @@ function placeBox(gd) {
  * (the values there exact). */
 export function drawOutput(map, out, meta, channel, region, step = 1) {
   const rows = out[channel];
-  if (map.spec?.panels[0].rows !== rows || map.el.clientWidth !== map.width) {
+  if (map.spec?.panels[0].rows !== rows) { // (a resize redraws by itself)
     map.draw({ min: meta.channel_min[channel], max: meta.channel_max[channel], panelHeight: 300,
       label: `output channel ${channel}, ${rows.length} by ${rows[0].length} pixels${step > 1 ? ` (every ${step}th)` : ""}, the region outlined`,
       panels: [{ rows, step, name: (r, c) => `y[${channel}, ${r}, ${c}]` }] });

@@ -43,7 +43,7 @@ export class Heatmap {
     el.append(this.tip);
     el._heatmap = this; // tests find a cell's pixel through it
     this.spec = null;
-    this.width = 0;
+    this.width = null; // the element's width, kept by the ResizeObserver: reading it would force a layout
     this.canvas.addEventListener("mousemove", (ev) => this.hover(ev));
     this.canvas.addEventListener("mouseleave", () => { this.tip.hidden = true; });
     if (onClick) {
@@ -54,14 +54,23 @@ export class Heatmap {
       });
     }
     // Redraw at a new width (as Plotly's responsive option did); a height change alone is our own drawing.
-    new ResizeObserver(() => {
-      if (this.spec && this.el.clientWidth !== this.width) { this.draw(this.spec); this.onDraw?.(); }
+    new ResizeObserver(([entry]) => {
+      const width = Math.round(entry.contentRect.width); // as clientWidth rounds
+      if (width === this.width) return;
+      this.width = width;
+      if (this.spec) { this.draw(this.spec); this.onDraw?.(); }
     }).observe(el);
+  }
+
+  /** The element's width in CSS px (read once; then kept current by the ResizeObserver). */
+  widthNow() {
+    this.width ??= this.el.clientWidth;
+    return this.width;
   }
 
   /** Lay out panels of square cells: `cols` per row, each at most panelHeight tall, colour bar on the right. */
   layout(spec) {
-    const W = this.el.clientWidth || 400, cols = spec.cols || 1, ctx = this.canvas.getContext("2d");
+    const W = this.widthNow() || 400, cols = spec.cols || 1, ctx = this.canvas.getContext("2d");
     ctx.font = FONT;
     const textW = (v) => ctx.measureText(v).width;
     // margins as wide as their labels: the cells get the rest (wider cells fit their values)
@@ -96,7 +105,6 @@ export class Heatmap {
   draw(spec) {
     this.spec = spec;
     const { W, H, bar, geoms, ticks } = (this.geom = this.layout(spec));
-    this.width = this.el.clientWidth;
     const dpr = window.devicePixelRatio || 1, c = this.canvas;
     if (c.width !== Math.round(W * dpr) || c.height !== Math.round(H * dpr)) { // (a resize relays out the page)
       c.width = Math.round(W * dpr);
