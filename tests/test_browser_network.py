@@ -392,3 +392,18 @@ def test_a_drawing_survives_a_reload_and_a_shared_link(page, browser, live_serve
         ctx.close()
     page.click("#pad-clear")
     page.wait_for_function("!location.search.includes('dr=')")
+
+
+def test_at_800x900_the_pad_and_the_prediction_share_the_first_screen(browser, live_server):
+    """Stacked below 1000 px, the prediction was a screen below the pad: draw, scroll down, look, scroll up."""
+    ctx = browser.new_context(viewport={"width": 800, "height": 900})
+    try:
+        pg = ctx.new_page()
+        pg.wait_for_function = functools.partial(wait_in_page, pg)
+        pg.goto(live_server + "/network")
+        ready(pg)
+        pad, pred = pg.evaluate("['pad', 'prediction'].map((id) => document.getElementById(id).getBoundingClientRect().bottom)")
+        assert pad <= 900 and pred <= 900, (pad, pred)
+        assert pg.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
+    finally:
+        ctx.close()
