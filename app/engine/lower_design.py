@@ -111,7 +111,13 @@ class _Lowering:
         return self.shapes[tensor][1:]
 
     def const(self, shape, value: Optional[np.ndarray] = None) -> str:
+        """A constant of ``shape``; without a value, a zero view of that shape that allocates nothing
+        (counting needs shapes only). NumPy cannot even view more than 2⁶³ values: a 2³¹×2³¹ kernel is
+        refused here as a geometry error, not a 500."""
         name = f"c{len(self.consts)}"
+        if value is None and numel(tuple(shape)) >= 2**62:
+            raise GeometryError(f"a weight of shape {list(shape)} would hold {numel(tuple(shape)):,} values; "
+                                "that is more than any layer can hold (use a smaller kernel or fewer channels)")
         self.consts[name] = np.broadcast_to(np.float32(0), shape) if value is None else value
         self.shapes[name] = tuple(shape)
         return name
