@@ -1,6 +1,8 @@
 """The sliding-window page in real Chromium, checked against the API's numbers."""
 from __future__ import annotations
 
+import math
+
 import httpx
 import numpy as np
 import pytest
@@ -190,3 +192,30 @@ def test_the_maps_and_their_boxes_follow_a_resize(page, live_server):
         return [[t.offsetLeft, t.offsetTop], el._heatmap.cellBox(0, r - 1, c - 1)]; }""", [r, c])
     assert tap == [pytest.approx(cell["left"], abs=1), pytest.approx(cell["top"], abs=1)]
     assert page.watch.errors == []
+
+
+def test_the_output_map_paints_the_one_diverging_scale(page, live_server):
+    """Each cell of the output map is painted with plots.js's one scale (red negative, white 0, blue
+    positive, linear between, centred on 0 over ±max|y| of the channel): the pixel at the centre of the
+    largest and the smallest value's cells is that colour, worked out here from the stops."""
+    page.goto(live_server + "/conv")
+    ready(page)
+    body = {"input": {"kind": "sample", "name": "colour"}, "layer": {"out_channels": 4, "padding": 1},
+            "weights": {"kind": "random", "seed": 0}}
+    meta = httpx.post(live_server + "/api/convolve", json=body).json()["output"]
+    out = api_output(live_server)[0]
+    lim = max(abs(meta["channel_min"][0]), abs(meta["channel_max"][0]))
+    assert meta["channel_min"][0] < 0 < meta["channel_max"][0]  # a signed channel: the diverging scale
+
+    def colour(v):  # plots.js DIVERGING stops, as colourer interpolates them (Math.round = floor(x + 0.5))
+        t = max(-1.0, min(1.0, float(v) / lim))
+        end, u = ((5, 48, 97) if t >= 0 else (103, 0, 31)), abs(t)
+        return [math.floor(255 * (1 - u) + e * u + 0.5) for e in end]
+
+    cells = [np.unravel_index(np.argmax(out), out.shape), np.unravel_index(np.argmin(out), out.shape)]
+    got = page.evaluate("""(cells) => { const m = document.getElementById('output-plot')._heatmap, ctx = m.canvas.getContext('2d');
+        return cells.map(([r, c]) => { const b = m.cellBox(0, r, c);
+          return Array.from(ctx.getImageData(Math.floor(b.left + b.width / 2), Math.floor(b.top + b.height / 2), 1, 1).data).slice(0, 3); }); }""",
+                        [[int(r), int(c)] for r, c in cells])
+    assert got == [colour(out[r, c]) for r, c in cells]
+    assert got[0][2] > got[0][0] and got[1][0] > got[1][2]  # the largest blue, the smallest red
