@@ -169,6 +169,8 @@ class RunResponse(BaseModel):
     input_preview: Optional[EncodedArray] = Field(None, description="the model input itself (first 3 channels, "
                                                                     "at most 32×32): what the model sees")
     prediction: Optional[Prediction]
+    label: Optional[str] = Field(None, description="a held-out test image's true class (its dataset label), so the "
+                                                   "prediction can be judged; null for every other input")
     layers: list[LayerRun]
     total_ms: float
     roofline: Optional[RooflineInfo] = None

@@ -66,6 +66,17 @@ def test_run_on_a_test_image_predicts_its_label(client):
     assert stored["shape"] == [1, 32, 32]
 
 
+def test_a_test_image_run_names_its_true_class_and_no_other_input_does(client):
+    """Without its label a held-out image's prediction cannot be judged (the page showed "3" for image 7 and
+    nothing said whether that was right)."""
+    _, labels = builtin_test_set("digits")
+    for k in (0, 7, len(labels) - 1):
+        res = client.post("/api/models/digits/run", json={"input": {"kind": "test_image", "index": k}}).json()
+        assert res["label"] == res["prediction"]["classes"][int(labels[k])]
+    drawn = client.post("/api/models/digits/run", json={"input": {"kind": "drawing", "size": 32, "values": [0] * 1024}})
+    assert drawn.json()["label"] is None
+
+
 def test_drawing_goes_through_the_dataset_format(client):
     """A drawing equal to a test image's upscaled 8×8 (as ink fractions) gives the same prediction."""
     images, _ = builtin_test_set("digits")

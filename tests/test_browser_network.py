@@ -407,3 +407,26 @@ def test_at_800x900_the_pad_and_the_prediction_share_the_first_screen(browser, l
         assert pg.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
     finally:
         ctx.close()
+
+
+def test_a_test_image_shows_its_true_class_beside_the_prediction(page, live_server):
+    """The page showed a prediction for a held-out image and never its label, so a learner could not tell a
+    right answer from a wrong one. The label and the verdict are the API's (`label`)."""
+    import numpy as np
+
+    from app.models.service import builtin_test_set
+
+    images, labels = builtin_test_set("digits")
+    for k in (0, 7):
+        run = httpx.post(live_server + "/api/models/digits/run", json={"input": {"kind": "test_image", "index": k}}).json()
+        page.goto(live_server + f"/network?ik=test&ti={k}")
+        ready(page)
+        label = str(int(labels[k]))
+        assert page.get_attribute("#prediction .cls.truth", "data-cls") == label == run["label"]
+        top = run["prediction"]["classes"][run["prediction"]["top"]]
+        verdict = page.inner_text("#prediction .verdict")
+        assert verdict.startswith(f"This test image is a {label}")
+        assert verdict.endswith("is right." if top == label else f"says {top}, which is wrong.")
+    page.goto(live_server + "/network")
+    ready(page)
+    assert page.locator("#prediction .verdict").count() == 0 and np.asarray(images).ndim == 3

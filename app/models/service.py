@@ -188,6 +188,14 @@ def _prediction(model_id: str, y: np.ndarray) -> Optional[Prediction]:
                       top=int(v.argmax()))
 
 
+def _label(model_id: str, spec) -> Optional[str]:
+    """A held-out test image's true class (_model_input has checked its index)."""
+    if not isinstance(spec, TestImageInput):
+        return None
+    _, labels = builtin_test_set(model_id)
+    return builtin_meta(model_id)["classes"][int(labels[spec.index])]
+
+
 def run_model(model_id: str, req: RunRequest, store: ModelStore, inputs: InputStore, s: Settings
               ) -> tuple[RunResponse, Optional[Frame]]:
     g, x, info = _input(model_id, req.input, req.size, store, inputs, s)
@@ -212,7 +220,8 @@ def run_model(model_id: str, req: RunRequest, store: ModelStore, inputs: InputSt
     shown = _preview(x, 3)
     return RunResponse(model=model_id, input=info, input_shape=list(x.shape),
                        input_preview=None if shown is None else encode_array(shown, req.encoding, frame),
-                       prediction=_prediction(model_id, values[g.outputs[0]]), layers=layers, total_ms=total,
+                       prediction=_prediction(model_id, values[g.outputs[0]]), label=_label(model_id, req.input),
+                       layers=layers, total_ms=total,
                        roofline=_roofline_info(roof, [r.macs_per_byte for r in layers if r.macs], s),
                        pointwise_time_share=_share(pw_ms, total)), frame
 

@@ -120,6 +120,15 @@ function renderPrediction(run) {
     el.append(d);
   });
   el.dataset.top = p.classes[p.top];
+  // a held-out test image comes with its true class: say whether the model got it right
+  if (run.label != null) {
+    el.querySelector(`.cls[data-cls="${CSS.escape(run.label)}"]`)?.classList.add("truth");
+    const note = document.createElement("p");
+    note.className = "small wide verdict";
+    note.textContent = `This test image is a ${run.label} (its label in the dataset): the model `
+      + (p.classes[p.top] === run.label ? "is right." : `says ${p.classes[p.top]}, which is wrong.`);
+    el.append(note);
+  }
 }
 
 /** The model's input as the server made it (a drawing's 8×8 digit, a photo converted): what the model sees. */
