@@ -219,3 +219,22 @@ def test_the_output_map_paints_the_one_diverging_scale(page, live_server):
                         [[int(r), int(c)] for r, c in cells])
     assert got == [colour(out[r, c]) for r, c in cells]
     assert got[0][2] > got[0][0] and got[1][0] > got[1][2]  # the largest blue, the smallest red
+
+
+def test_revealing_cell_by_cell_draws_what_a_full_redraw_draws(page, live_server):
+    """While stepping forward the output region reveals one cell per frame (setCell, no redraw of the
+    map); after 21 steps its pixels are exactly those of the map redrawn whole, and the value revealed
+    last is the API's."""
+    page.goto(live_server + "/conv")
+    ready(page)
+    for _ in range(21):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function("document.getElementById('position-label').textContent.startsWith('22/144')")
+    differing = page.evaluate("""() => { const m = document.getElementById('region-plot')._heatmap, c = m.canvas,
+        ctx = c.getContext('2d'), a = ctx.getImageData(0, 0, c.width, c.height).data;
+        m.draw(m.spec);
+        const b = ctx.getImageData(0, 0, c.width, c.height).data;
+        let n = 0; for (let i = 0; i < a.length; i++) n += a[i] !== b[i]; return n; }""")
+    assert differing == 0
+    r, c = position(page)
+    assert hover_text(page, "region-plot", r, c) == f"y[0, {r}, {c}] = {float(api_output(live_server)[0, r, c]):.4f}"

@@ -275,9 +275,10 @@ function show(t, { force = false } = {}) {
   placeOverlays(t);
   $("computation").innerHTML = draw.computationHTML(tr);
   $("position-label").textContent = `${t + 1}/${data.traces.length} · output (${tr.row}, ${tr.col})`;
-  if (force || t !== revealedUpto) { // a canvas repaint: every frame reveals its value
+  if (force || t !== revealedUpto) { // every frame reveals its value: the next one is a single cell painted
+    const next = !force && t === revealedUpto + 1 && maps.region.setCell(0, tr.row, tr.col, tr.value);
     revealedUpto = t;
-    draw.drawRegion(maps.region, data.traces, data.region, t, data.conv.output, data.region.channel);
+    if (!next) draw.drawRegion(maps.region, data.traces, data.region, t, data.conv.output, data.region.channel);
   }
 }
 

@@ -139,6 +139,7 @@ export class Heatmap {
     ctx.strokeStyle = "#c8cdd6"; // a frame: white cells stay visible against the white page
     ctx.lineWidth = 1;
     ctx.strokeRect(left - 0.5, top - 0.5, cell * w + 1, cell * h + 1);
+    g.digits = null; // the decimals written in the cells (null: no text), for setCell
     if (p.digits !== undefined && w * h <= MAX_TEXT_CELLS) this.writeValues(ctx, p, g);
     if (p.title) {
       ctx.fillStyle = INK;
@@ -163,7 +164,7 @@ export class Heatmap {
         else if (x.length === longest[0].length && longest.length < 8) longest.push(x);
       }
       for (const x of longest) widest = Math.max(widest, x.length ? ctx.measureText(x).width : 0);
-      if (widest + 2 <= g.cell && g.cell >= 14) { texts = t; break; }
+      if (widest + 2 <= g.cell && g.cell >= 14) { texts = t; g.digits = d; break; }
     }
     if (!texts) return;
     ctx.textAlign = "center";
@@ -218,6 +219,33 @@ export class Heatmap {
     ctx.textAlign = "left";
     ctx.textBaseline = "middle";
     for (const v of ticks.values) ctx.fillText(tickText(v, ticks.step), x + 16, top + ((zmax - v) / (zmax - zmin)) * height);
+  }
+
+  /** Reveal one blank cell (the player's next value) without redrawing the map: its colour, and its
+   * text as the last draw wrote the others. False when that text would not fit: then redraw instead. */
+  setCell(panel, row, col, v) {
+    const g = this.geom?.geoms[panel], p = this.spec?.panels[panel], step = p?.step || 1;
+    if (!g || g.digits === undefined) return false;
+    const r = (row - (p.y0 || 0)) / step, c = (col - (p.x0 || 0)) / step;
+    if (!(r >= 0 && r < g.h && c >= 0 && c < g.w && Number.isInteger(r) && Number.isInteger(c))) return false;
+    const ctx = this.canvas.getContext("2d"), text = g.digits === null ? "" : v.toFixed(g.digits);
+    ctx.font = FONT;
+    if (text && ctx.measureText(text).width + 2 > g.cell) return false;
+    p.rows[r][c] = v;
+    const rgba = new Uint8ClampedArray(4);
+    colourer(this.spec.min, this.spec.max)(v, rgba, 0);
+    // the cell's edges rounded as the nearest-neighbour drawImage of a full draw puts them
+    const x0 = Math.round(g.left + c * g.cell), x1 = Math.round(g.left + (c + 1) * g.cell);
+    const y0 = Math.round(g.top + r * g.cell), y1 = Math.round(g.top + (r + 1) * g.cell);
+    ctx.fillStyle = `rgb(${rgba[0]},${rgba[1]},${rgba[2]})`;
+    ctx.fillRect(x0, y0, x1 - x0, y1 - y0);
+    if (text) {
+      ctx.textAlign = "center";
+      ctx.textBaseline = "middle";
+      ctx.fillStyle = 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2] > 140 ? INK : "#fff";
+      ctx.fillText(text, g.left + (c + 0.5) * g.cell, g.top + (r + 0.5) * g.cell);
+    }
+    return true;
   }
 
   /** One small off-screen canvas, reused, holding an image to draw scaled (creating one per panel and
