@@ -67,3 +67,18 @@ def test_the_status_says_the_walk_is_over_this_input_not_the_papers(page, live_s
     assert page.inner_text("#layer-message").strip() == (
         f"{len(api['rows'])} layers of MobileNet-v1 (width α = 1), 224×224 (the paper's input size), "
         "walked over this input [3×96×128]")
+
+
+def test_a_stack_that_is_not_json_is_explained_and_a_stack_names_no_paper(page, live_server):
+    """Applying text that is not JSON came back as "layers (design.layers) is 'not JSON'; it must be a list";
+    and the status called a user's stack's size "the paper's input size"."""
+    page.goto(live_server + "/receptive?n=custom")
+    ready(page)
+    status = page.inner_text("#layer-message")
+    assert status.endswith("layers of my stack, walked over this input [3×96×128]"), status
+    page.fill("#custom-stack", "conv 3")
+    page.click("#custom-apply")
+    page.wait_for_function("document.getElementById('layer-message').textContent.includes('not valid JSON')")
+    shown = page.inner_text("#layer-message")
+    assert shown.startswith("my own stack is not valid JSON (") and "'not JSON'" not in shown
+    assert "error" in page.get_attribute("#layer-message", "class")

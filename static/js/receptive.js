@@ -71,10 +71,11 @@ async function render({ check: answer }) {
   $("rf-stopped").textContent = data.rf.stopped ? `The walk ${data.rf.stopped}.` : "";
   const [c, h, w] = data.rf.input.shape, [gh, gw] = data.rf.grid;
   const frame = gh === h && gw === w ? "" : ` (its fields are in its own ${gh}×${gw} input's coordinates, drawn stretched over the picture)`;
-  // "GoogLeNet (Inception v1), 224×224 on the input [3×96×128]" read as a contradiction: the size in the
-  // name is the paper's input, the walk is over this one
-  shell.message(`${data.rf.rows.length} layers of ${data.rf.network} (the paper's input size), walked over this input `
-    + `[${c}×${h}×${w}]${frame}`, true);
+  // "GoogLeNet (Inception v1), 224×224 on the input [3×96×128]" read as a contradiction: the size in a
+  // paper architecture's name is the paper's input, the walk is over this one (a stack or a model has none)
+  const paper = !(shell.state.network === "custom" || shell.state.network.startsWith("model:"));
+  shell.message(`${data.rf.rows.length} layers of ${data.rf.network}${paper ? " (the paper's input size)" : ""}, `
+    + `walked over this input [${c}×${h}×${w}]${frame}`, true);
   table();
   shell.resetPlayer(data.rf.rows.length);
 }
@@ -135,7 +136,17 @@ $("rf-canvas").addEventListener("click", (e) => {
   const r = e.target.getBoundingClientRect(), [h, w] = data.rf.grid;
   shell.set({ pointRow: Math.floor(((e.clientY - r.top) / r.height) * h), pointCol: Math.floor(((e.clientX - r.left) / r.width) * w) }, { load: true });
 });
-$("custom-apply").addEventListener("click", () => shell.set({ custom: $("custom-stack").value }, { load: true }));
+// Text that is not JSON is explained here: sent on, it came back as "layers (design.layers) is 'not JSON'".
+$("custom-apply").addEventListener("click", () => {
+  const text = $("custom-stack").value;
+  try {
+    JSON.parse(text);
+  } catch (err) {
+    shell.message(`my own stack is not valid JSON (${err.message}); write it as the example: {"name": …, "layers": [{"op": "conv", "out": 16, "k": 3}, …]}`, false);
+    return;
+  }
+  shell.set({ custom: text }, { load: true });
+});
 
 /** Uploaded models (GET /api/models) join the network choices, so a model uploaded on /network can be
  * walked here too; a link naming one keeps it selected once the list is in. */
