@@ -430,3 +430,21 @@ def test_a_test_image_shows_its_true_class_beside_the_prediction(page, live_serv
     page.goto(live_server + "/network")
     ready(page)
     assert page.locator("#prediction .verdict").count() == 0 and np.asarray(images).ndim == 3
+
+
+def test_the_first_stroke_replaces_the_example_seven(page, live_server):
+    """A learner who starts drawing without pressing Clear drew over the example seven, and the model read
+    seven-plus-stroke. The first stroke now starts a drawing of one's own: the same one as after Clear."""
+    page.goto(live_server + "/network")
+    ready(page)
+    n = loads(page)
+    draw(page, [[(128, 40), (128, 220)]])  # a one, straight onto the page's seven
+    ready(page, n + 1)
+    over_the_seven = probabilities(page), page.url
+    page.click("#pad-clear")
+    n = loads(page)
+    draw(page, [[(128, 40), (128, 220)]])
+    ready(page, n + 1)
+    assert (probabilities(page), page.url) == over_the_seven
+    bar = page.evaluate("() => document.getElementById('pad').getContext('2d').getImageData(90, 50, 1, 1).data[0]")
+    assert bar == 0  # a pixel of the seven's top bar is paper again

@@ -4,7 +4,7 @@
 /** A pad on ``canvas``: clear(), wire(onStroke), grid(), drawSeven(), and ``drawn`` once a stroke landed. */
 export function createPad(canvas, grid) {
   const pen = canvas.getContext("2d", { willReadFrequently: true }); // read back on every stroke
-  const self = { drawn: false };
+  const self = { drawn: false, example: false }; // example: the seven the page opened with is showing
 
   function stroke(a, b) {
     pen.strokeStyle = "#fff";
@@ -26,11 +26,17 @@ export function createPad(canvas, grid) {
     pen.fillStyle = "#000";
     pen.fillRect(0, 0, canvas.width, canvas.height);
     self.drawn = false;
+    self.example = false;
   };
 
   self.wire = (onDone) => {
     let last = null;
-    canvas.addEventListener("pointerdown", (e) => { canvas.setPointerCapture(e.pointerId); last = point(e); stroke(last, last); });
+    canvas.addEventListener("pointerdown", (e) => {
+      if (self.example) self.clear(); // the first stroke starts a drawing of one's own, not a mark on the seven
+      canvas.setPointerCapture(e.pointerId);
+      last = point(e);
+      stroke(last, last);
+    });
     canvas.addEventListener("pointermove", (e) => { if (last) { const p = point(e); stroke(last, p); last = p; } });
     const end = () => { if (last) { last = null; onDone(); } };
     canvas.addEventListener("pointerup", end);
@@ -80,6 +86,7 @@ export function createPad(canvas, grid) {
     stroke([80 * s, 50 * s], [180 * s, 50 * s]);
     stroke([180 * s, 50 * s], [110 * s, 220 * s]);
     stroke([100 * s, 140 * s], [175 * s, 140 * s]);
+    self.example = true;
   };
   return self;
 }
