@@ -115,7 +115,7 @@ async function run(body, ctx) {
   let trace = null;
   if (!pick) {
     const region = regionOf(ctx.check.output_shape);
-    trace = { region, answer: postJSON("/api/trace", { ...body, positions: drawnPositions(region) }, { signal: ctx.signal }) };
+    trace = { region, answer: postJSON("/api/trace", { ...body, positions: draw.drawnPositions(region, +shell.state.step || 0) }, { signal: ctx.signal }) };
     trace.answer.catch(() => {}); // awaited in render; a superseded load never gets there
   }
   return { conv: await convP, trace, inputKey };
@@ -191,28 +191,14 @@ function regionOf([c, h, w]) {
   return { channel, row_start: r0, row_stop: Math.min(h, r0 + size), col_start: c0, col_stop: Math.min(w, c0 + size) };
 }
 
-const regionCount = (r) => (r.row_stop - r.row_start) * (r.col_stop - r.col_start);
-const stepOf = (r, row, col) => (row - r.row_start) * (r.col_stop - r.col_start) + (col - r.col_start);
-const positionAt = (r, s) => ({ channel: r.channel, row: r.row_start + Math.floor(s / (r.col_stop - r.col_start)),
-  col: r.col_start + (s % (r.col_stop - r.col_start)) });
-
-/** The positions whose traces the plots need now: the region's first ones up to the step shown (their
- * values are revealed) and its last one. Output row i reads input rows i·stride − pad + dilation·j, which
- * grow with i, so the first and last windows bound the region's receptive field. The whole region's
- * trace (~350 KB of JSON, ~16 ms of server time for 12×12) follows for the player, off the path to pixels. */
-function drawnPositions(region) {
-  const n = regionCount(region), upto = Math.min(+shell.state.step || 0, n - 1);
-  return [...Array.from({ length: upto + 1 }, (_, s) => positionAt(region, s)), ...(upto < n - 1 ? [positionAt(region, n - 1)] : [])];
-}
-
 /** Trace the region (the layer on screen, not a newer form) and draw everything that depends on it. */
 async function loadRegion(ctx, sent = null) {
   const region = sent ? sent.region : regionOf(data.check.output_shape), req = data.req;
-  const res = await (sent ? sent.answer : postJSON("/api/trace", { ...req, positions: drawnPositions(region) }));
+  const res = await (sent ? sent.answer : postJSON("/api/trace", { ...req, positions: draw.drawnPositions(region, +shell.state.step || 0) }));
   if (ctx.isStale()) return;
   data.whole = wholeTrace(ctx, req, region); // show() asks for it when a step was not traced yet
-  const traces = new Array(regionCount(region)); // steps 0…shownUpto only, until the whole region's trace is in
-  for (const t of res.traces) traces[stepOf(region, t.row, t.col)] = t;
+  const traces = new Array(draw.regionCount(region)); // steps 0…shownUpto only, until the whole region's trace is in
+  for (const t of res.traces) traces[draw.stepOf(region, t.row, t.col)] = t;
   let shownUpto = 0;
   while (shownUpto + 1 < traces.length && traces[shownUpto + 1]) shownUpto++;
   Object.assign(data, { traces, region, bounds: draw.receptiveBounds(res.traces), shownUpto });
@@ -296,11 +282,11 @@ function placeOverlays(t = +shell.state.step) {
 async function jumpTo(row, col) {
   shell.player.stop();
   const r = data.region;
-  if (row >= r.row_start && row < r.row_stop && col >= r.col_start && col < r.col_stop) return shell.player.go(stepOf(r, row, col));
+  if (row >= r.row_start && row < r.row_stop && col >= r.col_start && col < r.col_stop) return shell.player.go(draw.stepOf(r, row, col));
   const half = Math.floor(regionSize() / 2);
   shell.set({ regionRow: Math.max(0, row - half), regionCol: Math.max(0, col - half), step: 0 });
   await moveRegion();
-  shell.player.go(stepOf(data.region, row, col));
+  shell.player.go(draw.stepOf(data.region, row, col));
 }
 
 /** Click or drag on the whole-input view: centre the region on the output pixel whose window is there. */

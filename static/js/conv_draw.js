@@ -88,6 +88,21 @@ export function placeWindow(map, t, nPanels) {
   }
 }
 
+/** A region's positions in the player's order (row by row): how many, the step of (row, col), and back. */
+export const regionCount = (r) => (r.row_stop - r.row_start) * (r.col_stop - r.col_start);
+export const stepOf = (r, row, col) => (row - r.row_start) * (r.col_stop - r.col_start) + (col - r.col_start);
+const positionAt = (r, s) => ({ channel: r.channel, row: r.row_start + Math.floor(s / (r.col_stop - r.col_start)),
+  col: r.col_start + (s % (r.col_stop - r.col_start)) });
+
+/** The positions whose traces the plots need now: the region's first ones up to the step shown (their
+ * values are revealed) and its last one. Output row i reads input rows i·stride − pad + dilation·j, which
+ * grow with i, so the first and last windows bound the region's receptive field. The whole region's
+ * trace (~350 KB of JSON for 12×12) follows for the player, off the path to pixels. */
+export function drawnPositions(region, step) {
+  const n = regionCount(region), upto = Math.min(step, n - 1);
+  return [...Array.from({ length: upto + 1 }, (_, s) => positionAt(region, s)), ...(upto < n - 1 ? [positionAt(region, n - 1)] : [])];
+}
+
 /** The output region, revealed up to step `upto` (cells not yet computed stay blank). */
 export function regionZ(traces, region, upto) {
   const rows = region.row_stop - region.row_start, cols = region.col_stop - region.col_start;
