@@ -348,3 +348,23 @@ def test_a_full_view_link_opens_the_section_it_explains(page, live_server, step,
     top, height = page.evaluate(f"[document.getElementById('{section}').getBoundingClientRect().top, innerHeight]")
     assert -2 <= top < height / 3, top  # near the top (the last sections cannot scroll all the way up)
     assert page.watch.errors == []
+
+
+def test_a_number_out_of_range_is_explained_beside_its_field_and_the_quiz_judges_its_own(page, live_server):
+    """/learn has no status line: field_check.js writes beside the field, without repeating its label; the
+    quiz's answers are judged by the API ("Not quite (you wrote -5)"), so field_check leaves them alone
+    (it had put "How many MACs … input? must be …" into the middle of the question)."""
+    page.goto(live_server + "/learn#fc")
+    show_step(page, "fc")
+    page.fill("#c8-size", "99")
+    page.press("#c8-size", "Enter")
+    page.wait_for_function("document.getElementById('c8-size-error')?.textContent.includes('must be')")
+    top = page.get_attribute("#c8-size", "max")
+    assert page.inner_text("#c8-size-error") == f"must be a whole number from {page.get_attribute('#c8-size', 'min')} to {top} (you typed 99)."
+    page.goto(live_server + "/learn#check")
+    show_step(page, "check")
+    page.fill("#q-macs", "-5")
+    page.press("#q-macs", "Enter")
+    page.wait_for_function("document.getElementById('check').textContent.includes('you wrote -5')")
+    assert page.locator("#q-macs-error").count() == 0
+    assert page.watch.errors == []

@@ -37,9 +37,9 @@ export function allowedText(el) {
   return kind;
 }
 
-export function fieldMessage(el) {
+export function fieldMessage(el, named = true) {
   const typed = el.validity.badInput || el.value === "" ? "" : ` (you typed ${el.value})`;
-  return `${nameOf(el)} must be ${el.dataset.allowed || allowedText(el)}${typed}.`;
+  return `${named ? `${nameOf(el)} ` : ""}must be ${el.dataset.allowed || allowedText(el)}${typed}.`;
 }
 
 /** A text field that parses its own value (the cost lab's layer editor: "3,1", "same") says whether it
@@ -65,8 +65,8 @@ function show() {
   const [el, text] = [...invalid.entries()].at(-1) || [];
   if (!el) return;
   const status = $("layer-message");
-  if (!status) {
-    inline(el).textContent = text;
+  if (!status) { // right after the field's own label: the name would be said twice
+    inline(el).textContent = fieldMessage(el, false);
     return;
   }
   if (!before) before = { text: status.textContent, ok: !status.classList.contains("error") };
@@ -83,6 +83,7 @@ function restore(shown) {
 
 function check(el, committed) {
   if (!(el instanceof HTMLInputElement) || !(el.type === "number" || parsesItself(el)) || el.disabled) return;
+  if (el.hasAttribute("data-checks-itself")) return; // e.g. /learn's quiz: the API judges every answer
   // Emptied: wait while typing; once committed, an error if the field always holds a value (a quiz
   // answer may stay empty). A field that parses itself decides for itself ("blank = window" is a value).
   const empty = el.value === "" && !el.validity.badInput;
