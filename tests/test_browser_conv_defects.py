@@ -193,3 +193,12 @@ def test_groups_offers_only_what_the_api_allows_after_an_invalid_link(page, live
     page.wait_for_function("document.getElementById('layer-message').textContent.includes('[4×96×128]')")
     ready(page)
     assert page.eval_on_selector_all("#groups option", "os => os.map(o => o.textContent)") == ["1"]
+
+
+def test_a_negative_factor_is_written_in_parentheses(page, live_server):
+    """The written-out sum read "0×-0.036": a negative factor is now bracketed, "0×(−0.036)"."""
+    page.goto(f"{live_server}/conv")
+    ready(page)
+    text = page.inner_text("#computation")
+    assert "Σ = " in text and "×(" in text  # Kaiming weights at seed 0 include negatives
+    assert "×-" not in text and "×−" not in text, text[:400]

@@ -273,7 +273,8 @@ function table(rows, padMask, caption) {
 /** The numbers behind one output value: per channel window ⊙ weights = products → partial sum. */
 export function computationHTML(t, maxChannels = 8) {
   const parts = t.input_channels.slice(0, maxChannels).map((ch, i) => {
-    const terms = t.products[i].flat().map((p, k) => `${fmt(t.windows[i].flat()[k])}×${fmt(t.weights[i].flat()[k])}`);
+    const factor = (v) => (v < 0 ? `(${fmt(v)})` : fmt(v));  // 0×(−0.036), not 0×-0.036
+    const terms = t.products[i].flat().map((p, k) => `${factor(t.windows[i].flat()[k])}×${factor(t.weights[i].flat()[k])}`);
     const written = terms.length <= 27 ? terms.join(" + ") : `${terms.slice(0, 27).join(" + ")} + …`;
     return `<div class="chan"><div><b>input channel ${ch}</b></div>
       ${table(t.windows[i], t.is_padding, "window")}<span class="op">⊙</span>${table(t.weights[i], null, "weights")}
