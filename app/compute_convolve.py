@@ -1,4 +1,5 @@
-"""Validated convolution requests → the answers of /api/layer/check, /api/convolve and /api/trace.
+"""Validated convolution requests → the answers of /api/layer/check, /api/convolve, /api/trace and
+/api/convolve/view (all three at once, for a page).
 
 app.compute plans, prepares and runs one layer; this module turns a request into the answer the
 routers in app/api/convolve.py send: the check (from shapes alone, nothing allocated), the run with its
@@ -14,13 +15,14 @@ from app.encoding import Frame, encode_array, npy_chunks, to_png
 from app.engine.cost import ConvCost
 from app.engine.errors import GeometryError
 from app.engine.explain import connectivity, explain
-from app.engine.region import busiest_region
+from app.engine.region import busiest_region, first_and_last, region_at
 from app.engine.views import preview_step
 from app.errors import ConvlensError, NotFound, check_limit
 from app.inputs.resolve import input_shape, resolve_input
 from app.inputs.store import InputStore
 from app.schemas import (CheckError, ConvolveRequest, ConvolveResponse, Cost, Formulas, LayerCheckRequest,
                          LayerCheckResponse, Region, ResolvedLayer, TraceRequest)
+from app.schemas_view import TraceAnswer, TraceSpot, ViewRequest, ViewResponse
 from app.settings import Settings
 
 
@@ -66,7 +68,7 @@ class ConvolveAnswer:
     """What /api/convolve sends: a whole response (with its frame when binary), or for npy the output's
     chunks, or for png one channel's picture."""
     engine_ms: float
-    response: ConvolveResponse | None = None
+    response: ConvolveResponse | ViewResponse | None = None
     frame: Frame | None = None
     npy: list | None = None
     png: bytes | None = None
@@ -76,11 +78,14 @@ def convolve(req: ConvolveRequest, store: InputStore, s: Settings) -> ConvolveAn
     """Every limit checked from shapes first; then input → layer → output, encoded as asked."""
     check_convolve(input_shape(req.input, store, s)[0], req.layer, req.weights, req.encoding, req.include_input, s)
     x, info = resolve_input(req.input, store, s)
-    layer = prepare_layer(x.shape, req.layer, req.weights, s)
+    return _run(req, x, info, prepare_layer(x.shape, req.layer, req.weights, s), s)
+
+
+def _run(req: ConvolveRequest | ViewRequest, x, info, layer: PreparedLayer, s: Settings) -> ConvolveAnswer:
     result = run_layer(x, layer, s)
     if req.encoding == "npy":
         return ConvolveAnswer(result.engine_ms, npy=npy_chunks(result.output))
-    if req.encoding == "png":
+    if req.encoding == "png":  # (a ViewRequest has neither npy nor png)
         if req.channel >= result.output.shape[0]:
             raise NotFound(f"output channel {req.channel} does not exist; the output has channels "
                            f"0..{result.output.shape[0] - 1}")
@@ -101,6 +106,7 @@ def convolve(req: ConvolveRequest, store: InputStore, s: Settings) -> ConvolveAn
 
 
 def _positions(req: TraceRequest, layer: PreparedLayer, s: Settings) -> list[tuple[int, int, int]]:
+    """The request's positions and region, within the trace limits."""
     pos = [(p.channel, p.row, p.col) for p in req.positions]
     if req.region is not None:
         r = req.region
@@ -113,6 +119,10 @@ def _positions(req: TraceRequest, layer: PreparedLayer, s: Settings) -> list[tup
         pos += [(r.channel, i, j) for i in range(r.row_start, r.row_stop) for j in range(r.col_start, r.col_stop)]
     if not pos:
         raise GeometryError("give at least one output position (positions or region)")
+    return _within_limits(pos, layer, s)
+
+
+def _within_limits(pos: list[tuple[int, int, int]], layer: PreparedLayer, s: Settings) -> list[tuple[int, int, int]]:
     check_limit("trace positions", len(pos), s.max_trace_positions, "max_trace_positions")
     g = layer.geometry
     check_limit("trace values (positions × C_in/groups·kH·kW)",
@@ -125,15 +135,49 @@ def trace(req: TraceRequest, store: InputStore, s: Settings) -> dict:
     FastAPI's generic encoder walks every number and is ~10× slower than json.dumps, itself ~20× slower)."""
     x, info = resolve_input(req.input, store, s)
     layer = prepare_layer(x.shape, req.layer, req.weights, s)
-    traces = trace_many(x, layer, _positions(req, layer, s))
-    return {
-        "input": info.model_dump(), "layer": _resolved(layer).model_dump(),
-        "output_shape": list(layer.geometry.output_shape),
-        "traces": [{
-            "channel": t.out_channel, "row": t.row, "col": t.col, "group": t.group,
-            "input_channels": list(t.input_channels), "input_rows": list(t.input_rows),
-            "input_cols": list(t.input_cols), "is_padding": t.is_padding.tolist(),
-            "windows": t.windows.tolist(), "weights": t.weights.tolist(), "products": t.products.tolist(),
-            "partial_sums": t.partial_sums.tolist(), "bias": t.bias, "pre_activation": t.pre_activation,
-            "value": t.value} for t in traces],
-    }
+    return {"input": info.model_dump(), "layer": _resolved(layer).model_dump(),
+            "output_shape": list(layer.geometry.output_shape),
+            "traces": _traces_json(x, layer, _positions(req, layer, s))}
+
+
+def _traces_json(x, layer: PreparedLayer, positions: list[tuple[int, int, int]]) -> list[dict]:
+    return [{"channel": t.out_channel, "row": t.row, "col": t.col, "group": t.group,
+             "input_channels": list(t.input_channels), "input_rows": list(t.input_rows),
+             "input_cols": list(t.input_cols), "is_padding": t.is_padding.tolist(),
+             "windows": t.windows.tolist(), "weights": t.weights.tolist(), "products": t.products.tolist(),
+             "partial_sums": t.partial_sums.tolist(), "bias": t.bias, "pre_activation": t.pre_activation,
+             "value": t.value} for t in trace_many(x, layer, positions)]
+
+
+def view(req: ViewRequest, store: InputStore, s: Settings) -> ConvolveAnswer:
+    """The check; for a valid layer also the run and the trace, in one answer. A page sent the check and
+    then the run and the trace: two round trips of ~10 ms each in Chromium on two cores, which were half
+    of a control change's time to pixels. An invalid layer is answered as the check answers it (200,
+    ``valid: false``): the browser logs every 4xx answer as an error."""
+    check = check_layer(req, store, s)
+    if not check.valid:
+        return ConvolveAnswer(0.0, response=ViewResponse(check=check),
+                              frame=Frame() if req.encoding == "binary" else None)  # a frame with no arrays
+    check_convolve(input_shape(req.input, store, s)[0], req.layer, req.weights, req.encoding, req.include_input, s)
+    x, info = resolve_input(req.input, store, s)
+    layer = prepare_layer(x.shape, req.layer, req.weights, s)
+    ran = _run(req, x, info, layer, s)
+    trace = None if req.trace is None else _spot_trace(req.trace, x, layer, s)
+    return ConvolveAnswer(ran.engine_ms, response=ViewResponse(check=check, conv=ran.response, trace=trace),
+                          frame=ran.frame)
+
+
+def _spot_trace(spot: TraceSpot, x, layer: PreparedLayer, s: Settings) -> TraceAnswer:
+    """The spot's region placed inside the output (or the busiest one), and its positions' traces."""
+    g = layer.geometry
+    channel = min(spot.channel, g.out_channels - 1)
+    if (spot.row is None) != (spot.col is None):
+        raise GeometryError("trace: give both row and col, or neither (the region with the most input detail)")
+    at = (busiest_region(x, g, spot.size) if spot.row is None
+          else region_at(spot.row, spot.col, spot.size, g.out_height, g.out_width))
+    cells = first_and_last(at, spot.upto) if spot.upto is not None else [
+        (i, j) for i in range(at.row_start, at.row_stop) for j in range(at.col_start, at.col_stop)]
+    channels = range(g.out_channels) if spot.all_channels else [channel]
+    positions = _within_limits([(c, i, j) for i, j in cells for c in channels], layer, s)
+    return TraceAnswer.model_construct(region=Region(channel=channel, **asdict(at)),
+                                       traces=_traces_json(x, layer, positions))

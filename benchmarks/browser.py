@@ -6,11 +6,11 @@ Chromium (Debian's), per page.
 Control change → pixels (issue 11 §3): on /conv, the kernel height is switched between 3 and 5 as a
 user types it (an `input` event on the field), on a built-in sample and on a 1024×768 photo upload.
 The page's shell (static/js/shell.js) stamps, in ms from the event: "api" when every answer needed for
-the first drawing is in (layer check + convolution), "output" when the first output is drawn (canvas
-thumbnails of every output channel), "all" when every plot is redrawn and one more frame has been
-painted (requestAnimationFrame, then a task). Medians over the changes. Beside them, "API alone": the
-same requests (check, convolve as a binary frame, trace of the region) sent one after the other from
-Python, as the page sends them, without a browser.
+the first drawing is in (one POST /api/convolve/view: the layer check, the convolution and the
+region's first traces), "output" when the first output is drawn (canvas thumbnails of every output
+channel), "all" when every plot is redrawn and one more frame has been painted (requestAnimationFrame,
+then a task). Medians over the changes. Beside them, "API alone": the same request from Python, as
+the page sends it, without a browser.
 
 Without --url it starts `python -m app` on a free port. A frame is one step of the window: the page's
 own step function plus the style and layout it causes (forced by reading layout), timed with
@@ -81,44 +81,45 @@ def photo_png(h: int = 768, w: int = 1024) -> bytes:
 
 
 def api_alone_ms(url: str, input_spec: dict, kernel_h: int, repeats: int) -> float:
-    """The page's requests for one change, from Python, as the page sends them: the layer check, then
-    the convolution (output preview, no input: it is unchanged) and the region's trace at the same time.
-    Median ms over repeats, after one warm-up."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    """/conv's request for one change, from Python, as the page sends it: the view (check, convolution
+    as a binary frame with the output at preview size, no input: it is unchanged, and the traces of the
+    region's first and last positions). Median ms over repeats, after one warm-up."""
     import httpx
     layer = {"stride": 1, "padding": 1, "dilation": 1, "bias": True, "flip": False, "activation": "none",
              "out_channels": 4, "kernel_size": [kernel_h, 3], "groups": 1}
-    body = {"input": input_spec, "layer": layer, "weights": {"kind": "random", "seed": 0}}
-    with httpx.Client(base_url=url, timeout=60) as c, ThreadPoolExecutor(2) as pool:
-        region = c.post("/api/convolve", json={**body, "region_size": 12, "encoding": "npy"}).headers  # warm-up
-        region = c.post("/api/convolve", json={**body, "region_size": 12, "preview_size": 16}).json()["region"]
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            c.post("/api/layer/check", json=body).raise_for_status()
-            conv = pool.submit(lambda: c.post("/api/convolve", json={**body, "encoding": "binary", "preview_size": 400}).content)
-            trace = pool.submit(lambda: c.post("/api/trace", json={**body, "region": region}).content)
-            conv.result(), trace.result()
-            times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+    body = {"input": input_spec, "layer": layer, "weights": {"kind": "random", "seed": 0}, "encoding": "binary",
+            "preview_size": 400}
+    with httpx.Client(base_url=url, timeout=60) as c:
+        region = c.post("/api/convolve", json={**body, "region_size": 12, "encoding": "base64"}).json()["region"]
+        trace = {"channel": 0, "row": region["row_start"], "col": region["col_start"], "size": 12, "upto": 0}
+        return _median_ms(lambda: c.post("/api/convolve/view", json={**body, "trace": trace}).raise_for_status(),
+                          repeats)
 
 
 def pointwise_api_alone_ms(url: str, input_spec: dict, out_channels: int, repeats: int) -> float:
-    """/pointwise's requests for one change of C_out, from Python, as the page sends them: the layer
-    check, then the convolution (binary frame, output at preview size, no input: it is unchanged).
-    Median ms over repeats, after one warm-up."""
+    """/pointwise's request for one change of C_out, from Python, as the page sends it: the view (check,
+    convolution as a binary frame, output at preview size, no input: it is unchanged; on an input larger
+    than the preview, every output channel's trace at the pixel shown). Median ms over repeats, after one
+    warm-up."""
     import httpx
     body = {"input": input_spec, "layer": {"kernel_size": 1, "activation": "none", "out_channels": out_channels,
-                                           "bias": True}, "weights": {"kind": "random", "seed": 0}}
+                                           "bias": True}, "weights": {"kind": "random", "seed": 0},
+            "encoding": "binary", "preview_size": POINTWISE_PREVIEW}
     with httpx.Client(base_url=url, timeout=60) as c:
-        c.post("/api/convolve", json={**body, "encoding": "npy"}).raise_for_status()  # warm-up
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            c.post("/api/layer/check", json=body).raise_for_status()
-            c.post("/api/convolve", json={**body, "encoding": "binary", "preview_size": POINTWISE_PREVIEW}).content
-            times.append((time.perf_counter() - t0) * 1e3)
+        layer_only = {k: body[k] for k in ("input", "layer", "weights")}
+        shape = c.post("/api/layer/check", json=layer_only).json()["input"]["shape"]
+        if max(shape[1:]) > POINTWISE_PREVIEW:
+            body["trace"] = {"row": shape[1] // 2, "col": shape[2] // 2, "size": 1, "all_channels": True}
+        return _median_ms(lambda: c.post("/api/convolve/view", json=body).raise_for_status(), repeats)
+
+
+def _median_ms(call, repeats: int) -> float:
+    call()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(times)
 
 

@@ -250,7 +250,7 @@ def test_a_photo_is_drawn_from_a_preview_and_its_pixel_is_exact(page, live_serve
     widths = page.eval_on_selector_all("#outputs canvas:not(.mask)", "cs => cs.map(c => c.width)")
     assert len(widths) == 4 and all(w <= 300 for w in widths), widths  # 1024 columns sent as every 4th
     # the change's first convolution (the first load's whole output may still arrive: it is a follow-up)
-    with page.expect_response(lambda r: r.url.endswith("/api/convolve")
+    with page.expect_response(lambda r: r.url.endswith("/api/convolve/view")
                               and '"out_channels":5' in (r.request.post_data or "")) as answer:
         page.fill("#out-channels", "5")  # a change on the same photo
     assert len(answer.value.body()) < 2 * 2**20  # drawn from the preview, not the whole 12.6 MB output

@@ -1,4 +1,5 @@
-"""POST /api/layer/check, /api/convolve and /api/trace: each calls one function of app.compute_convolve."""
+"""POST /api/layer/check, /api/convolve, /api/trace and /api/convolve/view: each calls one function of
+app.compute_convolve."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
@@ -10,6 +11,7 @@ from app.api.respond import plain_json, respond
 from app.encoding import FRAME_MEDIA_TYPE
 from app.inputs.store import InputStore
 from app.schemas import ERROR_RESPONSES, ConvolveRequest, ConvolveResponse, LayerCheckRequest, LayerCheckResponse, TraceRequest
+from app.schemas_view import ViewRequest, ViewResponse
 from app.settings import Settings
 
 router = APIRouter(prefix="/api", tags=["convolution"], responses=ERROR_RESPONSES)
@@ -53,3 +55,15 @@ def trace(req: TraceRequest, s: Settings = Depends(settings_of), store: InputSto
     when ``flip``), the element-wise products, each channel's partial sum, the bias, the total before the
     activation and the value. Its ``value`` equals /api/convolve's output at that position."""
     return plain_json(service.trace(req, store, s))
+
+
+@router.post("/convolve/view", response_model=ViewResponse, summary="Check, run and trace a layer in one request",
+             responses={200: {"content": {FRAME_MEDIA_TYPE: {}},
+                              "description": "JSON; with encoding=binary the same response as a binary frame"}})
+def view(req: ViewRequest, s: Settings = Depends(settings_of), store: InputStore = Depends(store_of)):
+    """What a page draws after a control change: the layer check (as /api/layer/check), and for a valid
+    layer the run (as /api/convolve) and, with ``trace``, the computation of a region of outputs (as
+    /api/trace) placed on the output this layer gives. An invalid layer is a valid answer here, as for
+    the check: 200 with ``check.valid: false`` and nothing else."""
+    answer = service.view(req, store, s)
+    return respond(answer.response, answer.frame, req.encoding, {"X-Engine-Ms": f"{answer.engine_ms:.3f}"})

@@ -10,6 +10,7 @@ from starlette.staticfiles import StaticFiles
 class CachedStaticFiles(StaticFiles):
     def file_response(self, full_path, stat_result, scope, status_code=200):
         response = super().file_response(full_path, stat_result, scope, status_code)
-        vendored = "/vendor/" in str(full_path).replace("\\\\", "/")
-        response.headers["Cache-Control"] = "public, max-age=86400" if vendored else "no-cache"
+        path = str(full_path).replace("\\\\", "/")
+        kept = "/vendor/" in path or path.endswith("/favicon.svg")  # the icon: asked again at each URL change
+        response.headers["Cache-Control"] = "public, max-age=86400" if kept else "no-cache"
         return response

@@ -53,3 +53,21 @@ def busiest_region(x: np.ndarray, g: ConvGeometry, size: int) -> OutputRegion:
     i = int(np.argmax(score))
     r0, c0 = i // n_c, i % n_c
     return OutputRegion(r0, r0 + rows, c0, c0 + cols)
+
+
+def region_at(row: int, col: int, size: int, out_height: int, out_width: int) -> OutputRegion:
+    """The size×size region (cut to the output) whose top-left corner is (row, col), moved inside the
+    output: a page keeps its region while a layer change shrinks the output under it."""
+    rows, cols = min(size, out_height), min(size, out_width)
+    r0, c0 = max(0, min(row, out_height - rows)), max(0, min(col, out_width - cols))
+    return OutputRegion(r0, r0 + rows, c0, c0 + cols)
+
+
+def first_and_last(region: OutputRegion, upto: int) -> list[tuple[int, int]]:
+    """The region's positions 0…upto in row-major order, and its last one. Output row i reads input rows
+    i·stride − pad + dilation·j, which grow with i, so the first and last windows bound the region's
+    receptive field: a page draws the field and the steps up to the one shown from these alone."""
+    cols = region.col_stop - region.col_start
+    n = (region.row_stop - region.row_start) * cols
+    steps = list(range(min(upto, n - 1) + 1)) + ([n - 1] if upto < n - 1 else [])
+    return [(region.row_start + s // cols, region.col_start + s % cols) for s in steps]

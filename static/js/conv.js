@@ -1,7 +1,8 @@
 // The sliding-window page: its keys, defaults, request and rendering; the shell (shell.js) does the
-// rest (state, URL, loads, player, downloads). Every number comes from the API: the layer check
-// (shape, cost, formulas, allowed groups, connectivity), /api/convolve (maps, weights, the starting
-// region) and /api/trace (the windows, products and sums of the animated region).
+// rest (state, URL, loads, player, downloads). Every number comes from the API, one request per change
+// (/api/convolve/view): the layer check (shape, cost, formulas, allowed groups, connectivity), the
+// convolution (maps, weights) and the first traces of the animated region (windows, products, sums);
+// /api/trace gives the rest of the region, and a moved region.
 import { decodeArray, postFrame, postJSON } from "./api.js";
 import { createShell } from "./shell.js";
 import { KEYS } from "./keys.js";
@@ -91,7 +92,7 @@ function onControl(name, value, shell) {
 
 const shell = createShell({
   page: "conv", keys: KEYS.conv, defaults: DEFAULTS, controls: CONTROLS, request, onControl,
-  run, render, onInvalid: (check) => setGroups(check.allowed_groups),
+  view, render, onInvalid: (check) => setGroups(check.allowed_groups),
   player: { count: () => data.traces.length, show },
   downloads: {
     "download-png": (s) => ({ url: "/api/convolve", body: { ...request(s), encoding: "png", channel: +s.channel },
@@ -105,26 +106,23 @@ const picker = new InputPicker((spec) => shell.set({ input: specToString(spec), 
 
 const regionSize = () => Math.max(1, Math.min(+shell.state.regionSize || 12, MAX_REGION));
 
-/** The convolution, and at the same time the region's trace when the region is known already. The
- * input comes along only when it changed; for a new input the server picks the region (region_size). */
-async function run(body, ctx) {
-  const inputKey = shell.state.input, same = data.input && data.inputKey === inputKey;
+/** One request per change (POST /api/convolve/view): the layer check and, for a valid layer, the
+ * convolution and the traces the plots need first, of the region placed on the new output by the server
+ * (or, for a new input, the region with the most detail). The input comes along only when it changed. */
+async function view(body, ctx) {
+  const s = shell.state, inputKey = s.input, same = data.input && data.inputKey === inputKey;
   const pick = !same && !shell.touched("regionRow");
-  const convP = postFrame("/api/convolve", { ...body, include_input: !same, preview_size: PREVIEW, ...(pick ? { region_size: regionSize() } : {}) },
+  const trace = { channel: +s.channel || 0, size: regionSize(), upto: +s.step || 0,
+    ...(pick ? {} : { row: +s.regionRow || 0, col: +s.regionCol || 0 }) };
+  const answer = await postFrame("/api/convolve/view", { ...body, include_input: !same, preview_size: PREVIEW, trace },
     { signal: ctx.signal });
-  let trace = null;
-  if (!pick) {
-    const region = regionOf(ctx.check.output_shape);
-    trace = { region, answer: postJSON("/api/trace", { ...body, positions: draw.drawnPositions(region, +shell.state.step || 0) }, { signal: ctx.signal }) };
-    trace.answer.catch(() => {}); // awaited in render; a superseded load never gets there
-  }
-  return { conv: await convP, trace, inputKey };
+  return { ...answer, inputKey, picked: pick };
 }
 
-async function render({ check, conv, body, trace, inputKey }, ctx) {
+async function render({ check, conv, body, trace, inputKey, picked }, ctx) {
   if (conv.input_array) Object.assign(data, { input: decodeArray(conv.input_array), inputMeta: conv.input_array, inputKey });
   Object.assign(data, { check, conv, req: body, output: decodeArray(conv.output) });
-  if (!shell.touched("regionRow") && conv.region) shell.set({ regionRow: conv.region.row_start, regionCol: conv.region.col_start }, { touch: false });
+  if (picked) shell.set({ regionRow: trace.region.row_start, regionCol: trace.region.col_start }, { touch: false });
   const channel = Math.min(+shell.state.channel || 0, check.output_shape[0] - 1);
   if (String(channel) !== shell.state.channel) shell.set({ channel }, { touch: shell.touched("channel") }); // (a URL write)
   showChannels(); // the output, drawn at once: canvases need no plotly.js
@@ -191,10 +189,11 @@ function regionOf([c, h, w]) {
   return { channel, row_start: r0, row_stop: Math.min(h, r0 + size), col_start: c0, col_stop: Math.min(w, c0 + size) };
 }
 
-/** Trace the region (the layer on screen, not a newer form) and draw everything that depends on it. */
+/** Trace the region (the layer on screen, not a newer form), unless its traces came with the run
+ * ({region, traces}), and draw everything that depends on it. */
 async function loadRegion(ctx, sent = null) {
   const region = sent ? sent.region : regionOf(data.check.output_shape), req = data.req;
-  const res = await (sent ? sent.answer : postJSON("/api/trace", { ...req, positions: draw.drawnPositions(region, +shell.state.step || 0) }));
+  const res = sent || await postJSON("/api/trace", { ...req, positions: draw.drawnPositions(region, +shell.state.step || 0) });
   if (ctx.isStale()) return;
   data.whole = wholeTrace(ctx, req, region); // show() asks for it when a step was not traced yet
   const traces = new Array(draw.regionCount(region)); // steps 0…shownUpto only, until the whole region's trace is in

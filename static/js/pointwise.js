@@ -62,7 +62,7 @@ function onControl(name, value) {
 
 const shell = createShell({
   page: "pointwise", keys: KEYS.pointwise, defaults: DEFAULTS, controls: CONTROLS, request, onControl, render,
-  run,
+  view,
   player: { count: () => data.h * data.w, show, pace: (speed) => ({ delta: speed, ms: 16 }) },
   downloads: {
     "download-png": (s) => ({ url: "/api/convolve", body: { ...request(s), encoding: "png", channel: 0 },
@@ -72,25 +72,18 @@ const shell = createShell({
 });
 const picker = new InputPicker((spec) => { recentre = true; shell.set({ input: specToString(spec) }, { load: true }); });
 
-/** The convolution; the input comes along (and the server picks where to start) only for a new input.
- * On an input larger than the preview, the pixel's y vector comes from its trace, asked at once. */
-async function run(body, ctx) {
+/** One request per change (POST /api/convolve/view): the layer check and, for a valid layer, the
+ * convolution; the input comes along (and the server picks where to start) only for a new input. On an
+ * input larger than the preview, the pixel's y vector comes from its trace, in the same answer. */
+async function view(body, ctx) {
   followUpAbort?.abort(); // the sections below belong to the layer being replaced
   const inputKey = shell.state.input, same = data.input && data.inputKey === inputKey;
-  const convP = postFrame("/api/convolve", { ...body, include_input: !same, preview_size: OUTPUT_PREVIEW,
-    ...(same ? {} : { region_size: START_REGION }) }, { signal: ctx.signal });
-  const p = +shell.state.step || 0;
-  const pixelP = same && Math.max(data.h, data.w) > OUTPUT_PREVIEW
-    ? traceY(body, Math.floor(p / data.w), p % data.w, ctx.check.layer.out_channels, ctx.signal) : null;
-  const [conv, pixelY] = await Promise.all([convP, pixelP]);
-  return { conv, inputKey, pixelY };
-}
-
-/** y at one pixel, every output channel, from the engine's trace (exact; the preview may skip it). */
-async function traceY(req, r, c, cOut, signal) {
-  const positions = Array.from({ length: cOut }, (_, o) => ({ channel: o, row: r, col: c }));
-  const res = await postJSON("/api/trace", { ...req, positions }, { signal });
-  return { r, c, values: res.traces.map((t) => t.value) };
+  const p = +shell.state.step || 0, r = Math.floor(p / data.w), c = p % data.w;
+  const pixel = same && Math.max(data.h, data.w) > OUTPUT_PREVIEW;
+  const answer = await postFrame("/api/convolve/view", { ...body, include_input: !same, preview_size: OUTPUT_PREVIEW,
+    ...(same ? {} : { region_size: START_REGION }), ...(pixel ? { trace: { row: r, col: c, size: 1, all_channels: true } } : {}) },
+  { signal: ctx.signal });
+  return { ...answer, inputKey, pixelY: answer.trace && { r, c, values: answer.trace.traces.map((t) => t.value) } };
 }
 
 /** y at a pixel when it is known exactly: the whole output, or the traced pixel; else null. */

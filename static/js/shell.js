@@ -16,6 +16,9 @@
 //     run: (body, ctx) => answer,         // optional; default: POST /api/convolve as a binary frame
 //                                         //   with include_input (+ page.extra(state)); ctx.signal aborts
 //                                         //   it, ctx.check is the layer check's answer
+//     view: (body, ctx) => answer,        // optional, instead of check and run: one request that answers
+//                                         //   both ({check, ...}; check.valid false: nothing else), as
+//                                         //   POST /api/convolve/view does (one round trip, not two)
 //     render: async (answer, ctx) => {},  // draw; answer = {check, conv} (or run's answer + check)
 //     onInvalid: (check, ctx) => {},      // optional: the layer check said invalid
 //     onControl: (name, value, shell) => patch | null,  // optional: a control changed; the patch returned
@@ -27,7 +30,7 @@
 //
 // What the shell owns:
 // - state: one object of strings; keys the user touched (or that came in the URL) are written to
-//   the URL with history.replaceState, so reload and shared links restore the view. shell.set(patch)
+//   the URL with history.replaceState (a load's once it is drawn), so reload and shared links restore the view. shell.set(patch)
 //   changes state from code (touch: true by default; pass { touch: false } for values the server chose).
 // - loads: every change sends its requests at once; a newer load aborts the older one's requests and
 //   its answers are dropped (ctx.isStale()). Check-then-run: POST /api/layer/check first (cheap, nothing
@@ -73,7 +76,22 @@ export function createShell(page) {
   const hook = (window.__convlens = { page: page.page, ready: false, loads: 0, frameTimes: [], last: null,
     step: (d) => step(d, false), marks: {} });
 
+  // A load writes the address bar once its drawing is on screen, not when its control changes:
+  // history.replaceState makes Chromium's browser process update the history entry and ask for the
+  // icon again (7–10 ms of its main thread on two cores), which held back the change's own requests
+  // and answers. Outside a load (player steps, region fields) the URL is written at once.
+  let loading = false, urlPending = false;
   function writeUrl() {
+    if (loading) urlPending = true;
+    else replaceUrl();
+  }
+
+  function flushUrl() {
+    if (urlPending) replaceUrl();
+    urlPending = false;
+  }
+
+  function replaceUrl() {
     const q = new URLSearchParams();
     for (const [name, key] of Object.entries(keys)) {
       const v = state[name];
@@ -98,6 +116,7 @@ export function createShell(page) {
   /** Change state from code. { touch } records the keys for the URL; { load } starts a new load.
    * A null value puts the key back to its default and out of the URL. */
   function set(patch, { touch = true, load: doLoad = false, form = true } = {}) {
+    if (doLoad) loading = true; // the URL waits for the load's drawing
     for (const [name, v] of Object.entries(patch)) {
       if (!(name in keys) && !(name in defaults)) throw new Error(`shell: unknown state key "${name}"`);
       if (v === undefined || v === null) { // back to the default, and out of the URL
@@ -141,31 +160,39 @@ export function createShell(page) {
     return { conv };
   }
 
+  /** The layer check, then for a valid layer the run: { check, ...run's answer }, or { check } alone. */
+  async function checkThenRun(body, ctx) {
+    const check = await (page.check ? page.check(body, ctx) : postJSON("/api/layer/check", body, { signal: ctx.signal }));
+    if (!check.valid || ctx.isStale()) return { check };
+    const answer = await (page.run || defaultRun)(body, { ...ctx, check });
+    return answer && { check, ...answer };
+  }
+
   /** Check the layer, run it, draw it. A newer load aborts this one's requests and drops its answers. */
   async function load() {
     const my = ++generation;
     controller?.abort();
     controller = new AbortController();
     const ctx = ctxFor(my, controller.signal);
+    loading = true;
     stop();
     writeUrl();
     changeAt ??= performance.now();
     hook.last = { started: 0 };
     try {
       const body = page.request(state);
-      const check = await (page.check ? page.check(body, ctx) : postJSON("/api/layer/check", body, { signal: ctx.signal }));
-      if (ctx.isStale()) return;
+      const answer = await (page.view ? page.view(body, ctx) : checkThenRun(body, ctx));
+      if (ctx.isStale() || !answer) return;
+      const { check } = answer;
       if (!check.valid) {
         showMessage(check.error.message, false);
         page.onInvalid?.(check, ctx);
         finish(my);
         return;
       }
-      const answer = await (page.run || defaultRun)(body, { ...ctx, check });
-      if (ctx.isStale() || !answer) return;
       ctx.mark("api");
       showMessage("", true);
-      await page.render({ check, ...answer, body }, ctx);
+      await page.render({ ...answer, body }, ctx);
       if (ctx.isStale()) return;
       finish(my);
     } catch (err) {
@@ -195,6 +222,8 @@ export function createShell(page) {
     requestAnimationFrame(() => setTimeout(() => {
       if (my !== generation || stale()) return;
       if (last) last.painted = ms();
+      loading = false;
+      flushUrl();
       hook.firstPlotMs ??= performance.now();
       changeAt = null;
       hook.ready = true;
@@ -212,6 +241,7 @@ export function createShell(page) {
         changeAt = performance.now();
         const value = el.type === "checkbox" ? (el.checked ? "1" : "0") : el.value;
         const patch = { [name]: value, ...(page.onControl?.(name, value, api) || {}) };
+        if (!c.apply) loading = true; // the URL waits for the load's drawing
         set(patch, { form: false });
         toForm();
         if (c.apply) c.apply(name, value);
@@ -320,6 +350,7 @@ export function createShell(page) {
       if (n) show(Math.min(+state.step || 0, n - 1));
     },
     start() {
+      addEventListener("pagehide", flushUrl); // closed mid-load: the URL still gets the last change
       toForm();
       wireControls();
       wirePlayer();
