@@ -1,17 +1,19 @@
 // The 1×1 page: its keys, defaults, request and rendering; the shell (shell.js) does the rest (state,
-// URL, loads, player, downloads). Every number comes from the API: the layer check (shape, cost, the
-// 1×1 formulas and the values it reads), /api/convolve (maps, weights), /api/trace (W·x + b written out),
-// the /api/pointwise endpoints (the matrix product, C-vs-H,W, NiN, FC ≡ conv). The sweep only looks values up in
+// URL, loads, player, downloads). Every number comes from the API: one request per change
+// (/api/convolve/view: the layer check with the 1×1 formulas and the values it reads, the maps and
+// weights), /api/trace (W·x + b written out), /api/pointwise/matmul (the matrix product); the sections
+// below (pooling vs 1×1, NiN, FC ≡ conv) are pointwise_sections.js. The sweep only looks values up in
 // those arrays and moves canvases and boxes.
 import { decodeArray, postFrame, postJSON } from "./api.js";
 import { createShell } from "./shell.js";
 import { KEYS } from "./keys.js";
 import { InputPicker, specToString, stringToSpec } from "./inputs.js";
 import { formatInt } from "./format.js";
-import { fmt, plotlyReady, signedScale } from "./plots.js";
+import { fmt, plotlyReady } from "./plots.js";
 import { customJSON, flatWeights } from "./weight_editor.js";
 import * as draw from "./pointwise_draw.js";
 import { addLayerOption } from "./links.js"; // issue 13
+import * as sections from "./pointwise_sections.js";
 
 const $ = (id) => document.getElementById(id);
 const DEFAULTS = { input: "sample:colour", outChannels: "4", weights: "preset:greyscale", weightSeed: "0", bias: "1",
@@ -270,18 +272,7 @@ async function loadMatmul(req, signal) {
 
 /** Pooling vs a 1×1: depends on the input only, so it is asked again only when the input changes. */
 async function loadReduce(input, inputKey) {
-  const token = reduceGuard();
-  let res;
-  try { res = await postJSON("/api/pointwise/reduce", { input, include_output: false }); } catch (err) {
-    if (!token.stale()) $("reduce").textContent = err.message;
-    return;
-  }
-  if (token.stale()) return;
-  data.reducedFor = inputKey;
-  const [cin, h, w] = data.conv.input.shape;
-  $("reduce").innerHTML = res.map((r) => `<div class="work small reduce-card"><b>${r.name}</b><br>` +
-    `[${cin}×${h}×${w}] → <b class="reduce-shape">[${r.output_shape.join("×")}]</b><br>` +
-    `parameters: <b>${formatInt(r.params)}</b> · ${r.name.includes("pool") ? "comparisons" : "MACs"}: ${formatInt(r.work)}</div>`).join("");
+  if (await sections.showReduce(input, data.conv.input.shape, reduceGuard())) data.reducedFor = inputKey;
 }
 
 /** NiN at the current pixel. Its weights are its own (seeded), so a new layer above does not change it:
@@ -291,49 +282,14 @@ async function loadNin() {
   const p = +shell.state.step || 0, r = Math.floor(p / data.w), c = p % data.w;
   const key = `${data.inputKey}|${shell.state.ninWidths}|${r},${c}`;
   if (key === ninShown) return;
-  const token = ninGuard();
-  let res;
-  try {
-    res = await postJSON("/api/pointwise/nin", { input: data.req.input, widths: shell.state.ninWidths.split(",").map(Number), row: r, col: c,
-      include_output: false });
-  } catch (err) {
-    if (!token.stale()) $("nin-check").textContent = err.message;
-    return;
-  }
-  if (token.stale()) return;
-  ninShown = key;
-  $("nin-diagram").innerHTML = draw.ninSVG(res, $("nin-diagram").clientWidth);
-  $("nin-check").textContent = `pixel (${r}, ${c}) · output [${res.output_shape.join("×")}] · engine: max |1×1 conv stack − per-pixel MLP| = ${res.max_abs_conv_stack_vs_mlp.toExponential(2)}`;
+  if (await sections.showNin(data.req.input, shell.state.ninWidths.split(",").map(Number), r, c, ninGuard())) ninShown = key;
 }
 
-/** FC ≡ conv, from its own fields. An invalid size clears the old score map instead of leaving it up. */
-async function loadFc() {
-  const s = shell.state, body = { channels: +s.fcChannels, block: +s.fcBlock, outputs: +s.fcOutputs, size: +s.fcSize };
-  const my = ++fcGeneration, token = { stale: () => my !== fcGeneration };
-  let res;
-  try { res = await postJSON("/api/pointwise/fc", body); } catch (err) {
-    if (token.stale()) return;
-    $("fc-text").textContent = err.message;
-    $("fc-text").className = "work small message error";
-    if (window.Plotly) Plotly.purge($("fc-plot"));
-    return;
-  }
-  if (token.stale()) return;
-  const { block: k, outputs: o, size } = body;
-  $("fc-text").className = "work small";
-  $("fc-text").innerHTML = [
-    `FC layer: ${res.inputs_formula} inputs → ${o} outputs; ${res.params_formula}.`,
-    `The same weights as a ${k}×${k} convolution with ${o} filters: weight [${res.conv_weight_shape.join(", ")}].`,
-    `On one ${k}×${k}×${body.channels} block: max |FC − conv| = <b id="fc-block">${res.max_abs_block.toExponential(2)}</b>`,
-    `Slid over a ${size}×${size} input, the conv gives a map of scores [${res.score_map_shape.join("×")}] instead of one vector;`,
-    `max |conv map − FC on each crop| = <b>${res.max_abs_map.toExponential(2)}</b>.`].join("<br>");
-  const map = decodeArray(res.score_map)[0];
-  const lim = Math.max(Math.abs(res.score_map.channel_min[0]), Math.abs(res.score_map.channel_max[0]));
-  await plotlyReady();
-  if (token.stale()) return;
-  Plotly.react($("fc-plot"), [{ type: "heatmap", z: map, ...signedScale(lim), hovertemplate: "score 0 at (%{y}, %{x}) = %{z:.3f}<extra></extra>" }],
-    { height: 260, margin: { t: 24, r: 8, b: 24, l: 32 }, title: { text: "score map, output 0", font: { size: 12 } },
-      yaxis: { autorange: "reversed", scaleanchor: "x" } }, { displaylogo: false, responsive: true });
+/** FC ≡ conv, from its own fields (a newer FC request supersedes an older one; a layer load does not). */
+function loadFc() {
+  const s = shell.state, my = ++fcGeneration;
+  return sections.showFc({ channels: +s.fcChannels, block: +s.fcBlock, outputs: +s.fcOutputs, size: +s.fcSize },
+    { stale: () => my !== fcGeneration });
 }
 
 /** The formulas with this layer's numbers, as the API writes them (app/engine/explain.py). */
