@@ -202,3 +202,17 @@ def test_a_negative_factor_is_written_in_parentheses(page, live_server):
     text = page.inner_text("#computation")
     assert "Σ = " in text and "×(" in text  # Kaiming weights at seed 0 include negatives
     assert "×-" not in text and "×−" not in text, text[:400]
+
+
+@pytest.mark.parametrize("size", [1, 2, 12])
+def test_region_ticks_are_whole_output_indices(page, live_server, size):
+    """A 1-pixel region's map read 59.6, 59.8, 60 on its row axis (/learn step 1's full-view link): every
+    tick the region map writes is a whole output index inside the region, as are the output map's."""
+    page.goto(f"{live_server}/conv?in=sample%3Aedges&p=1&w=preset%3Asobel_x&rr=60&rc=22&rs={size}&t=0")
+    ready(page)
+    page.wait_for_function(f"document.getElementById('region-caption').textContent.includes('rows 60–{60 + size - 1}')")
+    for plot, rows, cols in [("region-plot", range(60, 60 + size), range(22, 22 + size)), ("output-plot", range(96), range(128))]:
+        ticks = page.evaluate(f"document.getElementById('{plot}')._heatmap.geom.geoms[0].ticks")
+        assert ticks["x"] and ticks["y"], (plot, ticks)
+        for axis, allowed in [("y", rows), ("x", cols)]:
+            assert all(t.isdigit() and int(t) in allowed for t in ticks[axis]), (plot, axis, ticks[axis])

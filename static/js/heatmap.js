@@ -7,6 +7,7 @@
 //   const map = new Heatmap(el, { onClick: (row, col, panel) => {}, onDraw: () => {} });
 //   map.draw({ panels: [{ rows, x0, y0, step, pad, title, name }], min, max, panelHeight, cols, label });
 //   map.cellBox(panel, row, col)  // el-relative pixel box of a cell (for overlays, as plots.cellBox)
+//   map.geom.geoms[panel].ticks   // the tick labels last drawn, { x: [...], y: [...] }
 import { colourer, scaleFor } from "./plots.js";
 
 const FONT = "11px 'Open Sans', verdana, arial, sans-serif"; // Plotly's, as on the whole-input view; never under 11 px
@@ -191,6 +192,7 @@ export class Heatmap {
     ctx.textAlign = "center";
     ctx.textBaseline = "top";
     const bottom = g.top + g.h * g.cell;
+    g.ticks = { x: xt.values.map((v) => tickText(v, xt.step)), y: yt.values.map((v) => tickText(v, yt.step)) }; // what was written (tests read it)
     for (const v of xt.values) {
       const x = g.left + ((v - x0) / step + 0.5) * g.cell;
       ctx.moveTo(x, bottom); ctx.lineTo(x, bottom + 4);
