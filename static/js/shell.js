@@ -48,6 +48,7 @@ import { postFrame, postJSON, postBlob } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 const TYPING = new Set(["INPUT", "SELECT", "TEXTAREA"]);
+const URL_LATEST_MS = 1000;
 
 /** Read the page's keys from the query string. Unknown keys are ignored. */
 function readUrl(keys) {
@@ -79,14 +80,18 @@ export function createShell(page) {
   // A load writes the address bar once its drawing is on screen, not when its control changes:
   // history.replaceState makes Chromium's browser process update the history entry and ask for the
   // icon again (7–10 ms of its main thread on two cores), which held back the change's own requests
-  // and answers. Outside a load (player steps, region fields) the URL is written at once.
-  let loading = false, urlPending = false;
+  // and answers. Outside a load (player steps, region fields) the URL is written at once, and a load
+  // that never finishes (a page's own error) still gets its URL after URL_LATEST_MS.
+  let loading = false, urlPending = false, urlTimer = null;
   function writeUrl() {
-    if (loading) urlPending = true;
-    else replaceUrl();
+    if (!loading) return replaceUrl();
+    urlPending = true;
+    clearTimeout(urlTimer);
+    urlTimer = setTimeout(() => { loading = false; flushUrl(); }, URL_LATEST_MS);
   }
 
   function flushUrl() {
+    clearTimeout(urlTimer);
     if (urlPending) replaceUrl();
     urlPending = false;
   }
