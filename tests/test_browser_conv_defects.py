@@ -216,3 +216,35 @@ def test_region_ticks_are_whole_output_indices(page, live_server, size):
         assert ticks["x"] and ticks["y"], (plot, ticks)
         for axis, allowed in [("y", rows), ("x", cols)]:
             assert all(t.isdigit() and int(t) in allowed for t in ticks[axis]), (plot, axis, ticks[axis])
+
+
+@pytest.mark.parametrize("kernel", [5, 3])
+def test_a_small_layer_opened_from_network_starts_inside_the_input(page, live_server, kernel):
+    """A layer of the built-in model with an 8×8 output, opened from /network: the busiest 12×12 region
+    is the whole output (the API's region below), so the animation began at output (0, 0), a window
+    mostly in padding. The page now animates the positions whose windows read no padding, and starts there."""
+    from urllib.parse import parse_qs, urlparse
+
+    rows = httpx.get(live_server + "/api/models/digits").json()["layers"]
+    row = next(r for r in rows if r["op"] == "Conv" and r["kernel"] == [kernel, kernel] and r["out_shape"][2:] == [8, 8])
+    page.goto(live_server + "/network?ik=test&ti=7")
+    ready(page)
+    page.click(f'button.open-layer[data-layer="{row["name"]}"]')
+    page.wait_for_url("**/conv?**")
+    ready(page)
+    q = {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
+    _, model, input_id, layer_name = q["in"].split(":", 3)
+    body = {"input": {"kind": "activation", "model": model, "input": input_id, "layer": layer_name},
+            "layer": {"stride": int(q["s"]), "padding": int(q["p"]), "dilation": int(q["d"]), "groups": int(q["g"]),
+                      "bias": q["b"] == "1", "flip": False, "activation": "none"},
+            "weights": {"kind": "layer", "model": model, "layer": row["name"]}}
+    api = httpx.post(live_server + "/api/convolve", json={**body, "region_size": 12}).json()["region"]
+    assert (api["row_start"], api["row_stop"], api["col_start"], api["col_stop"]) == (0, 8, 0, 8)  # all of it
+    every = httpx.post(live_server + "/api/trace", json={**body, "region": {**api, "channel": 0}}).json()["traces"]
+    inside = [(t["row"], t["col"]) for t in every if not any(map(any, t["is_padding"]))]
+    first, last = min(inside), max(inside)
+    assert page.inner_text("#position-label").endswith(f"output ({first[0]}, {first[1]})")
+    assert page.inner_text("#region-caption") == f"channel 0, rows {first[0]}–{last[0]}, cols {first[1]}–{last[1]}"
+    assert page.locator("#input-plot .tap").count() > 0 and page.locator("#input-plot .tap.pad").count() == 0
+    assert "rr=" not in page.url and "rs=" not in page.url  # the server's choice, not the user's
+    assert page.watch.errors == []

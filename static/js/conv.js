@@ -101,8 +101,8 @@ const shell = createShell({
   },
 });
 // A new input gets a new starting region from the server (where that input has detail).
-const picker = new InputPicker((spec) => shell.set({ input: specToString(spec), step: "0", regionRow: null, regionCol: null },
-  { load: true }));
+const picker = new InputPicker((spec) => shell.set({ input: specToString(spec), step: "0", regionRow: null, regionCol: null,
+  ...(shell.touched("regionSize") ? {} : { regionSize: null }) }, { load: true }));
 
 const regionSize = () => Math.max(1, Math.min(+shell.state.regionSize || 12, MAX_REGION));
 
@@ -123,6 +123,11 @@ async function render({ check, conv, body, trace, inputKey, picked }, ctx) {
   if (conv.input_array) Object.assign(data, { input: decodeArray(conv.input_array), inputMeta: conv.input_array, inputKey });
   Object.assign(data, { check, conv, req: body, output: decodeArray(conv.output) });
   if (picked) shell.set({ regionRow: trace.region.row_start, regionCol: trace.region.col_start }, { touch: false });
+  const inside = picked && startsInPadding(trace) ? draw.insideRegion(check.layer, check.output_shape, check.input.shape, regionSize()) : null;
+  if (inside) { // a small output: its busiest region is all of it, from a corner window in padding
+    shell.set({ regionRow: inside.row, regionCol: inside.col, regionSize: inside.size }, { touch: false });
+    trace = null; // traced below (the one case of a second request: a new input with a small output)
+  }
   const channel = Math.min(+shell.state.channel || 0, check.output_shape[0] - 1);
   if (String(channel) !== shell.state.channel) shell.set({ channel }, { touch: shell.touched("channel") }); // (a URL write)
   showChannels(); // the output, drawn at once: canvases need no plotly.js
@@ -134,6 +139,13 @@ async function render({ check, conv, body, trace, inputKey, picked }, ctx) {
   drawWeightsEditor();
   showPointwiseLink(check);
   await loadRegion(ctx, trace);
+}
+
+/** True when the region's first window reads padding in more than half of its taps (an output no
+ * larger than the region, whose region then starts at the corner). */
+function startsInPadding(trace) {
+  const pads = trace.traces[0].is_padding.flat();
+  return !shell.touched("regionSize") && pads.filter(Boolean).length * 2 > pads.length;
 }
 
 /** The groups the API allows for this layer: the control offers only those. */
