@@ -448,3 +448,20 @@ def test_the_first_stroke_replaces_the_example_seven(page, live_server):
     assert (probabilities(page), page.url) == over_the_seven
     bar = page.evaluate("() => document.getElementById('pad').getContext('2d').getImageData(90, 50, 1, 1).data[0]")
     assert bar == 0  # a pixel of the seven's top bar is paper again
+
+
+def test_a_picture_that_is_not_a_digit_gets_a_caveat_not_only_a_confident_bar(page, live_server, tmp_path):
+    """A classifier picks one of its classes for any input: a photo of circles got "8: 97 %" with nothing
+    saying the model only knows digits. An uploaded picture gets the caveat; a drawing does not need it."""
+    from tests.images import png_rgb
+    path = tmp_path / "circles.png"
+    path.write_bytes(png_rgb(96, 128))
+    page.goto(live_server + "/network")
+    ready(page)
+    assert page.locator("#prediction .caveat").count() == 0  # the pad: digits are what it is for
+    n = loads(page)
+    page.set_input_files("#image-file", str(path))
+    ready(page, n + 1)
+    caveat = page.text_content("#prediction .caveat")
+    assert "only knows" in caveat and "0–9" in caveat
+    assert page.watch.errors == []

@@ -98,7 +98,18 @@ function thumbs(preview, label) {
   return out;
 }
 
-function renderPrediction(run) {
+/** A classifier picks one of its classes for any input: said beside an uploaded picture's prediction. */
+function caveat(state, p) {
+  const text = isDigits(state)
+    ? "This model only knows handwritten digits 0–9: it picks one of them for any picture, so a high percentage does not mean the picture is a digit."
+    : `A classifier picks one of its ${formatInt(p.classes.length)} classes for any picture: a high value does not mean the picture shows that class.`;
+  const note = document.createElement("p");
+  note.className = "small wide caveat";
+  note.textContent = text;
+  return note;
+}
+
+function renderPrediction(run, state) {
   const el = $("prediction");
   el.replaceChildren();
   const p = run.prediction;
@@ -121,6 +132,7 @@ function renderPrediction(run) {
     el.append(d);
   });
   el.dataset.top = p.classes[p.top];
+  if (state.inputKind === "image") el.append(caveat(state, p));
   // a held-out test image comes with its true class: say whether the model got it right
   if (run.label != null) {
     el.querySelector(`.cls[data-cls="${CSS.escape(run.label)}"]`)?.classList.add("truth");
@@ -292,7 +304,7 @@ const shell = createShell({
   render: async ({ check, run }, ctx) => {
     lastRun = run;
     showInputs(shell.state);
-    renderPrediction(run);
+    renderPrediction(run, shell.state);
     ctx.mark("output");
     renderModelInput(run);
     renderClassMaps(run, check.detail);
