@@ -248,3 +248,37 @@ def test_a_small_layer_opened_from_network_starts_inside_the_input(page, live_se
     assert page.locator("#input-plot .tap").count() > 0 and page.locator("#input-plot .tap.pad").count() == 0
     assert "rr=" not in page.url and "rs=" not in page.url  # the server's choice, not the user's
     assert page.watch.errors == []
+
+
+def rows_overlap(a, b) -> bool:
+    return a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]
+
+
+@pytest.mark.parametrize("width,height", [(1280, 720), (1400, 900), (800, 900)])
+def test_the_written_out_equation_breaks_only_before_an_operator(browser, live_server, width, height):
+    """At 1280×720 the products table wrapped under "window ⊙ weights =", leaving "=" at the end of a
+    line with nothing after it. Each operator now sits on the line of the table it leads to, left of it:
+    "window ⊙ weights" then "= products" (or all on one line where they fit)."""
+    import functools
+
+    from tests.conftest import PageWatch, wait_in_page
+    from tests.quality import quality_problems
+
+    ctx = browser.new_context(viewport={"width": width, "height": height}, bypass_csp=True)  # axe is injected
+    try:
+        page = ctx.new_page()
+        page.watch = PageWatch(page, live_server)
+        page.wait_for_function = functools.partial(wait_in_page, page)
+        page.goto(live_server + "/conv")
+        ready(page)
+        chan = page.locator("#computation .chan").first
+        tables = [chan.locator(f"table:has(caption:text-is('{c}'))").bounding_box() for c in ("window", "weights", "products")]
+        ops = [chan.locator(".op", has_text=op).bounding_box() for op in ("⊙", "=")]
+        for op, after in zip(ops, tables[1:]):
+            assert rows_overlap(op, after) and op["x"] + op["width"] <= after["x"] + 1, (op, after)
+        assert rows_overlap(tables[0], tables[1])  # window ⊙ weights on one line at these widths
+        if width == 1280:  # the column is too narrow for all three: "= products" on the next line
+            assert tables[2]["y"] >= tables[1]["y"] + tables[1]["height"] - 1
+        assert page.watch.errors == [] and quality_problems(page) == []
+    finally:
+        ctx.close()

@@ -290,9 +290,12 @@ export function computationHTML(t, maxChannels = 8) {
     const factor = (v) => (v < 0 ? `(${fmt(v)})` : fmt(v));  // 0×(−0.036), not 0×-0.036
     const terms = t.products[i].flat().map((p, k) => `${factor(t.windows[i].flat()[k])}×${factor(t.weights[i].flat()[k])}`);
     const written = terms.length <= 27 ? terms.join(" + ") : `${terms.slice(0, 27).join(" + ")} + …`;
+    // each operator stays with the table after it: a narrow column breaks the line before "⊙" or "=", as
+    // an equation is broken, never between an operator and its operand
     return `<div class="chan"><div><b>input channel ${ch}</b></div>
-      ${table(t.windows[i], t.is_padding, "window")}<span class="op">⊙</span>${table(t.weights[i], null, "weights")}
-      <span class="op">=</span>${table(t.products[i], t.is_padding, "products")}
+      <div class="eq"><span class="term">${table(t.windows[i], t.is_padding, "window")}</span>
+      <span class="term"><span class="op">⊙</span>${table(t.weights[i], null, "weights")}</span>
+      <span class="term"><span class="op">=</span>${table(t.products[i], t.is_padding, "products")}</span></div>
       <div class="small mono">Σ = ${written} = <b>${fmt(t.partial_sums[i])}</b></div></div>`;
   });
   const more = t.input_channels.length > maxChannels
