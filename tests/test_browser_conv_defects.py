@@ -282,3 +282,31 @@ def test_the_written_out_equation_breaks_only_before_an_operator(browser, live_s
         assert page.watch.errors == [] and quality_problems(page) == []
     finally:
         ctx.close()
+
+
+@pytest.mark.parametrize("kernel,page_path", [(3, "conv"), (1, "pointwise")])
+def test_a_layer_page_links_back_to_its_network(page, live_server, kernel, page_path):
+    """/conv and /pointwise opened on a model's layer had no way back but the browser's Back: a link
+    under the title opens /network on that model."""
+    rows = httpx.get(live_server + "/api/models/digits").json()["layers"]
+    row = next(r for r in rows if r["op"] == "Conv" and r["kernel"] == [kernel, kernel] and r["in_shape"][1] > 1)
+    page.goto(live_server + "/network?ik=test&ti=7")
+    ready(page)
+    page.click(f'button.open-layer[data-layer="{row["name"]}"]')
+    page.wait_for_url(f"**/{page_path}?**")
+    ready(page)
+    page.wait_for_function("document.querySelector('#network-back a')?.textContent.includes('Digits')")
+    back = page.locator("#network-back a")
+    assert back.is_visible() and back.bounding_box()["y"] < 300  # under the title, on the first screen
+    back.click()
+    page.wait_for_url("**/network?m=digits")
+    ready(page)
+    assert page.input_value("#model") == "digits"
+    assert page.locator(f'button.open-layer[data-layer="{row["name"]}"]').count() == 1  # that model's layers
+    assert page.watch.errors == []
+
+
+def test_a_page_not_on_a_models_layer_has_no_network_link(page, live_server):
+    page.goto(live_server + "/conv")
+    ready(page)
+    assert page.locator("#network-back").count() == 0

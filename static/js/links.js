@@ -68,17 +68,40 @@ export function layerUrl(req) {
 }
 
 /** A page opened on a model's layer (weights "layer:<model>:<name>", issue 13) gets that choice in its
- * "weights from" select, so the select names what the page runs instead of showing nothing; the server's
- * label ("layer L of M (BN folded)", GET /api/models/{id}/conv) replaces the provisional one. */
+ * "weights from" select, so the select names what the page runs instead of showing nothing, and a link
+ * back to that model on /network under its title; the server's label ("layer L of M (BN folded)",
+ * GET /api/models/{id}/conv) and the model's name replace the provisional ones. */
 export function addLayerOption(select, weights) {
   if (!select || !weights?.startsWith("layer:") || [...select.options].some((o) => o.value === weights)) return null;
   const [model, name] = weights.slice(6).split(/:(.*)/s);
   const opt = new Option(`layer ${name} of ${model}`, weights);
   select.add(opt);
   select.value = weights;
+  const back = addNetworkLink(model, name);
   return getJSON(`/api/models/${encodeURIComponent(model)}/conv?name=${encodeURIComponent(name)}`)
-    .then((info) => { opt.textContent = info.label; opt.dataset.bnFolded = info.bn_folded ? "1" : "0"; return info; })
+    .then((info) => {
+      opt.textContent = info.label;
+      opt.dataset.bnFolded = info.bn_folded ? "1" : "0";
+      if (back) back.textContent = `← back to the network view of ${info.model_name}`;
+      return info;
+    })
     .catch(() => null); // an unknown layer: the page's own check explains it
+}
+
+/** "← back to the network view of M" under the page's title, opening /network on that model. The
+ * network's own input (its drawing or test image) is not in this page's URL: /network opens on its default. */
+function addNetworkLink(model, layer) {
+  const h1 = document.querySelector("main h1") ?? document.querySelector("h1");
+  if (!h1 || document.getElementById("network-back")) return null;
+  const p = document.createElement("p"), a = document.createElement("a");
+  p.id = "network-back";
+  p.className = "back-link";
+  a.href = pageUrl("network", { model });
+  a.textContent = `← back to the network view of ${model}`;
+  a.title = `the model this layer (${layer}) belongs to`;
+  p.append(a);
+  h1.after(p);
+  return a;
 }
 
 // ---- cost-lab designs in the URL (key "d"): base64url of compact JSON, fields at their defaults left out ----
