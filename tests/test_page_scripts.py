@@ -141,6 +141,14 @@ def test_the_formatter_boundaries_in_the_browser(page, live_server):
                    ["1.23M", "1,234,567"]]
 
 
+def test_bytes_are_written_with_a_space_before_the_unit(page, live_server):
+    """formatBytes wrote "697KB", "8.39MB": SI style puts a space between the number and its unit."""
+    page.goto(live_server + "/glossary")
+    got = page.evaluate("""async () => { const f = await import('/static/js/format.js');
+        return [0, 999, 1000, 697 * 1000, 999999, 8.39e6, 2.5e9].map(f.formatBytes); }""")
+    assert got == ["0 B", "999 B", "1.00 KB", "697 KB", "1.00 MB", "8.39 MB", "2.50 GB"]
+
+
 def test_links_open_conv_on_the_layer_they_describe(page, live_server):
     """links.convUrl(request) opens /conv showing that layer: the page's layer check agrees with the API's."""
     req = {"input": {"kind": "random", "shape": [8, 20, 24], "seed": 3, "distribution": "normal"},

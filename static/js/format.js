@@ -12,8 +12,10 @@ export function formatCount(n) {
   return `${text}${unit}`;
 }
 
+/** Bytes with a space before the unit, SI style: "999 B", "697 KB", "8.39 MB" (K = 1,000, as formatCount). */
 export function formatBytes(n) {
-  return `${formatCount(n)}B`;
+  const count = formatCount(n), unit = count.match(/[KMGT]$/)?.[0] ?? "";
+  return `${unit ? count.slice(0, -1) : count} ${unit}B`;
 }
 
 /** An exact integer with thousands separators ("1,234,567"): counts the formulas state exactly.
