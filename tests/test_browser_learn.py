@@ -368,3 +368,32 @@ def test_a_number_out_of_range_is_explained_beside_its_field_and_the_quiz_judges
     page.wait_for_function("document.getElementById('check').textContent.includes('you wrote -5')")
     assert page.locator("#q-macs-error").count() == 0
     assert page.watch.errors == []
+
+
+def full_links(page) -> dict:
+    return page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('section.step .full a')].map(
+        (a) => [a.id, {href: a.getAttribute('href'), shown: a.offsetParent !== null && !a.closest('[hidden]')}]))""")
+
+
+def test_a_full_view_link_is_right_before_its_step_has_loaded(page, live_server):
+    """The steps load lazily, and their "Open in the full view" links were a bare /conv (or /pointwise)
+    until then, e.g. for a reader tabbing ahead. A link is now built from its step's own state at once,
+    or hidden until its step has loaded; after every step has loaded, no link shown early has changed."""
+    page.goto(live_server + "/learn")
+    ready(page)
+    early = full_links(page)
+    assert loads(page, "fc") == 0 and loads(page, "check") == 0  # (lazy: not near the screen yet)
+    for step in STEPS:
+        show_step(page, step)
+    late = full_links(page)
+    assert all(v["shown"] for v in late.values()), late
+    for a, v in early.items():
+        if v["shown"]:
+            assert v["href"] == late[a]["href"], (a, v, late[a])
+    for a in ["c1-link", "c2-link", "c4-link", "c6-link", "c8-link", "c9-link"]:  # built from the state alone
+        assert early[a]["shown"], a
+    pixel = re.search(r"pixel \((\d+), (\d+)\)", page.inner_text("#c2-out-cap")).groups()
+    page.goto(live_server + early["c2-link"]["href"])  # taken early, it opens the step's own pixel
+    ready(page)
+    assert page.input_value("#out-channels") == "2"
+    assert page.inner_text("#position-label").endswith(f"output ({pixel[0]}, {pixel[1]})")

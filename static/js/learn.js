@@ -29,14 +29,25 @@ const section = (step) => $(step.id);
 const hook = (window.__learn = { steps: STEPS.map((s) => s.id), drawnMs: {} });  // each step's first drawing
 const started = new Set();
 
+/** A step's "Open in the full view" link, right before the step has loaded (steps load lazily): built
+ * from the step's own state (step.link) where that is enough, else hidden until its load sets it. */
+function showLink(step, loaded = false) {
+  const a = section(step).querySelector(".full a");
+  if (!a) return;
+  if (step.link) a.href = step.link(shell.state, shell.touched);
+  a.parentElement.hidden = !step.link && !loaded;
+}
+
 /** Ask the API for one step's figure and draw it; a newer load of the same step drops this one's answers. */
 async function loadStep(step) {
   started.add(step);
   const p = shell.partial(step.id), el = section(step), msg = el.querySelector(".step-message");
+  showLink(step); // a changed control changes the link at once
   try {
     await step.load(shell.state, { stale: p.stale, set: (patch, opts) => shell.set(patch, opts), reload: () => loadStep(step),
       touched: shell.touched, el });
     if (p.stale()) return;
+    showLink(step, true);
     msg.textContent = "";
     msg.className = "step-message";
     el.dataset.loads = String(+(el.dataset.loads || 0) + 1);
@@ -95,6 +106,7 @@ const shell = createShell({
   check: async () => ({ valid: true }),  // nothing to check for the page as a whole: each step asks its own
   run: async () => ({}),
   render: async () => {
+    for (const step of STEPS) if (!started.has(step)) showLink(step);
     wireKeys();
     watchSteps();
     const target = location.hash && document.querySelector(`section.step${CSS.escape(location.hash)}`);

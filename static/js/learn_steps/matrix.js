@@ -17,6 +17,7 @@ export const matrix = {
   keys: { matOut: { id: "c4-out", value: "4" } },
   request: (s) => ({ input: { kind: "sample", name: "random8" }, layer: { kernel_size: 1, out_channels: +s.matOut, bias: false },
     weights: { kind: "random", seed: 0 } }),
+  link: (s) => `${pointwiseUrl(matrix.request(s))}#matrix`, // the page's matrix-product section
   async load(s, env) {
     const req = matrix.request(s);
     const [m, conv] = await Promise.all([postFrame("/api/pointwise/matmul", req), postFrame("/api/convolve", req), plotlyReady()]);
@@ -35,7 +36,7 @@ export const matrix = {
     paintOne($("c4-ycol"), Array.from({ length: h }, (_, i) => Float32Array.from({ length: w }, (_, j) => y[i * w + j][0])), conv.output);
     $("c4-check").innerHTML = `Checked by the engine: the largest difference between the 1×1 convolution and X·Wᵀ is ` +
       `${num("c4-diff", m.max_abs_conv_vs_matmul, m.max_abs_conv_vs_matmul.toExponential(2))} (float32 rounding at most).`;
-    $("c4-link").href = `${pointwiseUrl(req)}#matrix`; // the page's matrix-product section
+    $("c4-link").href = matrix.link(s);
   },
 };
 

@@ -33,6 +33,7 @@ const REDUCTION = 4;  // the 1×1 maps C → max(1, C // 4)
 export const pooling = {
   id: "pooling",
   keys: { poolK: { id: "c6-pool", value: "2" }, poolInput: { id: "c6-input", value: "sample:colour" } },
+  link: (s) => `${pageUrl("pointwise", { input: s.poolInput })}#pooling`, // that section of the page
   async load(s, env) {
     const input = stringToSpec(s.poolInput);
     const [res, shape] = await Promise.all([
@@ -51,7 +52,7 @@ export const pooling = {
     await drawSample($("c6-in-pic"), input.name);
     paintOne($("c6-conv-pic"), decodeArray(conv.output)[0], conv.output);
     paint($("c6-pool-pic"), decodeArray(pool.output), pool.output);
-    $("c6-link").href = `${pageUrl("pointwise", { input: s.poolInput })}#pooling`; // that section of the page
+    $("c6-link").href = pooling.link(s);
   },
 };
 
@@ -89,6 +90,7 @@ const FC = { channels: 4, outputs: 10 };
 export const fc = {
   id: "fc",
   keys: { fcBlock: { id: "c8-block", value: "8" }, fcSize: { id: "c8-size", value: "14" } },
+  link: (s) => `${pageUrl("pointwise", { fcChannels: FC.channels, fcBlock: +s.fcBlock, fcOutputs: FC.outputs, fcSize: +s.fcSize })}#fc`,
   async load(s, env) {
     const k = +s.fcBlock, size = +s.fcSize;
     $("c8-size").min = k;  // the larger input holds at least one block: a smaller side is never sent
@@ -112,7 +114,7 @@ export const fc = {
     $("c8-field").innerHTML = `<table class="fields"><caption>Receptive field of one output, from /api/receptive</caption>
       <thead><tr><th scope="col">layer</th><th scope="col">output</th><th scope="col">field (input pixels)</th><th scope="col">field</th></tr></thead>
       <tbody>${rows.join("")}</tbody></table>`;
-    $("c8-link").href = `${pageUrl("pointwise", { fcChannels: FC.channels, fcBlock: k, fcOutputs: FC.outputs, fcSize: size })}#fc`;
+    $("c8-link").href = fc.link(s);
   },
 };
 
@@ -155,8 +157,9 @@ export const check = {
       button.addEventListener("click", () => answer(q));
       $(`q-${q}`).addEventListener("keydown", (e) => { if (e.key === "Enter") answer(q); });
     }
-    $("c9-link").href = costUrl({ preset: "seed", input_shape: Q_LAYER.input.shape, designs: [
-      { name: "1×1 192→64", layers: [{ op: "conv", out: 64, k: 1 }] },
-      { name: "1×1 192→64, then 2×2 max pool", layers: [{ op: "conv", out: 64, k: 1 }, { op: "pool", k: 2 }] }] });
+    $("c9-link").href = check.link();
   },
+  link: () => costUrl({ preset: "seed", input_shape: Q_LAYER.input.shape, designs: [
+    { name: "1×1 192→64", layers: [{ op: "conv", out: 64, k: 1 }] },
+    { name: "1×1 192→64, then 2×2 max pool", layers: [{ op: "conv", out: 64, k: 1 }, { op: "pool", k: 2 }] }] }),
 };

@@ -68,6 +68,10 @@ export const convolution = {
   id: "convolution",
   keys: { convRow: { id: "c1-row", value: "" }, convCol: { id: "c1-col", value: "" }, convPreset: { id: "c1-kernel", value: "sobel_x" } },
   request: (s) => ({ input: { kind: "sample", name: "edges" }, layer: { padding: 1 }, weights: { kind: "preset", name: s.convPreset } }),
+  /** The full view on this pixel, from the state alone: an untouched pixel is the API's busiest one,
+   * which /conv picks by itself for a 1-pixel region of the same layer. */
+  link: (s, touched) => convUrl(convolution.request(s), {
+    ...(touched("convRow") || touched("convCol") ? { regionRow: s.convRow, regionCol: s.convCol } : {}), regionSize: 1, step: 0 }),
   async load(s, env) {
     const req = convolution.request(s);
     // an untouched step opens where the window sees an edge: the API picks the busiest output pixel
@@ -86,7 +90,7 @@ export const convolution = {
     $("c1-input-cap").textContent = `input ${shapeText(d.conv.input_array.shape)}: the 3×3 window`;
     $("c1-output-cap").textContent = `output ${shapeText(d.conv.output_shape)}: pixel (${r}, ${c})`;
     $("c1-work").innerHTML = computationHTML(t);
-    $("c1-link").href = convUrl(req, { regionRow: r, regionCol: c, regionSize: 1, step: 0 });
+    $("c1-link").href = convolution.link(s, env.touched);
     onPick(outC, env, "convRow", "convCol");
   },
 };
@@ -98,6 +102,7 @@ export const channels = {
   keys: { chanOut: { id: "c2-out", value: "2" } },
   request: (s) => ({ input: { kind: "sample", name: "colour" }, layer: { out_channels: +s.chanOut, kernel_size: 3, padding: 1, bias: false },
     weights: { kind: "random", seed: 0 } }),
+  link: (s) => convUrl(channels.request(s), { regionSize: 1, step: 0 }), // the API's busiest pixel, as here
   async load(s, env) {
     const req = channels.request(s);
     const d = await conv2(req, { include_input: true, region_size: 1 });
@@ -120,7 +125,7 @@ export const channels = {
       `<span id="c2-weight">${shapeText(d.conv.weight.shape)}</span> → output <span id="c2-output">${shapeText(d.conv.output_shape)}</span>` +
       ` · ${num("c2-params", d.conv.cost.params, String(d.conv.cost.params))} weights`;
     $("c2-work").innerHTML = computationHTML(t);
-    $("c2-link").href = convUrl(req, { regionRow: r, regionCol: c, regionSize: 1, step: 0 });
+    $("c2-link").href = channels.link(s);
   },
 };
 
