@@ -150,6 +150,22 @@ def test_step4_the_matrix_product_follows_c_out(page, live_server):
     assert same
 
 
+def test_step4_matrices_have_the_colour_bar_every_map_has(page, live_server):
+    """X, Wᵀ and Y were drawn without a colour bar (the maps of /conv all have one): each has its own
+    now, on the one diverging scale, spanning the API's largest |value| of that matrix."""
+    page.goto(live_server + "/learn#matrix")
+    show_step(page, "matrix")
+    m = post(live_server, "/api/pointwise/matmul", {"input": {"kind": "sample", "name": "random8"},
+                                                      "layer": {"kernel_size": 1, "out_channels": 4, "bias": False}})
+    for plot, key in [("c4-x", "x_matrix"), ("c4-w", "w_matrix"), ("c4-y", "y_matrix")]:
+        bar = page.evaluate(f"""() => {{ const gd = document.getElementById('{plot}'), t = gd._fullData[0];
+            return {{ shown: t.showscale, zmin: t.zmin, zmax: t.zmax,
+              ticks: [...gd.querySelectorAll('.colorbar .cbaxis text, .colorbar text')].map((e) => e.textContent) }}; }}""")
+        lim = max(abs(min(m[key]["channel_min"])), abs(max(m[key]["channel_max"])))
+        assert bar["shown"] and len(bar["ticks"]) >= 3, (plot, bar)
+        assert bar["zmax"] == pytest.approx(lim, rel=1e-6) and bar["zmin"] == pytest.approx(-lim, rel=1e-6), (plot, bar)
+
+
 def test_step5_counts_and_measures_the_bottleneck_with_the_api(page, live_server):
     page.goto(live_server + "/learn#inception")
     show_step(page, "inception")

@@ -12,6 +12,14 @@ const $ = (id) => document.getElementById(id);
 const matrixRows = (enc) => decodeArray({ ...enc, shape: [1, ...enc.shape] })[0];
 
 // ---- step 4: Y = X·Wᵀ, checked against the convolution by the engine ----
+// Each matrix gets a colour bar, as every map of /conv has (heatmap.js: 12 px wide, grey frame, 11 px ticks):
+// X, Wᵀ and Y have scales of their own, and a reader compares values across them.
+const BAR = { thickness: 12, outlinecolor: "#888", outlinewidth: 1, tickfont: { size: 11, color: "#5b6475" }, xpad: 4 };
+
+async function drawWithBar(gd, enc) {
+  await drawMatrix(gd, matrixRows(enc), enc);
+  return Plotly.restyle(gd, { showscale: true, colorbar: BAR });
+}
 export const matrix = {
   id: "matrix",
   keys: { matOut: { id: "c4-out", value: "4" } },
@@ -26,9 +34,7 @@ export const matrix = {
     $("c4-shapes").innerHTML = `input ${shapeText([cin, h, w])} → X <span id="c4-x-shape">${shapeText(m.x_shape)}</span> · ` +
       `Wᵀ <span id="c4-w-shape">${shapeText(m.w_shape)}</span> = Y <span id="c4-y-shape">${shapeText(m.y_shape)}</span> → ` +
       `output <span id="c4-out-shape">${shapeText(m.output_shape)}</span>: ${hw} pixels, each a row of ${cin} channels in and ${cout} out`;
-    await drawMatrix($("c4-x"), matrixRows(m.x_matrix), m.x_matrix);
-    await drawMatrix($("c4-w"), matrixRows(m.w_matrix), m.w_matrix);
-    await drawMatrix($("c4-y"), matrixRows(m.y_matrix), m.y_matrix);
+    for (const [id, enc] of [["c4-x", m.x_matrix], ["c4-w", m.w_matrix], ["c4-y", m.y_matrix]]) await drawWithBar($(id), enc);
     if (env.stale()) return;
     const y = matrixRows(m.y_matrix), out = decodeArray(conv.output)[0];
     paintOne($("c4-conv"), out, conv.output);
