@@ -230,10 +230,12 @@ def test_custom_matrix_edit_reaches_the_api(page, live_server):
     ready(page)
     page.select_option("#weights-kind", "custom")
     page.wait_for_selector("#weight-editor input[aria-label='W[0, 0]']")
+    ready(page, 2)
     page.fill("#weight-editor input[aria-label='W[1, 2]']", "2.5")
     page.dispatch_event("#weight-editor input[aria-label='W[1, 2]']", "change")
     page.wait_for_function("document.getElementById('w-plot').data?.[0]?.z?.[1]?.[2] === 2.5")
-    assert "w=custom" in page.url and "cw=" in page.url
+    ready(page, 3)  # the URL is written once the load is drawn (shell.js): the shared link is the view's
+    assert "w=custom" in page.url and "cw=" in page.url and "2.5" in page.url
     page.reload()
     ready(page)
     assert page.evaluate("() => document.getElementById('w-plot').data[0].z[1][2]") == 2.5  # kept in the link
