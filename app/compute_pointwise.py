@@ -120,7 +120,8 @@ def nin(req: NinRequest, store: InputStore, s: Settings) -> NinResponse:
 def fc(req: FcRequest, s: Settings) -> FcResponse:
     """An FC layer over a k×k×C block run as a k×k convolution, on the block and slid over a larger input."""
     if req.size < req.block:
-        raise GeometryError(f"size={req.size} must be at least the block k={req.block}")
+        raise GeometryError(f"the larger input side ({req.size}) must be at least the block k ({req.block}): "
+                            f"the {req.block}×{req.block} window has to fit in it")
     g = conv_geometry((req.channels, req.size, req.size), req.outputs, req.block)  # the conv the FC layer slides as
     check_conv_limits(g, conv_cost(g, True), s)
     x = random_tensor((req.channels, req.size, req.size), req.seed)

@@ -137,3 +137,13 @@ def test_nin_checks_the_whole_stack_once_per_input_and_widths(client, monkeypatc
         assert res["layers"][-1]["activation_at_pixel"] == pytest.approx(whole[:, r, c].tolist(), abs=1e-6)
     client.post("/api/pointwise/nin", json={**body, "widths": [5]})  # other widths: checked anew
     assert len(calls) == 2
+
+
+def test_fc_input_smaller_than_its_block_names_the_pages_fields(client):
+    """The page's fields are "block k" and "larger input side": the error said "size=3 must be at least the
+    block k=7", a parameter dump the learner has to translate."""
+    res = client.post("/api/pointwise/fc", json={"block": 7, "size": 3})
+    assert res.status_code == 422
+    message = res.json()["error"]["message"]
+    assert "larger input side" in message and "(3)" in message and "block k (7)" in message, message
+    assert "size=" not in message

@@ -284,3 +284,50 @@ def test_a_presets_fixed_c_out_and_bias_are_shown_not_the_random_weights(page, l
     assert page.input_value("#out-channels") == str(check["layer"]["out_channels"])
     assert page.is_checked("#bias") == check["layer"]["bias"]
     assert page.is_disabled("#out-channels") and page.is_disabled("#bias")
+
+
+def test_the_matrix_editor_keeps_the_keyboard_focus_from_one_value_to_the_next(page, live_server):
+    """A keyboard user types a weight, presses Tab to the next one and types again: the editor was rebuilt
+    when the edited layer came back, so the focus fell to the page and the second value went nowhere."""
+    page.goto(live_server + "/pointwise?in=sample%3Acolour&w=random&co=2&ws=4")
+    ready(page)
+    page.select_option("#weights-kind", "custom")
+    ready(page, 2)
+    page.focus("#weight-editor input[aria-label='W[0, 0]']")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("2")
+    page.keyboard.press("Tab")  # the change: the page asks the API for the edited layer
+    page.wait_for_function("document.getElementById('w-plot').data?.[0]?.z?.[0]?.[0] === 2")
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "W[0, 1]"
+    page.keyboard.press("Control+A")
+    page.keyboard.type("-1.5")
+    page.keyboard.press("Tab")
+    page.wait_for_function("document.getElementById('w-plot').data?.[0]?.z?.[0]?.[1] === -1.5")
+    assert page.evaluate("document.getElementById('w-plot').data[0].z[0][0]") == 2  # the first edit kept
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "W[0, 2]"
+    assert page.watch.errors == []
+
+
+def test_the_transposed_weight_matrix_has_whole_row_indices_and_its_values(page, live_server):
+    """Wᵀ of the greyscale preset is 3 × 1: its row axis read -0.5, 0, 0.5 … 2.5 (half a channel?) and the
+    three weights were only grey levels, unlike W above it, which prints them."""
+    page.goto(live_server + "/pointwise")
+    ready(page)
+    page.wait_for_function("document.getElementById('wt-plot')?._fullLayout?.yaxis")
+    ticks = page.eval_on_selector_all("#wt-plot .ytick text", "ts => ts.map(t => t.textContent)")
+    assert sorted(ticks, key=float) == ["0", "1", "2"], ticks
+    printed = page.eval_on_selector_all("#wt-plot text", "ts => ts.map(t => t.textContent).filter(t => /^-?\\d+\\.\\d+$/.test(t))")
+    check = httpx.post(live_server + "/api/layer/check", json={"input": {"kind": "sample", "name": "colour"},
+        "layer": {"kernel_size": 1}, "weights": {"kind": "preset", "name": "greyscale"}}).json()
+    assert len(printed) == 3 * check["layer"]["out_channels"], printed  # C_in × C_out values, as W prints them
+    assert page.watch.errors == []
+
+
+def test_a_bad_c_out_is_named_as_a_person_reads_it(page, live_server):
+    """C<sub>out</sub>'s label text is "Cout": the message read "Cout must be a whole number …"."""
+    page.goto(live_server + "/pointwise?w=random")
+    ready(page)
+    page.fill("#out-channels", "0")
+    page.press("#out-channels", "Tab")
+    page.wait_for_function("document.getElementById('layer-message').textContent.includes('(you typed 0)')")
+    assert page.inner_text("#layer-message").startswith("output channels C_out must be"), page.inner_text("#layer-message")

@@ -10,7 +10,7 @@ import { KEYS } from "./keys.js";
 import { InputPicker, specToString, stringToSpec } from "./inputs.js";
 import { formatInt } from "./format.js";
 import { fmt, plotlyReady } from "./plots.js";
-import { customJSON, flatWeights } from "./weight_editor.js";
+import { buildEditor, clearEditor, customJSON, flatWeights, refreshInPlace } from "./weight_editor.js";
 import * as draw from "./pointwise_draw.js";
 import { addLayerOption } from "./links.js"; // issue 13
 import * as sections from "./pointwise_sections.js";
@@ -298,19 +298,18 @@ function showWork(check) {
   $("work").textContent = [f.params, f.macs, `for a 1×1: ${p.params}; ${p.macs}`, "", "PyTorch:", p.torch, "NumPy:", p.numpy].join("\n");
 }
 
-/** W as a table of number fields (custom weights only); an edit sends the whole matrix as custom weights. */
+/** W as a table of number fields (custom weights only); an edit sends the whole matrix as custom weights.
+ * The same matrix coming back is refreshed in place, so the keyboard focus stays where the person is. */
 function drawMatrixEditor() {
   const el = $("weight-editor");
   const [co, ci] = data.conv.weight.shape;
-  if (shell.state.weights !== "custom") { el.innerHTML = ""; return; }
-  if (co * ci > EDITOR_MAX) { el.innerHTML = `<p class='muted'>The editor shows matrices up to ${EDITOR_MAX} values.</p>`; return; }
-  const flat = flatWeights(data.conv.weight);
-  el.innerHTML = `<table class="edit">${data.w2d.map((row, o) => `<tr>${row.map((v, c) =>
-    `<td><input data-idx="${o * ci + c}" type="number" step="any" value="${+v.toFixed(4)}" aria-label="W[${o}, ${c}]"></td>`).join("")}</tr>`).join("")}</table>`;
-  el.querySelectorAll("input").forEach((inp) => inp.addEventListener("change", () => {
-    flat[+inp.dataset.idx] = parseFloat(inp.value) || 0;
-    shell.set({ custom: customJSON(flat, data.conv.weight.shape, data.conv.bias), weights: "custom" }, { load: true });
-  }));
+  if (shell.state.weights !== "custom") { clearEditor(el); return; }
+  if (co * ci > EDITOR_MAX) { clearEditor(el, `<p class='muted'>The editor shows matrices up to ${EDITOR_MAX} values.</p>`); return; }
+  const flat = flatWeights(data.conv.weight), key = `${co}x${ci}`;
+  if (refreshInPlace(el, key, flat)) return;
+  buildEditor(el, key, `<table class="edit">${data.w2d.map((row, o) => `<tr>${row.map((v, c) =>
+    `<td><input data-idx="${o * ci + c}" type="number" step="any" value="${+v.toFixed(4)}" aria-label="W[${o}, ${c}]"></td>`).join("")}</tr>`).join("")}</table>`,
+  flat, (edited) => shell.set({ custom: customJSON(edited, data.conv.weight.shape, data.conv.bias), weights: "custom" }, { load: true }));
 }
 
 /** The input pixel under a pointer event, through the canvas's content box. */

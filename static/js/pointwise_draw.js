@@ -146,9 +146,13 @@ export function drawMatrix(gd, rows, meta, sent = 1) {
   const { min, max } = extentOf(meta), step = sent > 1 ? sent : matrixStep(rows.length);
   const shown = step === 1 || sent > 1 ? rows : rows.filter((_, i) => i % step === 0);
   const y = step === 1 ? undefined : shown.map((_, i) => i * step);
+  // a small matrix (Wᵀ) gets whole row indices (Plotly's automatic ticks read -0.5, 0, 0.5 … for 3 rows)
+  // and its values printed, as W above it; a tall one keeps the automatic ticks (0, 2k, 4k …)
+  const small = rows.length <= W_TEXT_MAX && rows[0].length <= W_TEXT_MAX;
   return Plotly.react(gd, [{ type: "heatmap", z: shown, y, ...scaleFor(min, max), showscale: false,
+    texttemplate: small ? "%{z:.2f}" : undefined, textfont: { size: 11 },
     hovertemplate: "[%{y}, %{x}] = %{z:.4f}<extra></extra>" }],
-  { height: 320, margin: { t: 10, r: 8, b: 30, l: 56 }, yaxis: { autorange: "reversed" },
+  { height: 320, margin: { t: 10, r: 8, b: 30, l: 56 }, yaxis: { autorange: "reversed", dtick: small ? 1 : undefined },
     xaxis: { dtick: rows[0].length <= 16 ? 1 : undefined } }, CONFIG);
 }
 

@@ -21,14 +21,45 @@ export function customJSON(flat, [cOut, cg, kh, kw], bias) {
   return JSON.stringify({ weight, bias: bias ?? null });
 }
 
+/** Refresh an editor that already shows fields of this key (shape, channel) in place: rebuilding it when
+ * an edited layer came back dropped the keyboard focus (Tab to the next value, then the page's answer
+ * arrived and the focus fell to the page, so the next value typed went nowhere). The field being edited
+ * keeps what is typed in it. True when the editor was refreshed; build() is then not needed. */
+export function refreshInPlace(el, key, flat) {
+  if (el.dataset.editorKey !== key || !el.querySelector("input[data-idx]")) return false;
+  el.editorFlat = flat;
+  el.querySelectorAll("input[data-idx]").forEach((inp) => {
+    if (inp !== document.activeElement) inp.value = +flat[+inp.dataset.idx].toFixed(4);
+  });
+  return true;
+}
+
+/** Fill el with an editor's html; its fields (input[data-idx] into flat) call onEdit(flat) after a change. */
+export function buildEditor(el, key, html, flat, onEdit) {
+  el.innerHTML = html;
+  el.dataset.editorKey = key;
+  el.editorFlat = flat;
+  el.querySelectorAll("input[data-idx]").forEach((inp) => inp.addEventListener("change", () => {
+    el.editorFlat[+inp.dataset.idx] = parseFloat(inp.value) || 0;
+    onEdit(el.editorFlat);
+  }));
+}
+
+/** Empty the editor (not custom weights, or too large to edit) with an optional note. */
+export function clearEditor(el, html = "") {
+  el.innerHTML = html;
+  delete el.dataset.editorKey;
+}
+
 /** Draw the editor for output channel oc into el; onEdit(customJSON) after a value changes. */
 export function drawKernelEditor(el, payload, bias, oc, onEdit) {
   const [cOut, cg, kh, kw] = payload.shape;
   if (cg * kh * kw > MAX_PER_FILTER || cOut * cg * kh * kw > MAX_TOTAL) {
-    el.innerHTML = `<p class='muted'>The editor shows kernels up to ${MAX_PER_FILTER} values per filter.</p>`;
+    clearEditor(el, `<p class='muted'>The editor shows kernels up to ${MAX_PER_FILTER} values per filter.</p>`);
     return;
   }
-  const flat = flatWeights(payload);
+  const flat = flatWeights(payload), key = `${payload.shape.join("x")}:${oc}`;
+  if (refreshInPlace(el, key, flat)) return;
   let html = `<p class="muted">filter for output channel ${oc} (edit a value and press Enter)</p>`;
   for (let c = 0; c < cg; c++) {
     html += `<table class="edit"><caption>in ${c}</caption>`;
@@ -40,9 +71,5 @@ export function drawKernelEditor(el, payload, bias, oc, onEdit) {
     }
     html += "</table>";
   }
-  el.innerHTML = html;
-  el.querySelectorAll("input").forEach((inp) => inp.addEventListener("change", () => {
-    flat[+inp.dataset.idx] = parseFloat(inp.value) || 0;
-    onEdit(customJSON(flat, [cOut, cg, kh, kw], bias));
-  }));
+  buildEditor(el, key, html, flat, (edited) => onEdit(customJSON(edited, [cOut, cg, kh, kw], bias)));
 }
