@@ -162,3 +162,47 @@ def test_a_layer_field_the_editor_cannot_read_is_named_with_what_it_takes(page, 
     kernel.fill("3")
     page.wait_for_function("!document.getElementById('layer-message').textContent.includes('must be')")
     assert page.watch.errors == []
+
+
+def test_the_chart_names_its_axis_and_scales_time_like_the_counts(page, live_server):
+    """The chart's y axis had no title (Plotly 4 takes {text}, the string was dropped), and the time bars
+    were scaled to the larger upper quartile, so the slower design's time bar stood at 0.19 beside its
+    params and MACs at 1: every quantity is now relative to the larger design's value (its median time)."""
+    page.goto(live_server + "/cost?pre=v3_asym&h=8&w=8&n=1")
+    ready(page)
+    page.wait_for_function("document.getElementById('chart')?._fullLayout?.yaxis")
+    assert "relative to the larger design" in page.evaluate("document.querySelector('#chart .g-ytitle')?.textContent || ''")
+    page.wait_for_function("document.getElementById('g-plot')?._fullLayout?.yaxis")
+    assert page.evaluate("[...document.querySelectorAll('#g-plot .g-xtitle, #g-plot .g-ytitle')].map(t => t.textContent)") == [
+        "input channel", "output channel"]  # the groups map's axes, dropped the same way
+    page.click("#measure")
+    page.wait_for_function("document.getElementById('measure-status').textContent === 'done'", timeout=60000)
+    page.wait_for_function("document.getElementById('chart').data.length === 3")
+    traces = page.evaluate("document.getElementById('chart').data.map(t => t.y)")
+    assert [max(y) for y in traces] == [1, 1, 1]  # params, MACs and the median time, each of the larger design
+    assert page.watch.errors == []
+
+
+def test_the_layer_editor_is_usable_from_the_keyboard(page, live_server):
+    """Moving, adding or removing a layer rebuilt the cards and dropped the focus to the page: a keyboard
+    user could press "down" once, not twice. The arrows that cannot move a layer did nothing; they are off."""
+    page.goto(live_server + "/cost")  # design B: 1×1 conv, ReLU, 4×4 conv
+    ready(page)
+    kinds = lambda: page.eval_on_selector_all("#editor-1 .stack > li.layer > .layer-head select", "ss => ss.map(s => s.value)")
+    focused = lambda: page.evaluate("document.activeElement.getAttribute('aria-label')")
+    assert page.is_disabled("#editor-1 [aria-label='move layer 1 of design B up']")
+    assert page.is_disabled("#editor-1 [aria-label='move layer 3 of design B down']")
+    page.focus("#editor-1 [aria-label='move layer 1 of design B down']")
+    page.keyboard.press("Enter")
+    assert focused() == "move layer 2 of design B down"
+    page.keyboard.press("Enter")
+    assert kinds() == ["relu", "conv", "conv"]
+    assert focused() == "move layer 3 of design B up"  # at the bottom: its other arrow
+    page.focus("#editor-1 [aria-label='remove layer 1 of design B']")
+    page.keyboard.press("Enter")
+    assert kinds() == ["conv", "conv"] and focused() == "remove layer 1 of design B"
+    page.focus("#editor-1 [aria-label='add a layer to design B']")
+    page.keyboard.press("Enter")
+    assert len(kinds()) == 3 and focused() == "layer 3 of design B: kind"
+    page.wait_for_function("document.querySelector('#table-1 tr.total')")
+    assert page.watch.errors == []

@@ -159,14 +159,17 @@ async function chart() {
   ];
   const timed = measured?.designs;
   if (timed && timed.every((d) => d.median_ms !== null)) {
-    const top = Math.max(...timed.map((d) => d.q3_ms)) || 1;
+    // the median time on the same scale as the counts (the larger design's = 1), so counted and measured
+    // savings read side by side; the quartile bars may reach above 1
+    const top = Math.max(...timed.map((d) => d.median_ms)) || 1;
     traces.push({ type: "bar", name: "measured time (bars: quartiles)", x: names, y: timed.map((d) => d.median_ms / top),
       text: timed.map((d) => `${d.median_ms.toFixed(1)} ms`),
       error_y: { type: "data", symmetric: false, array: timed.map((d) => (d.q3_ms - d.median_ms) / top),
         arrayminus: timed.map((d) => (d.median_ms - d.q1_ms) / top) } });
   }
+  // Plotly 4 takes an axis title as {text}: a plain string is dropped and the axis went unnamed
   Plotly.react($("chart"), traces, { barmode: "group", height: 320, margin: { t: 20, r: 10, b: 40, l: 50 }, font: { size: 12 },
-    yaxis: { title: "relative to the larger design", type: $("log-scale").checked ? "log" : "linear" } }, CONFIG);
+    yaxis: { title: { text: "relative to the larger design (= 1)" }, type: $("log-scale").checked ? "log" : "linear" } }, CONFIG);
 }
 
 // ---- standard → grouped → depthwise ----
@@ -192,9 +195,9 @@ async function groupsView() {
   await plotlyReady();
   const z = res.connectivity.map((ins) => Array.from({ length: c }, (_, i) => (ins.includes(i) ? 1 : 0)));
   Plotly.react($("g-plot"), [{ type: "heatmap", z, zmin: 0, zmax: 1, colorscale: [[0, "#f4f6fa"], [1, "#2f6fde"]], showscale: false, xgap: 1, ygap: 1,
-    hovertemplate: "output %{y} ← input %{x}<extra></extra>" }], { height: 300, margin: { t: 24, r: 8, b: 36, l: 48 },
+    hovertemplate: "output %{y} ← input %{x}<extra></extra>" }], { height: 300, margin: { t: 24, r: 8, b: 44, l: 56 },
     font: { size: 12 }, title: { text: "input channels (x) feeding each output channel (y)", font: { size: 12 } },
-    yaxis: { autorange: "reversed", title: "output" }, xaxis: { title: "input" } }, CONFIG);
+    yaxis: { autorange: "reversed", title: { text: "output channel" } }, xaxis: { title: { text: "input channel" } } }, CONFIG);
 }
 
 // ---- the papers' architectures ----

@@ -68,9 +68,16 @@ export class LayerEditor {
     this.render();
   }
 
-  changed(rerender = false) {
+  /** The layers changed: render the cards again if their list changed, then put the keyboard focus on the
+   * first enabled control named in focusOn (aria-labels): rebuilding the cards dropped it to the page, so
+   * a keyboard user could not press "down" twice or remove two layers in a row. */
+  changed(rerender = false, focusOn = []) {
     if (rerender) this.render();
     else this.syncJson();
+    for (const label of focusOn) {
+      const target = this.container.querySelector(`[aria-label="${CSS.escape(label)}"]`);
+      if (target && !target.disabled) { target.focus(); break; }
+    }
     this.onChange(structuredClone(this.layers));
   }
 
@@ -108,7 +115,7 @@ export class LayerEditor {
       ...Object.entries(OPS).map(([k, text]) => el("option", { value: k, text })));
     const add = el("button", { type: "button", class: "small", text: "+ layer",
       "aria-label": `add a layer to ${where}`,
-      onclick: () => { layers.push(FRESH[op.value]()); this.changed(true); } });
+      onclick: () => { layers.push(FRESH[op.value]()); this.changed(true, [`layer ${layers.length} of ${where}: kind`]); } });
     ol.append(el("li", { class: "add-layer" }, op, add));
     return ol;
   }
@@ -116,21 +123,24 @@ export class LayerEditor {
   card(layers, i, where) {
     const layer = layers[i];
     const name = `layer ${i + 1} of ${where}`;
+    const moved = (j, dir) => `move layer ${j + 1} of ${where} ${dir}`;
     const move = (d) => () => {
       const j = i + d;
       if (j < 0 || j >= layers.length) return;
       [layers[i], layers[j]] = [layers[j], layers[i]];
-      this.changed(true);
+      // the focus follows the layer: on its same arrow, or the other one once it reached an end
+      this.changed(true, d < 0 ? [moved(j, "up"), moved(j, "down")] : [moved(j, "down"), moved(j, "up")]);
     };
     const opSelect = el("select", { "aria-label": `${name}: kind`,
-      onchange: (e) => { layers[i] = { ...FRESH[e.target.value](), ...(layer.name ? { name: layer.name } : {}) }; this.changed(true); } },
+      onchange: (e) => { layers[i] = { ...FRESH[e.target.value](), ...(layer.name ? { name: layer.name } : {}) }; this.changed(true, [`${name}: kind`]); } },
       ...Object.entries(OPS).map(([k, text]) => el("option", { value: k, text })));
     opSelect.value = layer.op;
-    const tools = el("span", { class: "tools" },
-      el("button", { type: "button", text: "↑", "aria-label": `move ${name} up`, onclick: move(-1) }),
-      el("button", { type: "button", text: "↓", "aria-label": `move ${name} down`, onclick: move(1) }),
+    const up = el("button", { type: "button", text: "↑", "aria-label": `move ${name} up`, onclick: move(-1) });
+    const down = el("button", { type: "button", text: "↓", "aria-label": `move ${name} down`, onclick: move(1) });
+    [up.disabled, down.disabled] = [i === 0, i === layers.length - 1]; // an arrow that cannot move is not offered
+    const tools = el("span", { class: "tools" }, up, down,
       el("button", { type: "button", text: "✕", "aria-label": `remove ${name}`,
-        onclick: () => { layers.splice(i, 1); this.changed(true); } }));
+        onclick: () => { layers.splice(i, 1); this.changed(true, [`remove ${name}`, `remove layer ${i} of ${where}`, `add a layer to ${where}`]); } }));
     const head = el("div", { class: "layer-head" }, el("b", { text: `${i + 1}` }), opSelect, tools);
     const li = el("li", { class: `layer op-${layer.op}` }, head, this.fields(layer, name));
     if (layer.branches) li.append(this.branches(layer, name));
@@ -173,14 +183,14 @@ export class LayerEditor {
     layer.branches.forEach((branch, b) => {
       const where = `branch ${b + 1} of ${name}`;
       const remove = el("button", { type: "button", class: "small", text: "remove branch", "aria-label": `remove ${where}`,
-        onclick: () => { layer.branches.splice(b, 1); this.changed(true); } });
+        onclick: () => { layer.branches.splice(b, 1); this.changed(true, [`remove ${where}`, `add a branch to ${name}`]); } });
       remove.disabled = layer.branches.length <= 1;
       box.append(el("div", { class: "branch" },
         el("div", { class: "branch-head" }, el("span", { text: `branch ${b + 1}${branch.length ? "" : " (empty: the input as it is)"}` }), remove),
         this.list(branch, where)));
     });
     box.append(el("button", { type: "button", class: "small", text: "+ branch", "aria-label": `add a branch to ${name}`,
-      onclick: () => { layer.branches.push([]); this.changed(true); } }));
+      onclick: () => { layer.branches.push([]); this.changed(true, [`kind of layer to add to branch ${layer.branches.length} of ${name}`]); } }));
     return box;
   }
 }
