@@ -64,3 +64,54 @@ def test_clicking_the_output_moves_the_animated_region(page, live_server):
     page.mouse.click(box["x"] + box["width"] * 10.5 / 192, box["y"] + box["height"] * 20.5 / 192)
     page.wait_for_function("document.getElementById('position-label').textContent.includes('output (17, 7)')")
     assert "rr=17" in page.url and "rc=7" in page.url
+
+
+def rows_overlap(a, b) -> bool:
+    return a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]
+
+
+@pytest.mark.parametrize("width,height", [(1400, 900), (1280, 720), (800, 900)])
+def test_both_readings_break_only_before_an_operator(browser, live_server, width, height):
+    """At 1400×900 the gather's products table wrapped under "window ⊙ kernel =", leaving "=" at a line's
+    end; each stamp's "= 0.188" wrapped alone onto the next line; and "Σ = 0.55" stood twice, once for the
+    channel and once for all of them, with nothing to tell them apart."""
+    import functools
+
+    from tests.conftest import PageWatch, wait_in_page
+
+    ctx = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        page = ctx.new_page()
+        page.watch = PageWatch(page, live_server)
+        page.wait_for_function = functools.partial(wait_in_page, page)
+        page.goto(live_server + "/transposed")
+        ready(page)
+        chan = page.locator("#computation .chan").first
+        tables = chan.locator("table").all()
+        ops = [chan.locator(".op", has_text=op).bounding_box() for op in ("⊙", "=")]
+        for op, after in zip(ops, [t.bounding_box() for t in tables[1:]]):
+            assert rows_overlap(op, after) and op["x"] + op["width"] <= after["x"] + 1, (op, after)
+        for stamp in page.locator("#computation .stamp").all():  # no term split inside itself
+            terms = stamp.locator(".term").all()
+            assert len(terms) == 3 and all(t.bounding_box()["height"] < 24 for t in terms), stamp.inner_text()
+        sums = page.locator("#computation .both .small, #computation .both .total").all_inner_texts()
+        assert len([s for s in sums if s.startswith("Σ =")]) == 0, sums  # each Σ says what it sums
+        assert page.watch.errors == []
+    finally:
+        ctx.close()
+
+
+def test_a_channel_the_layer_does_not_have_is_named_not_a_crash(page, live_server):
+    """The bilinear layer has one input and one output channel: "input channel shown" 3 threw "Cannot read
+    properties of undefined (reading 'length')", and output channel 5 went silently back to 0. Both fields
+    now say how many channels there are."""
+    page.goto(live_server + "/transposed")
+    ready(page)
+    for field, name in (("in-channel", "input channel shown"), ("channel", "output channel")):
+        page.fill(f"#{field}", "3")
+        page.press(f"#{field}", "Tab")
+        page.wait_for_function(f"document.getElementById('{field}').getAttribute('aria-invalid') === 'true'")
+        assert f"{name} must be a whole number from 0 to 0 (you typed 3)" in page.inner_text("#layer-message")
+        page.fill(f"#{field}", "0")
+        page.press(f"#{field}", "Tab")
+    assert page.watch.errors == []

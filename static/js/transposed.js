@@ -69,6 +69,9 @@ async function render({ check, tconv, body }, ctx) {
   Object.assign(data, { check, tconv, input: decodeArray(tconv.input_array), output: decodeArray(tconv.output),
     gather: decodeArray(tconv.gather_array) });
   const [cOut] = check.output_shape;
+  // the channel fields offer only this layer's channels: field_check names the range for a value outside
+  // it (an input channel past the last one threw in redraw; an output channel went silently back to 0)
+  [$("channel").max, $("in-channel").max] = [cOut - 1, check.layer.in_channels - 1];
   shell.set({ channel: Math.min(+shell.state.channel || 0, cOut - 1),
     inChannel: Math.min(+shell.state.inChannel || 0, check.layer.in_channels - 1) }, { touch: false });
   if (!shell.touched("padding")) shell.set({ padding: check.layer.padding[0] }, { touch: false });
@@ -98,7 +101,7 @@ async function loadRegion(ctx) {
 }
 
 function redraw() {
-  if (!data.check) return;
+  if (!data.check || !data.input[+shell.state.inChannel]) return;
   draw.whole($("input-canvas"), data.input[+shell.state.inChannel], data.tconv.input_array, +shell.state.inChannel);
   show(+shell.state.step || 0);
 }

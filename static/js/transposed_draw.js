@@ -96,20 +96,26 @@ function table(m, cls = () => "") {
 /** Both readings written out, with the three values that must agree. */
 export function computation(el, tr, inCh) {
   const st = tr.stamps, g = tr.gather, o = `y[${tr.channel}, ${tr.row}, ${tr.col}]`;
-  const lines = st.rows.map((_, i) => `x[${st.channels[i]}, ${st.rows[i]}, ${st.cols[i]}] · w[${st.channels[i]}, ` +
-    `${tr.weight_out_index}, ${st.tap_rows[i]}, ${st.tap_cols[i]}] = ` +
-    `${fmt(st.values[i])} · ${fmt(st.weights[i])} = ${fmt(st.products[i])}`);
+  // one stamp per line, in three terms that each stay whole: a narrow column breaks the line before "=",
+  // never inside a term (the product "0.188" wrapped alone onto the next line)
+  const term = (text) => `<span class="term">${esc(text)}</span>`;
+  const lines = st.rows.map((_, i) => `<div class="stamp eq">` +
+    term(`x[${st.channels[i]}, ${st.rows[i]}, ${st.cols[i]}] · w[${st.channels[i]}, ${tr.weight_out_index}, ${st.tap_rows[i]}, ${st.tap_cols[i]}]`) +
+    term(`= ${fmt(st.values[i])} · ${fmt(st.weights[i])}`) + term(`= ${fmt(st.products[i])}`) + "</div>");
   const pad = () => (i, j) => (g.source_rows[i] < 0 || g.source_cols[j] < 0 ? "pad" : "");
   const shown = tr.input_channels.slice(0, MAX_CHANNELS_SHOWN);
+  // each operator stays with the table after it (convlens.css .chan .eq): "window ⊙ kernel", then "= products"
   const chans = shown.map((c, ci) => `<div class="chan"><div class="small muted">input channel ${c}</div>` +
-    `${table(g.windows[ci], pad(ci))}<span class="op">⊙</span>${table(g.rotated_weights[ci])}<span class="op">=</span>` +
-    `${table(g.products[ci], pad(ci))}<div class="small">Σ = ${fmt(g.partial_sums[ci])}</div></div>`).join("");
+    `<div class="eq"><span class="term">${table(g.windows[ci], pad(ci))}</span>` +
+    `<span class="term"><span class="op">⊙</span>${table(g.rotated_weights[ci])}</span>` +
+    `<span class="term"><span class="op">=</span>${table(g.products[ci], pad(ci))}</span></div>` +
+    `<div class="small">Σ of channel ${c}'s products = ${fmt(g.partial_sums[ci])}</div></div>`).join("");
   const more = tr.input_channels.length > shown.length ? `<p class="small muted">… and ${tr.input_channels.length - shown.length} more channels (in the sums)</p>` : "";
   const agree = Math.abs(tr.value - tr.engine_value) <= 1e-4 * (1 + Math.abs(tr.engine_value));
   el.innerHTML = `<div class="both"><div><h3>Scatter: ${st.rows.length} stamp${st.rows.length === 1 ? "" : "s"} cover ${esc(o)}</h3>` +
-    `<pre class="mono small">${esc(lines.join("\n") || "(no input pixel reaches this position: only the bias)")}</pre>` +
-    `<div class="total">Σ = ${fmt(tr.scatter_sum)}</div></div>` +
-    `<div><h3>Gather: window ⊙ kernel rotated 180°</h3>${chans}${more}<div class="total">Σ = ${fmt(tr.gather_sum)}</div></div></div>` +
+    `<div class="stamps mono small">${lines.join("") || "(no input pixel reaches this position: only the bias)"}</div>` +
+    `<div class="total">Σ of the stamps = ${fmt(tr.scatter_sum)}</div></div>` +
+    `<div><h3>Gather: window ⊙ kernel rotated 180°</h3>${chans}${more}<div class="total">Σ over the input channels = ${fmt(tr.gather_sum)}</div></div></div>` +
     `<p class="total" id="total-line" data-value="${tr.value}" data-engine="${tr.engine_value}">${esc(o)} = ` +
     `${fmt(tr.gather_sum)} + bias ${fmt(tr.bias)} = <b>${fmt(tr.value)}</b>; the engine: <b>${fmt(tr.engine_value)}</b> ` +
     `${agree ? "✓ scatter = gather = engine" : "✗ they differ"}</p>`;
