@@ -465,3 +465,36 @@ def test_a_picture_that_is_not_a_digit_gets_a_caveat_not_only_a_confident_bar(pa
     caveat = page.text_content("#prediction .caveat")
     assert "only knows" in caveat and "0–9" in caveat
     assert page.watch.errors == []
+
+
+def test_an_imported_models_buttons_and_table_say_what_they_are_at_800(browser, live_server):
+    """An imported MobileNet-v2 block at 800×900: every "open in /conv" button had the same name (a keyboard
+    or screen-reader user heard twelve identical buttons, not which layer each opens), and the table's
+    shape cell of a Constant or Cast (a scalar, no activation in) was a bare "→"."""
+    import torch
+
+    from tests.onnx_models import build, export
+
+    data = export(build("mobilenet_v2"), torch.randn(1, 3, 32, 32))
+    info = httpx.post(live_server + "/api/models/upload", files={"file": ("mnv2.onnx", data)}).json()
+    ctx = browser.new_context(viewport={"width": 800, "height": 900})
+    try:
+        page = ctx.new_page()
+        page.wait_for_function = functools.partial(wait_in_page, page)
+        page.goto(live_server + f"/network?m={info['id']}")
+        ready(page)
+        page.wait_for_selector("button.open-layer")
+        names = page.eval_on_selector_all("button.open-layer", "bs => bs.map(b => [b.dataset.layer, b.getAttribute('aria-label') || b.textContent])")
+        for layer, name in names:
+            assert name in (f"open in /conv: {layer}", f"open in /pointwise: {layer}"), name  # the visible text first (axe)
+        assert len({n for _, n in names}) == len(names)
+        rows = httpx.get(live_server + f"/api/models/{info['id']}").json()["layers"]
+        scalars = [r["name"] for r in rows if r["out_shape"] == []]
+        assert scalars  # the ReLU6 bounds: Constant and Cast nodes
+        cells = page.eval_on_selector_all("table tbody tr", "trs => trs.map(tr => [...tr.cells].map(c => c.textContent.trim()))")
+        for name in scalars:
+            cell = next(c for c in cells if c[0] == name)[3]
+            assert cell == "scalar", (name, cell)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 800
+    finally:
+        ctx.close()

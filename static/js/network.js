@@ -216,6 +216,8 @@ function openButton(name, is1x1) {
   b.className = "open-layer";
   b.dataset.layer = name;
   b.textContent = is1x1 ? "open in /pointwise" : "open in /conv";
+  // one name per layer, not twelve alike; it starts with the visible text, as the words a person says to it
+  b.setAttribute("aria-label", `${b.textContent}: ${name}`);
   b.addEventListener("click", async () => {
     try {
       const state = shell.state, size = sizeOf(state);

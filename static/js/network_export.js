@@ -1,13 +1,15 @@
 // /network's per-layer table as rows, and its two downloads (CSV and a Netron metrics attachment):
 // every value is the API's (the cost table and the run), laid out, never recomputed.
 
-const shapeText = (s) => (s ? s.slice(1).join("×") : "");
+// a shape without its batch axis; a scalar (a Constant, or a Cast of one: no activation in) is named, so
+// its cell does not read as a bare "→"
+const shapeText = (s) => (!s ? "" : s.length === 0 ? "scalar" : s.slice(1).join("×") || s.join("×"));
 
 export function tableRows(run, detail) {
   return detail.layers.map((r, i) => ({
     layer: r.name, op: r.is_1x1 ? "Conv 1×1" : r.op, bn_folded: r.bn_folded,
     geometry: r.kernel ? `${r.kernel.join("×")} / ${r.stride.join("×")} / ${r.groups}` : "",
-    shapes: `${shapeText(r.in_shape)} → ${shapeText(r.out_shape)}`, params: r.params, macs: r.macs,
+    shapes: [shapeText(r.in_shape), shapeText(r.out_shape)].filter(Boolean).join(" → "), params: r.params, macs: r.macs,
     bytes: r.bytes_read + r.bytes_written, macs_per_byte: r.macs_per_byte,
     time_ms: run.layers[i]?.time_ms ?? 0, share: run.layers[i]?.time_share ?? 0, is_1x1: r.is_1x1,
     bound: run.layers[i]?.bound ?? "",
