@@ -82,3 +82,27 @@ def test_a_stack_that_is_not_json_is_explained_and_a_stack_names_no_paper(page, 
     shown = page.inner_text("#layer-message")
     assert shown.startswith("my own stack is not valid JSON (") and "'not JSON'" not in shown
     assert "error" in page.get_attribute("#layer-message", "class")
+
+
+def test_a_bad_value_in_my_own_stack_is_named_by_its_layer_not_its_json_path(page, live_server):
+    """A kernel of 0 in my own stack said "k (design.layers[0].conv.k) is 0; …", pydantic's path through
+    the request; an empty stack said "List should have at least 1 item after validation, not 0". The page
+    says which layer (and branch) of my own stack, in the API's words for what is allowed."""
+    page.goto(live_server + "/receptive?n=custom")
+    ready(page)
+    cases = [
+        ([{"op": "conv", "out": 16, "k": 0}], "k of layer 1 (conv) in my own stack is 0; it must be a whole number ≥ 1"),
+        ([{"op": "conv", "out": 8, "k": 3}, {"op": "concat", "branches": [[{"op": "conv", "out": 4, "k": 1}], [{"op": "pool", "k": 0}]]}],
+         "k of layer 1 (pool) of branch 2 of layer 2 (concat) in my own stack is 0"),
+        ([{"op": "conv", "k": 3}], "out of layer 1 (conv) in my own stack is required"),
+        ([], "my own stack has no layers: add at least one"),
+    ]
+    for layers, said in cases:
+        page.fill("#custom-stack", json.dumps({"name": "s", "layers": layers}))
+        page.click("#custom-apply")
+        page.wait_for_function("document.getElementById('layer-message').className.includes('error')")
+        shown = page.inner_text("#layer-message")
+        assert shown.startswith(said) and "design." not in shown, shown
+        page.fill("#custom-stack", json.dumps({"name": "s", "layers": [{"op": "conv", "out": 4, "k": 3}]}))
+        page.click("#custom-apply")
+        page.wait_for_function("!document.getElementById('layer-message').className.includes('error')")

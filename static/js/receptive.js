@@ -28,6 +28,23 @@ function request(s) {
   return body;
 }
 
+/** The API names a bad value of a stack by its path through the request ("k (design.layers[0].conv.k) is
+ * 0; …"): the page says it as a person reads the stack ("k of layer 1 (conv) in my own stack is 0; …"),
+ * branches included; an empty stack is said so (pydantic's "List should have at least 1 item"). */
+export function stackMessage(message) {
+  if (/^layers \(design\.layers\):.*at least 1 item/.test(message)) return "my own stack has no layers: add at least one, e.g. {\"op\": \"conv\", \"out\": 16, \"k\": 3}";
+  return message.replace(/^(\w+) \(design\.([^)]*)\)/, (_, field, path) => `${field} of ${placeIn(path)}`);
+}
+
+function placeIn(path) {
+  const parts = [], step = /(?:layers\[(\d+)\]|branches\[(\d+)\]\[(\d+)\])(?:\.(conv|pool|relu|fc|concat|add))?/g;
+  for (const [, layer, branch, inBranch, op] of path.matchAll(step)) {
+    const kind = op ? ` (${op})` : "";
+    parts.push(layer !== undefined ? `layer ${+layer + 1}${kind}` : `layer ${+inBranch + 1}${kind} of branch ${+branch + 1}`);
+  }
+  return `${parts.reverse().join(" of ") || "the stack"} in my own stack`;
+}
+
 /** One request answers both: the shell's check (is this stack valid on this input?) and the run. */
 async function check(body, ctx) {
   try {
@@ -35,7 +52,7 @@ async function check(body, ctx) {
     return { valid: true, rf };
   } catch (err) {
     if (err.name === "AbortError") throw err;
-    return { valid: false, error: { message: err.message } };
+    return { valid: false, error: { message: body.design ? stackMessage(err.message) : err.message } };
   }
 }
 
