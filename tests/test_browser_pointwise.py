@@ -331,3 +331,23 @@ def test_a_bad_c_out_is_named_as_a_person_reads_it(page, live_server):
     page.press("#out-channels", "Tab")
     page.wait_for_function("document.getElementById('layer-message').textContent.includes('(you typed 0)')")
     assert page.inner_text("#layer-message").startswith("output channels C_out must be"), page.inner_text("#layer-message")
+
+
+def test_an_emptied_weight_is_not_sent_as_zero(page, live_server):
+    """Clearing a weight and leaving the field sent 0 (parseFloat("") || 0): the message "must be a number"
+    flashed and went as the load came back, and the layer had a silent 0 in it."""
+    page.goto(live_server + "/pointwise?in=sample%3Acolour&w=random&co=2&ws=4")
+    ready(page)
+    page.select_option("#weights-kind", "custom")
+    ready(page, 2)
+    before = page.evaluate("document.getElementById('w-plot').data[0].z[0][0]")
+    assert before != 0
+    loads = page.evaluate("Number(document.body.dataset.ready)")
+    page.fill("#weight-editor input[aria-label='W[0, 0]']", "")
+    page.press("#weight-editor input[aria-label='W[0, 0]']", "Tab")
+    page.wait_for_function("document.getElementById('layer-message').textContent.startsWith('W[0, 0] must be a number')")
+    page.fill("#weight-editor input[aria-label='W[0, 1]']", "1.25")  # a later edit still goes, with W[0, 0] as it was
+    page.press("#weight-editor input[aria-label='W[0, 1]']", "Tab")
+    ready(page, loads + 1)
+    assert page.evaluate("document.getElementById('w-plot').data[0].z[0]")[:2] == [before, 1.25]
+    assert page.watch.errors == []

@@ -40,7 +40,11 @@ export function buildEditor(el, key, html, flat, onEdit) {
   el.dataset.editorKey = key;
   el.editorFlat = flat;
   el.querySelectorAll("input[data-idx]").forEach((inp) => inp.addEventListener("change", () => {
-    el.editorFlat[+inp.dataset.idx] = parseFloat(inp.value) || 0;
+    const v = parseFloat(inp.value);
+    // an emptied (or unreadable) field is not a 0: the weight keeps its value and field_check.js says
+    // "W[0, 0] must be a number"; a load here would have written "ok" over that, with a silent 0 sent
+    if (!Number.isFinite(v)) return;
+    el.editorFlat[+inp.dataset.idx] = v;
     onEdit(el.editorFlat);
   }));
 }
