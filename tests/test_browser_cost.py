@@ -3,6 +3,7 @@ its spread, links into /conv and /pointwise, the groups slider, the architecture
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.conftest import ready, screenshot
 
@@ -206,3 +207,16 @@ def test_the_layer_editor_is_usable_from_the_keyboard(page, live_server):
     assert len(kinds()) == 3 and focused() == "layer 3 of design B: kind"
     page.wait_for_function("document.querySelector('#table-1 tr.total')")
     assert page.watch.errors == []
+
+
+@pytest.mark.parametrize("path,plot", [("/cost", "#chart"), ("/pointwise", "#x-plot")])
+def test_no_chart_offers_to_upload_itself_to_plotly_cloud(page, live_server, path, plot):
+    """Plotly 4.1.1 shows a "Share chart..." button on every chart (showSendToCloud defaults to true): it
+    opened "This chart will be uploaded to Plotly Cloud" with a Share button, on an app that sends nothing
+    off its origin. The button is hidden (convlens.css) until the shared Plotly config turns it off."""
+    page.goto(live_server + path)
+    ready(page)
+    page.wait_for_selector(f"{plot} .modebar-btn", state="attached")
+    page.hover(plot)
+    shown = page.eval_on_selector_all(f"{plot} .modebar-btn", "bs => bs.filter(b => b.offsetParent).map(b => b.dataset.title)")
+    assert shown and not [t for t in shown if "Share" in t or "Cloud" in t], shown
