@@ -5,7 +5,7 @@ import httpx
 import pytest
 
 from app.encoding import decode_array
-from tests.conftest import ready, screenshot
+from tests.conftest import ready, screenshot, wait_in_page
 
 
 def label(page) -> str:
@@ -115,3 +115,29 @@ def test_a_channel_the_layer_does_not_have_is_named_not_a_crash(page, live_serve
         page.fill(f"#{field}", "0")
         page.press(f"#{field}", "Tab")
     assert page.watch.errors == []
+
+
+@pytest.mark.parametrize("width,height", [(1400, 900), (1280, 720), (800, 900)])
+def test_the_weights_choice_is_read_whole(browser, live_server, width, height):
+    """The aside cut the chosen weights at 1400×900: "bilinear upsampling (one kernel per channe". The
+    options fit; "one kernel per channel" is said in the note under them."""
+    import functools
+
+    ctx = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        page = ctx.new_page()
+        page.wait_for_function = functools.partial(wait_in_page, page)  # the CSP forbids Playwright's own
+        page.goto(live_server + "/transposed")
+        ready(page)
+        for value in ("bilinear", "nearest", "random"):
+            page.select_option("#weights-kind", value)
+            fits = page.evaluate("""() => { const s = document.getElementById('weights-kind'), span = document.createElement('span');
+                span.style.font = getComputedStyle(s).font; span.style.whiteSpace = 'pre';
+                span.textContent = s.options[s.selectedIndex].textContent; document.body.append(span);
+                const need = span.getBoundingClientRect().width; span.remove();
+                return [need, s.clientWidth - 16]; }""")  # 16 px: the select's arrow
+            assert fits[0] <= fits[1], (value, fits)
+        page.select_option("#weights-kind", "bilinear")
+        page.wait_for_function("document.getElementById('layer-note').textContent.includes('one kernel per channel')")
+    finally:
+        ctx.close()

@@ -78,7 +78,7 @@ async function render({ check, tconv, body }, ctx) {
   if (!shell.touched("regionRow")) shell.set({ regionRow: tconv.region[0], regionCol: tconv.region[1] }, { touch: false });
   $("random-layer").hidden = shell.state.weights !== "random";
   $("layer-note").textContent = shell.state.weights === "random" ? "" :
-    `kernel ${check.layer.kernel_size.join("×")}, groups = C_in = ${check.layer.groups}: set by the upsampling kernel`;
+    `kernel ${check.layer.kernel_size.join("×")}, one kernel per channel (groups = C_in = ${check.layer.groups}): set by the upsampling`;
   shell.message(`output [${check.output_shape.join("×")}] from input [${check.input.shape.join("×")}] · ` +
     `${formatInt(check.cost.params)} parameters · ${formatInt(check.cost.macs)} MACs`, true);
   draw.whole($("output-canvas"), data.output[+shell.state.channel], tconv.output, +shell.state.channel);
