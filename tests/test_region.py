@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 from app.encoding import decode_array
 from app.engine.geometry import allowed_groups, conv_geometry
-from app.engine.region import busiest_region
+from app.engine.region import OutputRegion, busiest_region, inside_spans
 
 
 def brute_force(x, g, size):
@@ -36,13 +36,31 @@ def test_busiest_region_is_the_brute_force_argmax(c, h, w, k, s, p, d, size, see
     x = np.random.default_rng(seed).integers(-3, 4, (c, h, w)).astype(np.float32)  # integers: exact ties
     g = conv_geometry((c, h, w), 2, k, s, p, d)
     r = busiest_region(x, g, size)
-    scores = brute_force(x, g, size)
+    scores, rows, cols = brute_force(x, g, size), min(size, g.out_height), min(size, g.out_width)
+    if not any(inside for inside, _ in scores.values()):
+        # no region of that size lies inside: the largest square of outputs whose windows do, if any
+        ones = [pos for pos, (inside, _) in brute_force(x, g, 1).items() if inside]
+        if ones:
+            rows = cols = min(size, len({i for i, _ in ones}), len({j for _, j in ones}))
+            scores = brute_force(x, g, rows)
     any_inside = any(inside for inside, _ in scores.values())
     pool = [v for inside, v in scores.values() if inside or not any_inside]
     inside, score = scores[r.row_start, r.col_start]
     assert inside == any_inside  # a field inside the input beats one that reads padding
     assert score >= max(pool) - 1e-9  # and it is the one with the most variance (ties: any)
-    assert r.row_stop - r.row_start == min(size, g.out_height) and r.col_stop - r.col_start == min(size, g.out_width)
+    assert (r.row_stop - r.row_start, r.col_stop - r.col_start) == (rows, cols)
+
+
+def test_a_small_output_starts_on_windows_that_read_no_padding():
+    """An 8×8 output (a layer opened from /network) is all of a 12×12 region, whose first window, at the
+    corner, is mostly padding: the region shrinks to the outputs whose windows lie inside."""
+    x = np.random.default_rng(0).normal(size=(16, 8, 8)).astype(np.float32)
+    g = conv_geometry(x.shape, 8, 5, 1, 2)  # 5×5, padding 2: outputs 2…5 read no padding
+    assert inside_spans(g) == ((2, 4), (2, 4))
+    assert busiest_region(x, g, 12) == OutputRegion(2, 6, 2, 6)
+    assert inside_spans(conv_geometry((1, 3, 3), 1, 5, 1, 2)) is None  # every window reads padding
+    assert busiest_region(np.ones((1, 3, 3), np.float32), conv_geometry((1, 3, 3), 1, 5, 1, 2), 12) == \
+        OutputRegion(0, 3, 0, 3)  # then the whole output, as before
 
 
 def test_the_region_lands_on_the_detail_not_the_corner():

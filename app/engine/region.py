@@ -33,8 +33,19 @@ class OutputRegion:
 def busiest_region(x: np.ndarray, g: ConvGeometry, size: int) -> OutputRegion:
     """The size×size output region (cut to the output) whose receptive field has the largest summed
     per-channel variance. Regions whose field lies wholly inside the input win over ones that read
-    padding; ties go to the first in row-major order. x: (C, H, W)."""
-    rows, cols = min(size, g.out_height), min(size, g.out_width)
+    padding; ties go to the first in row-major order. When no region of that size lies inside (a small
+    output, e.g. 8×8 for a 12×12 region, is all of it, from a corner window that is mostly padding), the
+    region shrinks to the largest square that does, if any output's window lies inside. x: (C, H, W)."""
+    region, inside = _busiest(x, g, min(size, g.out_height), min(size, g.out_width))
+    spans = None if inside else inside_spans(g)
+    if spans is not None:
+        side = min(size, spans[0][1], spans[1][1])
+        region, _ = _busiest(x, g, side, side)
+    return region
+
+
+def _busiest(x: np.ndarray, g: ConvGeometry, rows: int, cols: int) -> tuple[OutputRegion, bool]:
+    """The rows×cols region with the most detail, and whether its field lies inside the input."""
     (sh, sw), (dh, dw), (kh, kw) = g.stride, g.dilation, g.kernel
     fh, fw = (rows - 1) * sh + dh * (kh - 1) + 1, (cols - 1) * sw + dw * (kw - 1) + 1  # field size
     n_r, n_c = g.out_height - rows + 1, g.out_width - cols + 1  # candidate top-left corners
@@ -52,7 +63,21 @@ def busiest_region(x: np.ndarray, g: ConvGeometry, size: int) -> OutputRegion:
         score = np.where(inside, score, -np.inf)
     i = int(np.argmax(score))
     r0, c0 = i // n_c, i % n_c
-    return OutputRegion(r0, r0 + rows, c0, c0 + cols)
+    return OutputRegion(r0, r0 + rows, c0, c0 + cols), bool(inside.any())
+
+
+def inside_spans(g: ConvGeometry) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """((first row, count), (first col, count)) of the outputs whose window reads no padding, or None
+    when every window reads some. Output i reads input rows i·stride − pad_before + dilation·j,
+    j = 0…k−1: inside when i·stride ≥ pad_before and i·stride − pad_before + dilation·(k−1) ≤ H − 1."""
+    spans = []
+    for s, d, k, pad, n, out in ((g.stride[0], g.dilation[0], g.kernel[0], g.pad_h[0], g.in_height, g.out_height),
+                                 (g.stride[1], g.dilation[1], g.kernel[1], g.pad_w[0], g.in_width, g.out_width)):
+        first, last = -(-pad // s), min(out - 1, (n - 1 + pad - d * (k - 1)) // s)
+        if first > last:
+            return None
+        spans.append((first, last - first + 1))
+    return spans[0], spans[1]
 
 
 def region_at(row: int, col: int, size: int, out_height: int, out_width: int) -> OutputRegion:
