@@ -22,8 +22,8 @@ CHANGE = """async ([id, value]) => {
   el.dispatchEvent(new Event('input', {bubbles: true}));
   while (hook.loads === before) await new Promise((r) => setTimeout(r, 5));
   return {t0, last: hook.last, writes: window.__urlWrites.map((t) => t - t0),
-          requests: performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname)
-            .filter((p) => p.startsWith('/api/'))};
+          requests: performance.getEntriesByType('resource').filter((e) => e.startTime >= t0)  // not the last
+            .map((e) => new URL(e.name).pathname).filter((p) => p.startsWith('/api/'))};      // load's follow-ups
 }"""
 
 

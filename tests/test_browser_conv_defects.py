@@ -223,7 +223,8 @@ def test_region_ticks_are_whole_output_indices(page, live_server, size):
 def test_a_small_layer_opened_from_network_starts_inside_the_input(page, live_server, kernel):
     """A layer of the built-in model with an 8×8 output, opened from /network: the busiest 12×12 region
     is the whole output (the API's region below), so the animation began at output (0, 0), a window
-    mostly in padding. The page now animates the positions whose windows read no padding, and starts there."""
+    mostly in padding. The server now picks the positions whose windows read no padding (one request), and
+    the page starts there."""
     from urllib.parse import parse_qs, urlparse
 
     rows = httpx.get(live_server + "/api/models/digits").json()["layers"]
@@ -239,11 +240,13 @@ def test_a_small_layer_opened_from_network_starts_inside_the_input(page, live_se
             "layer": {"stride": int(q["s"]), "padding": int(q["p"]), "dilation": int(q["d"]), "groups": int(q["g"]),
                       "bias": q["b"] == "1", "flip": False, "activation": "none"},
             "weights": {"kind": "layer", "model": model, "layer": row["name"]}}
-    api = httpx.post(live_server + "/api/convolve", json={**body, "region_size": 12}).json()["region"]
-    assert (api["row_start"], api["row_stop"], api["col_start"], api["col_stop"]) == (0, 8, 0, 8)  # all of it
-    every = httpx.post(live_server + "/api/trace", json={**body, "region": {**api, "channel": 0}}).json()["traces"]
+    whole = {"channel": 0, "row_start": 0, "row_stop": 8, "col_start": 0, "col_stop": 8}  # a 12×12 region: all of it
+    every = httpx.post(live_server + "/api/trace", json={**body, "region": whole}).json()["traces"]
     inside = [(t["row"], t["col"]) for t in every if not any(map(any, t["is_padding"]))]
     first, last = min(inside), max(inside)
+    api = httpx.post(live_server + "/api/convolve", json={**body, "region_size": 12}).json()["region"]
+    assert (api["row_start"], api["row_stop"] - 1) == (first[0], last[0])  # the server picks the windows with no padding
+    assert (api["col_start"], api["col_stop"] - 1) == (first[1], last[1])
     assert page.inner_text("#position-label").endswith(f"output ({first[0]}, {first[1]})")
     assert page.inner_text("#region-caption") == f"channel 0, rows {first[0]}–{last[0]}, cols {first[1]}–{last[1]}"
     assert page.locator("#input-plot .tap").count() > 0 and page.locator("#input-plot .tap.pad").count() == 0

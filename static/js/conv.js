@@ -122,12 +122,7 @@ async function view(body, ctx) {
 async function render({ check, conv, body, trace, inputKey, picked }, ctx) {
   if (conv.input_array) Object.assign(data, { input: decodeArray(conv.input_array), inputMeta: conv.input_array, inputKey });
   Object.assign(data, { check, conv, req: body, output: decodeArray(conv.output) });
-  if (picked) shell.set({ regionRow: trace.region.row_start, regionCol: trace.region.col_start }, { touch: false });
-  const inside = picked && startsInPadding(trace) ? draw.insideRegion(check.layer, check.output_shape, check.input.shape, regionSize()) : null;
-  if (inside) { // a small output: its busiest region is all of it, from a corner window in padding
-    shell.set({ regionRow: inside.row, regionCol: inside.col, regionSize: inside.size }, { touch: false });
-    trace = null; // traced below (the one case of a second request: a new input with a small output)
-  }
+  if (picked) shell.set(pickedRegion(trace.region, check.output_shape), { touch: false });
   const channel = Math.min(+shell.state.channel || 0, check.output_shape[0] - 1);
   if (String(channel) !== shell.state.channel) shell.set({ channel }, { touch: shell.touched("channel") }); // (a URL write)
   showChannels(); // the output, drawn at once: canvases need no plotly.js
@@ -141,11 +136,13 @@ async function render({ check, conv, body, trace, inputKey, picked }, ctx) {
   await loadRegion(ctx, trace);
 }
 
-/** True when the region's first window reads padding in more than half of its taps (an output no
- * larger than the region, whose region then starts at the corner). */
-function startsInPadding(trace) {
-  const pads = trace.traces[0].is_padding.flat();
-  return !shell.touched("regionSize") && pads.filter(Boolean).length * 2 > pads.length;
+/** The region the server chose for a new input. On a small output (an 8×8 layer opened from /network)
+ * no 12×12 region avoids padding, and the server's is the square of outputs whose windows read none:
+ * the region size follows it. */
+function pickedRegion(r, [, h, w]) {
+  const rows = r.row_stop - r.row_start, cols = r.col_stop - r.col_start;
+  const shrunk = rows < Math.min(regionSize(), h) || cols < Math.min(regionSize(), w);
+  return { regionRow: r.row_start, regionCol: r.col_start, ...(shrunk ? { regionSize: Math.max(rows, cols) } : {}) };
 }
 
 /** The groups the API allows for this layer: the control offers only those. */

@@ -38,20 +38,6 @@ export function outputAt(layer, outShape, [r, c]) {
     near(c, layer.kernel_size[1], layer.stride[1], layer.dilation[1], layer.padding[1][0], outShape[2])];
 }
 
-/** The output region whose windows all lie inside the input (read no padding), at most `max` wide: the
- * start of a small output, whose busiest max×max region is the whole output and begins in padding (a
- * layer opened from /network, 8×8). Output i reads input rows i·s − pad_before + d·j, j = 0…k−1 (as
- * outputAt); null when no window lies wholly inside. {row, col, size}: a square region's corner and side. */
-export function insideRegion(layer, outShape, inShape, max) {
-  const span = (k, s, d, pad, n, out) => {
-    const first = Math.ceil(pad / s), last = Math.min(out - 1, Math.floor((n - 1 + pad - d * (k - 1)) / s));
-    return first <= last ? [first, last - first + 1] : null;
-  };
-  const rows = span(layer.kernel_size[0], layer.stride[0], layer.dilation[0], layer.padding[0][0], inShape[1], outShape[1]);
-  const cols = span(layer.kernel_size[1], layer.stride[1], layer.dilation[1], layer.padding[1][0], inShape[2], outShape[2]);
-  return rows && cols ? { row: rows[0], col: cols[0], size: Math.min(rows[1], cols[1], max) } : null;
-}
-
 function crop(channel, b) {
   const h = channel.length, w = channel[0].length;
   const z = [], pad = [];
