@@ -33,3 +33,19 @@ def test_a_sample_card_opens_conv_on_that_sample(page, live_server):
     h, w = next(s["shape"] for s in httpx.get(live_server + "/api/samples").json() if s["name"] == name)[1:]
     assert f"×{h}×{w}]" in page.inner_text("#layer-message")  # /conv ran its layer on that sample (padding keeps H, W)
     assert page.watch.errors == []
+
+
+def test_the_demo_says_what_its_colours_and_border_lines_are(page, live_server):
+    """A class looking at the Sobel-x demo asked what blue and red mean and why there are lines down the
+    left and right borders (the zero padding around a grey background). The page says both, with the
+    padding the API reports, and the colour it names for positive is the one the scale draws on top."""
+    page.goto(live_server + "/")
+    page.wait_for_selector("body[data-demo-ready='1']", timeout=15000)
+    check = httpx.post(live_server + "/api/layer/check", json={"input": {"kind": "sample", "name": "edges"},
+        "layer": {"padding": 1}, "weights": {"kind": "preset", "name": "sobel_x"}}).json()
+    reading = page.inner_text("#demo-reading")
+    assert "Blue: brighter to the right" in reading and "red" in reading
+    assert f"padding {check['layer']['padding'][1][0]}" in reading and "left and right borders" in reading
+    top = page.evaluate("document.getElementById('demo').data[0].colorscale.at(-1)[1]")  # "rgb(r, g, b)"
+    r, g, b = (int(v) for v in top[top.index("(") + 1:-1].split(","))
+    assert b > r  # positive is drawn blue

@@ -15,6 +15,13 @@ async function render({ check, conv }, ctx) {
   document.getElementById("demo-caption").textContent =
     `input [${conv.input.shape.join("×")}] → output [${conv.output_shape.join("×")}], ` +
     `${formatInt(check.cost.macs)} MACs, engine ${conv.engine_ms.toFixed(2)} ms`;
+  // what a class asks first: the colours, and the lines down the borders (the zeros of the padding
+  // around the grey background make an edge of their own)
+  const [left, right] = check.layer.padding[1]; // along W: (before, after)
+  document.getElementById("demo-reading").textContent = "Blue: brighter to the right (Sobel-x is right minus left); " +
+    "red: brighter to the left; white: no change." + (left || right ? ` The lines down the left and right borders come ` +
+    `from padding ${left === right ? left : `${left} left, ${right} right`}: the zeros around the picture are an ` +
+    "edge against its grey background." : "");
   await plotlyReady();
   if (ctx.isStale()) return;
   await Plotly.react("demo", [{ z: out, type: "heatmap", ...signedScale(lim), hovertemplate: "(%{y}, %{x}) = %{z:.3f}<extra></extra>" }],
