@@ -291,7 +291,7 @@ def test_the_written_out_equation_breaks_only_before_an_operator(browser, live_s
 @pytest.mark.parametrize("kernel,page_path", [(3, "conv"), (1, "pointwise")])
 def test_a_layer_page_links_back_to_its_network(page, live_server, kernel, page_path):
     """/conv and /pointwise opened on a model's layer had no way back but the browser's Back: a link
-    under the title opens /network on that model."""
+    under the title opens /network on that model, with the input it was showing (a test image here)."""
     rows = httpx.get(live_server + "/api/models/digits").json()["layers"]
     row = next(r for r in rows if r["op"] == "Conv" and r["kernel"] == [kernel, kernel] and r["in_shape"][1] > 1)
     page.goto(live_server + "/network?ik=test&ti=7")
@@ -303,9 +303,10 @@ def test_a_layer_page_links_back_to_its_network(page, live_server, kernel, page_
     back = page.locator("#network-back a")
     assert back.is_visible() and back.bounding_box()["y"] < 300  # under the title, on the first screen
     back.click()
-    page.wait_for_url("**/network?m=digits")
+    page.wait_for_url("**/network?m=digits&ik=test&ti=7")
     ready(page)
     assert page.input_value("#model") == "digits"
+    assert page.input_value("#input-kind") == "test" and page.input_value("#test-index") == "7"
     assert page.locator(f'button.open-layer[data-layer="{row["name"]}"]').count() == 1  # that model's layers
     assert page.watch.errors == []
 

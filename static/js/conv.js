@@ -315,6 +315,6 @@ function wireOverviewDrag() {
 }
 
 picker.set(stringToSpec(shell.state.input));
-addLayerOption($("weights-kind"), shell.state.weights); // opened on a model's layer from /network
+addLayerOption($("weights-kind"), shell.state.weights, shell.state.network); // opened on a model's layer from /network
 wireOverviewDrag();
 shell.start();

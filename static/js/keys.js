@@ -17,10 +17,12 @@ export const KEYS = Object.freeze({
     input: "in", outChannels: "co", kernelH: "kh", kernelW: "kw", stride: "s", padding: "p", dilation: "d",
     groups: "g", bias: "b", flip: "f", relu: "r", weights: "w", weightSeed: "ws", presetMode: "pm",
     custom: "cw", channel: "oc", regionRow: "rr", regionCol: "rc", regionSize: "rs", step: "t", speed: "v",
+    network: "nv", // opened from /network: that page's own query, for the link back (links.addLayerOption)
   }),
   pointwise: table("pointwise", {
     input: "in", outChannels: "co", weights: "w", weightSeed: "ws", bias: "b", relu: "r", custom: "cw",
     step: "t", ninWidths: "nw", speed: "v", fcChannels: "fc", fcBlock: "fk", fcOutputs: "fo", fcSize: "fs",
+    network: "nv", // as KEYS.conv.network
   }),
   transposed: table("transposed", {  // issue 15
     input: "in", weights: "w", weightSeed: "ws", outChannels: "co", kernelH: "kh", kernelW: "kw", stride: "s",

@@ -71,13 +71,13 @@ export function layerUrl(req) {
  * "weights from" select, so the select names what the page runs instead of showing nothing, and a link
  * back to that model on /network under its title; the server's label ("layer L of M (BN folded)",
  * GET /api/models/{id}/conv) and the model's name replace the provisional ones. */
-export function addLayerOption(select, weights) {
+export function addLayerOption(select, weights, network = "") {
   if (!select || !weights?.startsWith("layer:") || [...select.options].some((o) => o.value === weights)) return null;
   const [model, name] = weights.slice(6).split(/:(.*)/s);
   const opt = new Option(`layer ${name} of ${model}`, weights);
   select.add(opt);
   select.value = weights;
-  const back = addNetworkLink(model, name);
+  const back = addNetworkLink(model, name, network);
   return getJSON(`/api/models/${encodeURIComponent(model)}/conv?name=${encodeURIComponent(name)}`)
     .then((info) => {
       opt.textContent = info.label;
@@ -88,15 +88,17 @@ export function addLayerOption(select, weights) {
     .catch(() => null); // an unknown layer: the page's own check explains it
 }
 
-/** "← back to the network view of M" under the page's title, opening /network on that model. The
- * network's own input (its drawing or test image) is not in this page's URL: /network opens on its default. */
-function addNetworkLink(model, layer) {
+/** "← back to the network view of M" under the page's title, opening /network on that model with the
+ * input it showed (`network`: /network's query when it opened this page, KEYS.network keys only). */
+function addNetworkLink(model, layer, network) {
   const h1 = document.querySelector("main h1") ?? document.querySelector("h1");
   if (!h1 || document.getElementById("network-back")) return null;
   const p = document.createElement("p"), a = document.createElement("a");
   p.id = "network-back";
   p.className = "back-link";
-  a.href = pageUrl("network", { model });
+  const q = new URLSearchParams(network), state = {};
+  for (const [name, key] of Object.entries(KEYS.network)) if (q.has(key)) state[name] = q.get(key);
+  a.href = pageUrl("network", { ...state, model });
   a.textContent = `← back to the network view of ${model}`;
   a.title = `the model this layer (${layer}) belongs to`;
   p.append(a);

@@ -226,8 +226,9 @@ function openButton(name, is1x1) {
       // the input is named, not copied: "activation of layer L of model M for this run's stored model input"
       const req = { input: { kind: "activation", model: state.model, layer: name, input: lastRun.input.id }, layer: view.layer,
         weights: { kind: "layer", model: state.model, layer: name } };
+      const back = { network: location.search.slice(1) }; // this view, for the layer page's link back
       location.assign(view.is_1x1 && view.layer.groups === 1 && [].concat(view.layer.stride).every((v) => v === 1)
-        ? pointwiseUrl(req) : convUrl(req));
+        ? pointwiseUrl(req, back) : convUrl(req, back));
     } catch (err) {
       showMessage(err.message, false);
     }

@@ -344,7 +344,7 @@ function keepAnchorInView() {
 
 keepAnchorInView();
 picker.set(stringToSpec(shell.state.input));
-addLayerOption($("weights-kind"), shell.state.weights); // opened on a model's layer from /network
+addLayerOption($("weights-kind"), shell.state.weights, shell.state.network); // opened on a model's layer from /network
 wireCanvas();
 shell.start();
 loadFc();
