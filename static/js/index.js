@@ -5,7 +5,7 @@ import { decodeArray } from "./api.js";
 import { createShell } from "./shell.js";
 import { convUrl } from "./links.js";
 import { formatInt } from "./format.js";
-import { plotlyReady, signedScale } from "./plots.js";
+import { CONFIG, plotlyReady, signedScale } from "./plots.js";
 
 const DEMO = { input: { kind: "sample", name: "edges" }, layer: { padding: 1 }, weights: { kind: "preset", name: "sobel_x" } };
 
@@ -25,8 +25,7 @@ async function render({ check, conv }, ctx) {
   await plotlyReady();
   if (ctx.isStale()) return;
   await Plotly.react("demo", [{ z: out, type: "heatmap", ...signedScale(lim), hovertemplate: "(%{y}, %{x}) = %{z:.3f}<extra></extra>" }],
-    { margin: { t: 10, r: 10, b: 30, l: 40 }, xaxis: { constrain: "domain" }, yaxis: { autorange: "reversed", scaleanchor: "x", constrain: "domain" }, height: 360 },
-    { displaylogo: false, responsive: true });
+    { margin: { t: 10, r: 10, b: 30, l: 40 }, xaxis: { constrain: "domain" }, yaxis: { autorange: "reversed", scaleanchor: "x", constrain: "domain" }, height: 360 }, CONFIG);
   document.body.dataset.demoReady = "1";
 }
 

@@ -2,7 +2,10 @@
 // Overlays are absolutely positioned boxes over a Plotly graph: moving one costs a style change,
 // where moving a Plotly shape costs a relayout (~16 ms) and changing heatmap data ~50-70 ms.
 
-export const CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
+// Every chart's config. Plotly 4 shows "Share chart..." by default: it uploads the chart to Plotly Cloud,
+// and nothing here leaves the app's origin.
+export const CONFIG = { displaylogo: false, responsive: true, showSendToCloud: false,
+  modeBarButtonsToRemove: ["lasso2d", "select2d", "sendChartToCloud"] };
 
 /** The one diverging scale of every page: red for negative, white at 0, BLUE FOR POSITIVE. Plotly
  * heatmaps, the canvases (paintChannel) and the home demo all use these stops, so a colour means the

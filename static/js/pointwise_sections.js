@@ -4,7 +4,7 @@
 // its section; pointwise.js decides when, and passes a stale-answer token ({ stale() }).
 import { decodeArray, postJSON } from "./api.js";
 import { formatInt } from "./format.js";
-import { plotlyReady, signedScale } from "./plots.js";
+import { CONFIG, plotlyReady, signedScale } from "./plots.js";
 import { ninSVG } from "./pointwise_draw.js";
 
 const $ = (id) => document.getElementById(id);
@@ -63,5 +63,5 @@ export async function showFc(body, token) {
   if (token.stale()) return;
   Plotly.react($("fc-plot"), [{ type: "heatmap", z: map, ...signedScale(lim), hovertemplate: "score 0 at (%{y}, %{x}) = %{z:.3f}<extra></extra>" }],
     { height: 260, margin: { t: 24, r: 8, b: 24, l: 32 }, title: { text: "score map, output 0", font: { size: 12 } },
-      yaxis: { autorange: "reversed", scaleanchor: "x" } }, { displaylogo: false, responsive: true });
+      yaxis: { autorange: "reversed", scaleanchor: "x" } }, CONFIG);
 }
