@@ -110,14 +110,25 @@ class PageWatch:
                                       r.url.startswith("blob:") or self.foreign.append(r.url)))
 
 
+@contextlib.contextmanager
+def page_at(browser, live_server: str, width: int = 1400, height: int = 1000, **context_options):
+    """A page in a fresh context at this viewport, watched (console errors, requests off the origin), whose
+    wait_for_function polls from Python (the CSP has no 'unsafe-eval': see wait_in_page). context_options:
+    e.g. bypass_csp=True where axe-core is injected (tests/quality.py)."""
+    ctx = browser.new_context(viewport={"width": width, "height": height}, **context_options)
+    try:
+        pg = ctx.new_page()
+        pg.watch = PageWatch(pg, live_server)
+        pg.wait_for_function = functools.partial(wait_in_page, pg)
+        yield pg
+    finally:
+        ctx.close()
+
+
 @pytest.fixture
 def page(browser, live_server):
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-    pg = ctx.new_page()
-    pg.watch = PageWatch(pg, live_server)
-    pg.wait_for_function = functools.partial(wait_in_page, pg)  # the CSP has no 'unsafe-eval': see there
-    yield pg
-    ctx.close()
+    with page_at(browser, live_server) as pg:
+        yield pg
 
 
 def screenshot(page, name: str) -> Path:

@@ -263,16 +263,10 @@ def test_the_written_out_equation_breaks_only_before_an_operator(browser, live_s
     """At 1280×720 the products table wrapped under "window ⊙ weights =", leaving "=" at the end of a
     line with nothing after it. Each operator now sits on the line of the table it leads to, left of it:
     "window ⊙ weights" then "= products" (or all on one line where they fit)."""
-    import functools
-
-    from tests.conftest import PageWatch, wait_in_page
+    from tests.conftest import page_at
     from tests.quality import quality_problems
 
-    ctx = browser.new_context(viewport={"width": width, "height": height}, bypass_csp=True)  # axe is injected
-    try:
-        page = ctx.new_page()
-        page.watch = PageWatch(page, live_server)
-        page.wait_for_function = functools.partial(wait_in_page, page)
+    with page_at(browser, live_server, width, height, bypass_csp=True) as page:  # axe is injected
         page.goto(live_server + "/conv")
         ready(page)
         chan = page.locator("#computation .chan").first
@@ -284,8 +278,6 @@ def test_the_written_out_equation_breaks_only_before_an_operator(browser, live_s
         if width == 1280:  # the column is too narrow for all three: "= products" on the next line
             assert tables[2]["y"] >= tables[1]["y"] + tables[1]["height"] - 1
         assert page.watch.errors == [] and quality_problems(page) == []
-    finally:
-        ctx.close()
 
 
 @pytest.mark.parametrize("kernel,page_path", [(3, "conv"), (1, "pointwise")])

@@ -2,12 +2,11 @@
 the table's totals are the API's."""
 from __future__ import annotations
 
-import functools
 
 import httpx
 import pytest
 
-from tests.conftest import ready, screenshot, wait_in_page
+from tests.conftest import page_at, ready, screenshot
 
 
 def loads(page) -> int:
@@ -60,16 +59,11 @@ def test_table_totals_are_the_apis(page, live_server):
 
 @pytest.mark.parametrize("width,height", [(1400, 900), (1280, 720), (800, 900)])
 def test_screenshots(browser, live_server, width, height):
-    ctx = browser.new_context(viewport={"width": width, "height": height})
-    try:
-        pg = ctx.new_page()
-        pg.wait_for_function = functools.partial(wait_in_page, pg)  # the CSP forbids Playwright's own poll
+    with page_at(browser, live_server, width, height) as pg:
         pg.goto(live_server + "/network")
         pg.wait_for_load_state("networkidle")
         ready(pg)
         screenshot(pg, f"network_{width}x{height}")
-    finally:
-        ctx.close()
 
 
 def test_click_a_1x1_layer_opens_pointwise_with_its_real_weights(page, live_server):
@@ -160,16 +154,12 @@ def test_an_uploaded_photo_of_a_digit_is_converted_by_the_server_and_shown(page,
 def test_click_a_3x3_layer_opens_conv_on_its_activation_named_in_the_picker(browser, live_server, width, height):
     """A 3×3 convolution deeper in the model: /conv opens on the activation it reads (input kind
     "activation") with its weights (kind "layer"), both named in their selects, no sideways scroll."""
-    from tests.conftest import PageWatch
+    from tests.conftest import page_at
     from tests.quality import quality_problems
 
     rows = httpx.get(live_server + "/api/models/digits").json()["layers"]
     row = next(r for r in rows if r["op"] == "Conv" and r["kernel"] == [3, 3] and r["in_shape"][1] > 1)
-    ctx = browser.new_context(viewport={"width": width, "height": height}, bypass_csp=True)  # axe is injected
-    try:
-        page = ctx.new_page()
-        page.watch = PageWatch(page, live_server)
-        page.wait_for_function = functools.partial(wait_in_page, page)  # the CSP forbids Playwright's own poll
+    with page_at(browser, live_server, width, height, bypass_csp=True) as page:  # axe is injected
         page.goto(live_server + "/network?ik=test&ti=7")
         ready(page)
         page.click(f'button.open-layer[data-layer="{row["name"]}"]')
@@ -182,8 +172,6 @@ def test_click_a_3x3_layer_opens_conv_on_its_activation_named_in_the_picker(brow
         assert "error" not in page.eval_on_selector("#layer-message", "e => e.className")
         assert page.watch.errors == [] and quality_problems(page) == []
         screenshot(page, f"network_to_conv_{width}x{height}")
-    finally:
-        ctx.close()
 
 
 def test_the_roofline_chart_plots_every_layer_under_the_servers_measured_roofs(page, live_server):
@@ -381,32 +369,22 @@ def test_a_drawing_survives_a_reload_and_a_shared_link(page, browser, live_serve
     page.reload()
     ready(page)
     assert (probabilities(page), page.get_attribute("#prediction", "data-top")) == drawn
-    ctx = browser.new_context(viewport={"width": 800, "height": 900})
-    try:
-        fresh = ctx.new_page()
-        fresh.wait_for_function = functools.partial(wait_in_page, fresh)
+    with page_at(browser, live_server, 800, 900) as fresh:
         fresh.goto(page.url)
         ready(fresh)
         assert (probabilities(fresh), fresh.get_attribute("#prediction", "data-top")) == drawn
-    finally:
-        ctx.close()
     page.click("#pad-clear")
     page.wait_for_function("!location.search.includes('dr=')")
 
 
 def test_at_800x900_the_pad_and_the_prediction_share_the_first_screen(browser, live_server):
     """Stacked below 1000 px, the prediction was a screen below the pad: draw, scroll down, look, scroll up."""
-    ctx = browser.new_context(viewport={"width": 800, "height": 900})
-    try:
-        pg = ctx.new_page()
-        pg.wait_for_function = functools.partial(wait_in_page, pg)
+    with page_at(browser, live_server, 800, 900) as pg:
         pg.goto(live_server + "/network")
         ready(pg)
         pad, pred = pg.evaluate("['pad', 'prediction'].map((id) => document.getElementById(id).getBoundingClientRect().bottom)")
         assert pad <= 900 and pred <= 900, (pad, pred)
         assert pg.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
-    finally:
-        ctx.close()
 
 
 def test_a_test_image_shows_its_true_class_beside_the_prediction(page, live_server):
@@ -477,10 +455,7 @@ def test_an_imported_models_buttons_and_table_say_what_they_are_at_800(browser, 
 
     data = export(build("mobilenet_v2"), torch.randn(1, 3, 32, 32))
     info = httpx.post(live_server + "/api/models/upload", files={"file": ("mnv2.onnx", data)}).json()
-    ctx = browser.new_context(viewport={"width": 800, "height": 900})
-    try:
-        page = ctx.new_page()
-        page.wait_for_function = functools.partial(wait_in_page, page)
+    with page_at(browser, live_server, 800, 900) as page:
         page.goto(live_server + f"/network?m={info['id']}")
         ready(page)
         page.wait_for_selector("button.open-layer")
@@ -496,5 +471,3 @@ def test_an_imported_models_buttons_and_table_say_what_they_are_at_800(browser, 
             cell = next(c for c in cells if c[0] == name)[3]
             assert cell == "scalar", (name, cell)
         assert page.evaluate("document.documentElement.scrollWidth") <= 800
-    finally:
-        ctx.close()

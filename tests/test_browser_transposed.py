@@ -75,15 +75,9 @@ def test_both_readings_break_only_before_an_operator(browser, live_server, width
     """At 1400×900 the gather's products table wrapped under "window ⊙ kernel =", leaving "=" at a line's
     end; each stamp's "= 0.188" wrapped alone onto the next line; and "Σ = 0.55" stood twice, once for the
     channel and once for all of them, with nothing to tell them apart."""
-    import functools
+    from tests.conftest import page_at
 
-    from tests.conftest import PageWatch, wait_in_page
-
-    ctx = browser.new_context(viewport={"width": width, "height": height})
-    try:
-        page = ctx.new_page()
-        page.watch = PageWatch(page, live_server)
-        page.wait_for_function = functools.partial(wait_in_page, page)
+    with page_at(browser, live_server, width, height) as page:
         page.goto(live_server + "/transposed")
         ready(page)
         chan = page.locator("#computation .chan").first
@@ -97,8 +91,6 @@ def test_both_readings_break_only_before_an_operator(browser, live_server, width
         sums = page.locator("#computation .both .small, #computation .both .total").all_inner_texts()
         assert len([s for s in sums if s.startswith("Σ =")]) == 0, sums  # each Σ says what it sums
         assert page.watch.errors == []
-    finally:
-        ctx.close()
 
 
 def test_a_channel_the_layer_does_not_have_is_named_not_a_crash(page, live_server):
