@@ -238,3 +238,15 @@ def test_revealing_cell_by_cell_draws_what_a_full_redraw_draws(page, live_server
     assert differing == 0
     r, c = position(page)
     assert hover_text(page, "region-plot", r, c) == f"y[0, {r}, {c}] = {float(api_output(live_server)[0, r, c]):.4f}"
+
+
+def test_home_and_end_go_to_the_first_and_last_position(page, live_server):
+    """A learner stepping a 144-position region (or /receptive's 80 layers) had ← → only."""
+    page.goto(live_server + "/conv")
+    ready(page)
+    page.click("h1")  # out of any field, as the arrows need
+    page.keyboard.press("End")
+    assert shown(page)["label"].startswith("144/144")
+    page.keyboard.press("Home")
+    assert shown(page)["label"].startswith("1/144")
+    assert "t=0" in page.url

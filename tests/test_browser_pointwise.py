@@ -351,3 +351,20 @@ def test_an_emptied_weight_is_not_sent_as_zero(page, live_server):
     ready(page, loads + 1)
     assert page.evaluate("document.getElementById('w-plot').data[0].z[0]")[:2] == [before, 1.25]
     assert page.watch.errors == []
+
+
+def test_a_bad_fc_field_clears_the_old_answer_below_it(page, live_server):
+    """Block k 99 (the field allows 1–16) was named in the status, but the FC text below kept the previous
+    k = 7 numbers and their score map beside the field showing 99: the block now says what is wrong and
+    drops its map, as it does when the server refuses a size."""
+    page.goto(live_server + "/pointwise")
+    ready(page)
+    page.wait_for_function("document.getElementById('fc-plot').data?.length === 1")
+    page.fill("#fc-k", "99")
+    text = page.text_content("#fc-text")
+    assert "block k must be a whole number from 1 to 16" in text and "7×7" not in text
+    assert "error" in page.get_attribute("#fc-text", "class")
+    assert page.evaluate("() => !document.getElementById('fc-plot').data")
+    page.fill("#fc-k", "3")
+    page.wait_for_function("document.getElementById('fc-text').textContent.includes('3×3')")
+    assert page.watch.errors == []

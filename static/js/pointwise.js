@@ -14,6 +14,7 @@ import { buildEditor, clearEditor, customJSON, flatWeights, refreshInPlace } fro
 import * as draw from "./pointwise_draw.js";
 import { addLayerOption } from "./links.js"; // issue 13
 import * as sections from "./pointwise_sections.js";
+import { fieldMessage } from "./field_check.js";
 
 const $ = (id) => document.getElementById(id);
 const DEFAULTS = { input: "sample:colour", outChannels: "4", weights: "preset:greyscale", weightSeed: "0", bias: "1",
@@ -292,6 +293,18 @@ function loadFc() {
     { stale: () => my !== fcGeneration });
 }
 
+/** A value an FC field does not allow is never sent (the shell waits): the block says what is wrong
+ * instead of keeping the previous sizes' answer beside the field, and a late answer cannot come back. */
+function wireFcFields() {
+  for (const id of ["fc-c", "fc-k", "fc-o", "fc-size"]) {
+    $(id).addEventListener("input", (e) => {
+      if (e.target.checkValidity() && e.target.value !== "") return;
+      fcGeneration++;
+      sections.showFcError(fieldMessage(e.target));
+    });
+  }
+}
+
 /** The formulas with this layer's numbers, as the API writes them (app/engine/explain.py). */
 function showWork(check) {
   const f = check.formulas, p = f.pointwise;
@@ -346,5 +359,6 @@ keepAnchorInView();
 picker.set(stringToSpec(shell.state.input));
 addLayerOption($("weights-kind"), shell.state.weights, shell.state.network); // opened on a model's layer from /network
 wireCanvas();
+wireFcFields();
 shell.start();
 loadFc();

@@ -38,14 +38,18 @@ export async function showNin(input, widths, r, c, token) {
   return true;
 }
 
+/** What is wrong with the FC sizes, in place of the old answer: its numbers and map are not these sizes'. */
+export function showFcError(message) {
+  $("fc-text").textContent = message;
+  $("fc-text").className = "work small message error";
+  if (window.Plotly) Plotly.purge($("fc-plot"));
+}
+
 /** FC ≡ conv for these sizes. An invalid size clears the old score map instead of leaving it up. */
 export async function showFc(body, token) {
   let res;
   try { res = await postJSON("/api/pointwise/fc", body); } catch (err) {
-    if (token.stale()) return;
-    $("fc-text").textContent = err.message;
-    $("fc-text").className = "work small message error";
-    if (window.Plotly) Plotly.purge($("fc-plot"));
+    if (!token.stale()) showFcError(err.message);
     return;
   }
   if (token.stale()) return;

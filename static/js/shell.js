@@ -38,7 +38,8 @@
 //   is disabled. shell.guard(name) gives the same protection to a page's own follow-up requests;
 //   shell.partial(name) also times them and counts them in the ready hook.
 // - the player (templates/_player.html): #btn-first #btn-back #btn-play #btn-forward #speed #scrubber
-//   #position-label; space plays/pauses, ← → step (not while typing in a field).
+//   #position-label; space plays/pauses, ← → step, Home / End go to the first / last position (not while
+//   typing in a field).
 // - downloads: buttons whose click POSTs a body and saves the answer as a file.
 // - the ready hook for tests and benchmarks: document.body.dataset.ready counts finished loads;
 //   window.__convlens = { page, ready, loads, step(d), frameTimes, last } where `last` holds the latest
@@ -325,6 +326,8 @@ export function createShell(page) {
       if (e.key === " ") { e.preventDefault(); play(); }
       else if (e.key === "ArrowRight") { e.preventDefault(); stop(); step(1); }
       else if (e.key === "ArrowLeft") { e.preventDefault(); stop(); step(-1); }
+      else if (e.key === "Home") { e.preventDefault(); go(0); }
+      else if (e.key === "End") { e.preventDefault(); go(count() - 1); }
     });
   }
 
