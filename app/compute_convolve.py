@@ -175,9 +175,7 @@ def _spot_trace(spot: TraceSpot, x, layer: PreparedLayer, s: Settings) -> TraceA
         raise GeometryError("trace: give both row and col, or neither (the region with the most input detail)")
     at = (busiest_region(x, g, spot.size) if spot.row is None
           else region_at(spot.row, spot.col, spot.size, g.out_height, g.out_width))
-    cells = first_and_last(at, spot.upto) if spot.upto is not None else [
-        (i, j) for i in range(at.row_start, at.row_stop) for j in range(at.col_start, at.col_stop)]
     channels = range(g.out_channels) if spot.all_channels else [channel]
-    positions = _within_limits([(c, i, j) for i, j in cells for c in channels], layer, s)
+    positions = _within_limits([(c, i, j) for i, j in first_and_last(at, spot.upto) for c in channels], layer, s)
     return TraceAnswer.model_construct(region=Region(channel=channel, **asdict(at)),
                                        traces=_traces_json(x, layer, positions))

@@ -88,11 +88,13 @@ def region_at(row: int, col: int, size: int, out_height: int, out_width: int) ->
     return OutputRegion(r0, r0 + rows, c0, c0 + cols)
 
 
-def first_and_last(region: OutputRegion, upto: int) -> list[tuple[int, int]]:
-    """The region's positions 0…upto in row-major order, and its last one. Output row i reads input rows
-    i·stride − pad + dilation·j, which grow with i, so the first and last windows bound the region's
-    receptive field: a page draws the field and the steps up to the one shown from these alone."""
+def first_and_last(region: OutputRegion, upto: int | None = None) -> list[tuple[int, int]]:
+    """The region's positions 0…upto in row-major order, and its last one (upto None: every position).
+    Output row i reads input rows i·stride − pad + dilation·j, which grow with i, so the first and last
+    windows bound the region's receptive field: a page draws the field and the steps up to the one shown
+    from these alone."""
     cols = region.col_stop - region.col_start
     n = (region.row_stop - region.row_start) * cols
+    upto = n - 1 if upto is None else upto
     steps = list(range(min(upto, n - 1) + 1)) + ([n - 1] if upto < n - 1 else [])
     return [(region.row_start + s // cols, region.col_start + s % cols) for s in steps]

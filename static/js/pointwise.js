@@ -296,7 +296,7 @@ function loadFc() {
 /** A value an FC field does not allow is never sent (the shell waits): the block says what is wrong
  * instead of keeping the previous sizes' answer beside the field, and a late answer cannot come back. */
 function wireFcFields() {
-  for (const id of ["fc-c", "fc-k", "fc-o", "fc-size"]) {
+  for (const { id } of [CONTROLS.fcChannels, CONTROLS.fcBlock, CONTROLS.fcOutputs, CONTROLS.fcSize]) {
     $(id).addEventListener("input", (e) => {
       if (e.target.checkValidity() && e.target.value !== "") return;
       fcGeneration++;
