@@ -37,6 +37,13 @@ def _declared(dims, nbytes) -> TensorProto:
     return t
 
 
+def _folded_bomb(nodes, shape) -> bytes:
+    """A few bytes of Constant nodes whose folding at load would make tens of millions of values."""
+    consts = [helper.make_node("Constant", [], ["c"], value=numpy_helper.from_array(np.ones(shape, np.float32))),
+              helper.make_node("Constant", [], ["s"], value=numpy_helper.from_array(np.array([1, shape[0]], np.int64)))]
+    return model([*consts, *nodes, helper.make_node("Relu", ["x"], ["y"])])
+
+
 def _loop() -> bytes:
     body = helper.make_graph([helper.make_node("Identity", ["c"], ["c_out"])], "body",
                              [helper.make_tensor_value_info(n, t, []) for n, t in (("i", TensorProto.INT64), ("c", TensorProto.BOOL))],
@@ -101,4 +108,10 @@ CORPUS = {
     "huge_pads_with_a_huge_stride": (lambda: conv_with_attrs(strides=[30000, 30000], pads=[30000] * 4), 413,
                                      ["padded input", "MAX_OUTPUT_ELEMENTS"]),
     "two_inputs_missing": (lambda: model([helper.make_node("Add", ["x", "nowhere"], ["y"])]), 422, ["nowhere"]),
+    # what Constant nodes alone compute is folded at load: its size is checked before a value is computed
+    "constants_concatenated_at_load": (lambda: _folded_bomb([helper.make_node("Concat", ["c"] * 1024, ["big"], axis=0)],
+                                                            (65537,)), 413, ["computed from constants", "MAX_MODEL_PARAMS"]),
+    "constants_outer_sum_at_load": (lambda: _folded_bomb([helper.make_node("Reshape", ["c", "s"], ["row"]),
+                                                          helper.make_node("Add", ["c", "row"], ["big"])], (8193, 1)),
+                                    413, ["computed from constants", "MAX_MODEL_PARAMS"]),
 }

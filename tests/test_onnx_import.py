@@ -15,6 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from app.engine.geometry import pooled_size
 from app.engine.graph import cost_table, run
+from app.engine.ops import op_of
 from app.errors import ConvlensError
 from app.models.onnx_import import model_graph, parse_model
 from app.settings import Settings
@@ -82,6 +83,17 @@ def test_batchnorm_is_folded_and_marked(arch):
     assert not any(n.op == "BatchNormalization" for n in pm.nodes)
 
 
+def test_what_constant_nodes_compute_is_folded_at_load(arch):
+    """torch exports a ReLU6's bounds as Cast(Constant) nodes: folded at load, they are not layers of the
+    network's table, and the Clip knows its bounds, so it runs fused into the Conv before it."""
+    name, m, x = arch
+    pm = parse_model(export(m, x, keep_bn=True), S)
+    assert not any(n.op in ("Constant", "Cast") for n in pm.nodes)
+    g = model_graph(pm, None, S)
+    for n in (n for n in g.nodes if n.op == "Clip"):
+        assert op_of(n).clip_bounds(n, [g.consts.get(x) for x in n.inputs]) == (0.0, 6.0), n.name
+
+
 def test_cost_table_equals_torch_params_and_flop_counter(arch):
     """After folding, each BN's γ, β become its conv's bias: params = conv weights + one bias per conv
     output channel + linear layers, which is what torch counts once each BN is fused into its conv."""
@@ -92,6 +104,7 @@ def test_cost_table_equals_torch_params_and_flop_counter(arch):
     linears = [mod for mod in m.modules() if isinstance(mod, nn.Linear)]
     expected = sum(c.weight.numel() + c.out_channels for c in convs) + sum(p.numel() for l in linears for p in l.parameters())
     assert sum(r.cost.params for r in rows) == expected
+    assert pm.params == expected  # the model's own count: a ReLU6's bounds, folded from Constant nodes, are not weights
     with FlopCounterMode(display=False) as fc, torch.no_grad():
         m(x)
     assert 2 * sum(r.cost.macs for r in rows) == fc.get_total_flops()
@@ -108,7 +121,17 @@ def random_graph(draw):
     onnx_disagrees = False  # see the pool branch
 
     def const(name, arr):
-        inits.append(numpy_helper.from_array(np.asarray(arr), name))
+        """An initializer, or a Constant node, or a Cast of a float64 Constant (how torch exports a
+        ReLU6's bounds): the last two are folded at load."""
+        how = draw(st.sampled_from(["initializer", "initializer", "Constant", "Cast(Constant)"]))
+        if how == "initializer":
+            inits.append(numpy_helper.from_array(np.asarray(arr), name))
+        elif how == "Constant":
+            nodes.append(helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.asarray(arr))))
+        else:
+            raw = numpy_helper.from_array(np.asarray(arr, np.float64))
+            nodes.append(helper.make_node("Constant", [], [f"{name}_f64"], value=raw))
+            nodes.append(helper.make_node("Cast", [f"{name}_f64"], [name], to=TensorProto.FLOAT))
         return name
 
     for i in range(draw(st.integers(1, 6))):

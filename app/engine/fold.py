@@ -1,7 +1,12 @@
-"""BatchNormalization folded into the convolution before it, once, at load.
+"""What an imported model computes from constants alone, folded once, at load.
 
-y = γ·(conv(x) − μ)/√(σ² + ε) + β is a convolution with weight W·s and bias (b − μ)·s + β, where
-s = γ/√(σ² + ε) per output channel. Computed in float64 and rounded once to float32.
+- Constant nodes, and the cheap ops whose every input is a constant (a ReLU6's bounds exported as
+  Cast(Constant)), become tensors beside the initializers, as Netron and onnxruntime's optimiser fold
+  them: they are not layers a learner should read in the network's table, and a Clip whose bounds are
+  constants runs fused into the Conv before it (engine/ops Clip.clip_bounds).
+- BatchNormalization folds into the convolution before it: y = γ·(conv(x) − μ)/√(σ² + ε) + β is a
+  convolution with weight W·s and bias (b − μ)·s + β, where s = γ/√(σ² + ε) per output channel.
+  Computed in float64 and rounded once to float32.
 """
 from __future__ import annotations
 
@@ -10,7 +15,37 @@ from dataclasses import replace
 import numpy as np
 
 from app.engine.errors import GeometryError
-from app.engine.ops import Node
+from app.engine.graph import BudgetError
+from app.engine.ops import Node, numel, op_of
+
+# ops folded when all their inputs are constants: each costs about one pass over values whose count is
+# checked first (a Conv of constants could cost any number of MACs, and is left to run)
+FOLDABLE = {"Cast", "Identity", "Reshape", "Flatten", "Concat", "Add", "Sub", "Mul", "Div"}
+
+
+def fold_constants(nodes: list[Node], consts: dict[str, np.ndarray], outputs: set[str], max_values: int
+                   ) -> tuple[list[Node], dict[str, np.ndarray], frozenset[str]]:
+    """Nodes without the ones computed from constants alone, the constants with their values, and the
+    names of those values. Nodes come in the file's order, which ONNX requires to be topological; a node
+    whose constant input comes later is simply kept. A graph output is never folded (the run yields it).
+    ``max_values`` bounds the values computed, checked from inferred shapes before any is."""
+    consts, kept, folded, total = dict(consts), [], set(), 0
+    for node in nodes:
+        real = [x for x in node.inputs if x]
+        foldable = node.op == "Constant" or (node.op in FOLDABLE and real and all(x in consts for x in real))
+        if not foldable or any(o in outputs for o in node.outputs):
+            kept.append(node)
+            continue
+        op = op_of(node)
+        xs = [consts[x] if x else None for x in node.inputs]
+        shapes = op.infer(node, [None if x is None else tuple(x.shape) for x in xs], xs)
+        total += 0 if node.op == "Constant" else sum(numel(tuple(sh)) for sh in shapes)  # (counted as parsed)
+        if total > max_values:
+            raise BudgetError("values computed from constants at load", total, max_values, "max_model_params")
+        for name, value in zip(node.outputs, op.forward(node, xs)):
+            consts[name] = np.asarray(value)
+            folded.add(name)
+    return kept, consts, frozenset(folded)
 
 
 def fold_batchnorm(nodes: list[Node], consts: dict[str, np.ndarray], outputs: set[str]

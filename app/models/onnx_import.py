@@ -3,8 +3,9 @@
 The bytes are parsed with onnx's protobuf classes only (never from a path, never handed to onnxruntime,
 which would read files named by external-data entries). Everything is checked from declared sizes
 before a value is decoded: the node count, the op whitelist (the engine's registry, plus
-BatchNormalization, which is folded into its Conv), no functions, subgraphs, sparse or external tensors,
-no domain but the default one, and each initializer's bytes against its declared shape. Shapes are then
+BatchNormalization, which is folded into its Conv; what Constant nodes alone compute is folded too),
+no functions, subgraphs, sparse or external tensors, no domain but the default one, and each
+initializer's bytes against its declared shape. Shapes are then
 propagated for the chosen input size with the element, MAC and activation-memory budgets
 (app.engine.graph.build_graph) before anything runs.
 """
@@ -18,7 +19,7 @@ import onnx
 from google.protobuf.message import DecodeError
 
 from app.engine.errors import GeometryError
-from app.engine.fold import fold_batchnorm
+from app.engine.fold import fold_batchnorm, fold_constants
 from app.engine.graph import BudgetError, Budgets, Graph, build_graph
 from app.engine.ops import REGISTRY, Node
 from app.errors import ConvlensError, LimitExceeded, check_limit
@@ -45,10 +46,12 @@ class ImportedModel:
     outputs: tuple[str, ...]
     opset: int
     producer: str
+    computed: frozenset = frozenset()         # consts computed at load from Constant nodes (fold_constants)
 
     @property
     def params(self) -> int:
-        return sum(v.size for v in self.consts.values() if v.dtype.kind == "f")
+        """Float values the file stores as weights (a ReLU6's bounds folded from Constant nodes are not)."""
+        return sum(v.size for k, v in self.consts.items() if v.dtype.kind == "f" and k not in self.computed)
 
 
 def _refuse(msg: str) -> BadModel:
@@ -78,13 +81,17 @@ def parse_model(data: bytes, s: Settings) -> ImportedModel:
     dims = _input_dims(inp)
     outputs = tuple(o.name for o in g.output)
     try:
-        nodes, consts = fold_batchnorm(list(nodes), consts, set(outputs))
+        nodes, consts, computed = fold_constants(nodes, consts, set(outputs), s.max_model_params)
+        nodes, consts = fold_batchnorm(nodes, consts, set(outputs))
+    except BudgetError as e:
+        raise LimitExceeded(e.what, e.asked, e.limit, e.setting) from None
     except GeometryError as e:
         raise _refuse(str(e)) from None
     used = {x for n in nodes for x in n.inputs}
     consts = {k: v for k, v in consts.items() if k in used}  # drop the unfolded weights and unused tensors
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
-    return ImportedModel(tuple(nodes), consts, inp.name, dims, outputs, opset, model.producer_name[:80])
+    return ImportedModel(tuple(nodes), consts, inp.name, dims, outputs, opset, model.producer_name[:80],
+                         computed & consts.keys())
 
 
 def _check_text(model: onnx.ModelProto) -> None:
