@@ -115,8 +115,9 @@ def run_transposed(x: np.ndarray, p: PreparedTransposed, s: Settings) -> tuple[n
 
 
 def trace_transposed_many(x: np.ndarray, p: PreparedTransposed, positions: list[tuple[int, int, int]],
-                          s: Settings) -> tuple[list[TransposedTrace], list[float]]:
-    """Both readings at each position, and the engine's value there (the page shows all three agree)."""
+                          s: Settings, out: np.ndarray | None = None) -> tuple[list[TransposedTrace], list[float]]:
+    """Both readings at each position, and the engine's value there (the page shows all three agree).
+    out: the engine's output of this layer on x when the caller has run it already."""
     g = p.geometry
     check_limit("trace positions", len(positions), s.max_trace_positions, "max_trace_positions")
     check_limit("trace values (positions × C_in/groups·kH·kW)", len(positions) * g.in_per_group * g.kernel[0]
@@ -125,6 +126,7 @@ def trace_transposed_many(x: np.ndarray, p: PreparedTransposed, positions: list[
         if not (0 <= c < g.out_channels and 0 <= r < g.out_height and 0 <= q < g.out_width):
             raise GeometryError(f"position (channel={c}, row={r}, col={q}) is outside the output "
                                 f"{list(g.output_shape)}")
-    out, _ = run_transposed(x, p, s)
+    if out is None:
+        out, _ = run_transposed(x, p, s)
     traces = [trace_transposed(x, p.weight, p.bias, g, c, r, q) for c, r, q in positions]
     return traces, [float(out[c, r, q]) for c, r, q in positions]

@@ -1,12 +1,12 @@
-"""Request and response models of /api/transposed and /api/transposed/trace (issue 15)."""
+"""Request and response models of /api/transposed, /api/transposed/trace and /api/transposed/view (issue 15)."""
 from __future__ import annotations
 
 from typing import Annotated, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from app.schemas import (CheckError, Cost, EncodedArray, InputInfo, InputSpec, Int, Num, PairOrInt, Pos, Position, SampleInput,
-                         Strict)
+from app.schemas import (CheckError, Cost, EncodedArray, InputInfo, InputSpec, Int, Num, PairOrInt, Pos, Position, Region,
+                         SampleInput, Strict)
 
 IntPair = Union[Int, Annotated[list[Int], Field(min_length=2, max_length=2)]]
 
@@ -67,8 +67,21 @@ class TransposedCheckRequest(Strict):
     weights: TWeightSpec = UpsampleWeights()
 
 
+class TransposedSpot(Strict):
+    """A square of outputs to trace, placed by the server on the output this layer gives (which the page
+    does not know yet when a control changes the layer)."""
+    channel: Int = Field(0, description="output channel; past the last, the last")
+    row: Optional[Int] = Field(None, description="the square's top output row, moved up to fit inside the output. "
+                                                 "row and col omitted: the square with the most output detail "
+                                                 "(what /api/transposed's region_size picks)")
+    col: Optional[Int] = Field(None, description="the square's left output column, moved left to fit")
+    size: Annotated[StrictInt, Field(ge=1, le=64)] = Field(6, description="size×size outputs, cut to the output")
+
+
 class TransposedTraceRequest(TransposedRequest):
     positions: list[Position] = Field(default_factory=lambda: [Position()], min_length=1, max_length=4096)
+    spot: Optional[TransposedSpot] = Field(None, description="instead of positions: every output of this square, "
+                                                             "in row-major order (the answer's `region`)")
 
 
 class ResolvedTransposed(BaseModel):
@@ -189,6 +202,30 @@ class TransposedTraceResponse(BaseModel):
     layer: ResolvedTransposed
     output_shape: list[int]
     traces: list[TransposedTraceItem]
+    region: Optional[Region] = Field(None, description="with spot: the square traced, inside the output")
+
+
+class TransposedViewRequest(TransposedRequest):
+    """What a page sends on a control change: /api/transposed's request and, optionally, a square to trace."""
+    trace: Optional[TransposedSpot] = Field(None, description="also trace this square in both readings, as "
+                                                              "/api/transposed/trace")
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"input": {"kind": "sample", "name": "edges"}, "layer": {"stride": 2}, "weights": {"kind": "upsample"},
+         "include_input": True, "region_size": 6, "trace": {"channel": 0, "size": 6}},
+    ]})
+
+
+class TransposedTraceAnswer(BaseModel):
+    region: Region = Field(description="the square traced, inside the output: rows [row_start, row_stop) × "
+                                       "cols [col_start, col_stop) of output channel `channel`")
+    traces: list[TransposedTraceItem] = Field(description="its positions in row-major order, as /api/transposed/trace")
+
+
+class TransposedViewResponse(BaseModel):
+    check: TransposedCheckResponse = Field(description="as /api/transposed/check; when not valid, nothing else is sent")
+    tconv: Optional[TransposedResponse] = Field(None, description="as /api/transposed, for a valid layer")
+    trace: Optional[TransposedTraceAnswer] = Field(None, description="with `trace`: the square's traces")
 
 
 TransposedCheckResponse.model_rebuild()

@@ -1,5 +1,5 @@
-"""POST /api/transposed/check, /api/transposed and /api/transposed/trace (issue 15): each calls one
-function of app.answers_transposed."""
+"""POST /api/transposed/check, /api/transposed, /api/transposed/trace and /api/transposed/view (issue 15):
+each calls one function of app.answers_transposed."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
@@ -11,7 +11,8 @@ from app.encoding import FRAME_MEDIA_TYPE
 from app.inputs.store import InputStore
 from app.schemas import ERROR_RESPONSES
 from app.schemas_transposed import (TransposedCheckRequest, TransposedCheckResponse, TransposedRequest, TransposedResponse,
-                                    TransposedTraceRequest, TransposedTraceResponse)
+                                    TransposedTraceRequest, TransposedTraceResponse, TransposedViewRequest,
+                                    TransposedViewResponse)
 from app.settings import Settings
 
 router = APIRouter(prefix="/api", tags=["transposed convolution"], responses=ERROR_RESPONSES)
@@ -45,5 +46,20 @@ def transposed_trace(req: TransposedTraceRequest, s: Settings = Depends(settings
                      store: InputStore = Depends(store_of)):
     """For each position: *scatter* (every input pixel whose stamp covers it, with the kernel tap that
     lands there: r + p = row·s + tap·d) and *gather* (the stride-1 window over the zero-inserted, padded
-    input with the kernel rotated 180°), each summed, the bias, and the engine's value. The three agree."""
+    input with the kernel rotated 180°), each summed, the bias, and the engine's value. The three agree.
+    With ``spot`` instead of positions: every output of a square the server places inside the output."""
     return service.trace(req, store, s)
+
+
+@router.post("/transposed/view", response_model=TransposedViewResponse,
+             summary="Check, run and trace a transposed convolution in one request",
+             responses={200: {"content": {FRAME_MEDIA_TYPE: {}}, "description": "JSON, or with encoding=binary "
+                                                                              "the same response as a binary frame"}})
+def transposed_view(req: TransposedViewRequest, s: Settings = Depends(settings_of),
+                    store: InputStore = Depends(store_of)):
+    """What /transposed draws after a control change: the check (as /api/transposed/check), and for a
+    valid layer the run (as /api/transposed) and, with ``trace``, both readings of a square of outputs
+    (as /api/transposed/trace) placed on the output this layer gives. An invalid layer is a valid answer
+    here, as for the check: 200 with ``check.valid: false`` and nothing else."""
+    response, frame, ms = service.view(req, store, s)
+    return respond(response, frame, req.encoding, {"X-Engine-Ms": f"{ms:.3f}"})
