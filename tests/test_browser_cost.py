@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.conftest import ready, screenshot
+from tests.conftest import page_at, ready, screenshot
 
 
 def loads(page) -> int:
@@ -220,3 +220,16 @@ def test_no_chart_offers_to_upload_itself_to_plotly_cloud(page, live_server, pat
     page.wait_for_selector(f"{plot} .modebar-btn", state="attached")
     buttons = page.eval_on_selector_all(f"{plot} .modebar-btn", "bs => bs.map(b => b.dataset.title)")
     assert buttons and not [t for t in buttons if "Share" in t or "Cloud" in t], buttons
+
+
+def test_the_input_fields_sit_together(browser, live_server):
+    """At 1280 px the row of comparison, C, H and W stretched each label: ~200 px of nothing after the C
+    and H fields, so the input's shape read as three unrelated fields. Each label is now as wide as its
+    name and its field, the next one right after it."""
+    with page_at(browser, live_server, 1280, 720) as page:
+        page.goto(live_server + "/cost")
+        ready(page)
+        for field, after in (("in-c", "in-h"), ("in-h", "in-w")):
+            gap = page.evaluate(f"""() => document.getElementById('{after}').closest('label').getBoundingClientRect().left
+                - document.getElementById('{field}').getBoundingClientRect().right""")
+            assert gap <= 24, (field, gap)
