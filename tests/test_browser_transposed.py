@@ -133,3 +133,51 @@ def test_the_weights_choice_is_read_whole(browser, live_server, width, height):
         page.wait_for_function("document.getElementById('layer-note').textContent.includes('one kernel per channel')")
     finally:
         ctx.close()
+
+
+def test_a_change_is_one_request_and_a_shared_link_restores_it(page, live_server):
+    """A control change sends one POST /api/transposed/view (the page sent the check, the run and the trace
+    one after another); a click on the output traces the new square alone; the URL, reloaded, shows the
+    same layer, square and step. The square is where the server puts it (the page no longer derives it)."""
+    from tests.test_browser_change import CHANGE, RECORD
+
+    page.goto(live_server + "/transposed?w=random")
+    ready(page)
+    page.evaluate(RECORD)
+    change = page.evaluate(CHANGE, ["kernel-h", "5"])
+    assert change["requests"] == ["/api/transposed/view"]
+    assert "kh=5" in page.url and "rr=" not in page.url
+    body = {"input": {"kind": "sample", "name": "edges"}, "weights": {"kind": "random", "seed": 0},
+            "layer": {"stride": 2, "output_padding": 0, "dilation": 1, "padding": 1, "out_channels": 2,
+                      "kernel_size": [5, 3], "groups": 1}}
+    busiest = httpx.post(live_server + "/api/transposed/view", json={**body, "trace": {"size": 6}}).json()["trace"]
+    r = busiest["region"]
+    assert label(page) == f"1/36 · output ({r['row_start']}, {r['col_start']})"
+    page.evaluate(RECORD)
+    page.locator("#output-canvas").scroll_into_view_if_needed()
+    box = page.locator("#output-canvas").bounding_box()
+    c, h, w = httpx.post(live_server + "/api/transposed/check", json=body).json()["output_shape"]
+    page.mouse.click(box["x"] + box["width"] * (w - 0.5) / w, box["y"] + box["height"] * (h - 0.5) / h)  # bottom right
+    page.wait_for_function(f"document.getElementById('position-label').textContent.includes('output ({h - 6}, {w - 6})')")
+    moved = page.evaluate("() => performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname)"
+                          ".filter((p) => p.startsWith('/api/'))")
+    assert moved == ["/api/transposed/trace"]  # the square moved inside the output: the server placed it
+    assert f"rr={h - 1 - 3}" in page.url and f"rc={w - 1 - 3}" in page.url
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    assert label(page) == f"3/36 · output ({h - 6}, {w - 4})"
+    page.wait_for_function("location.search.includes('t=2')")
+    page.goto(page.url)  # the shared link
+    ready(page)
+    assert page.input_value("#kernel-h") == "5"
+    assert label(page) == f"3/36 · output ({h - 6}, {w - 4})"
+    t = total(page)
+    assert t["value"] == pytest.approx(t["engine"], abs=1e-5)
+    page.reload()
+    ready(page)
+    assert label(page) == f"3/36 · output ({h - 6}, {w - 4})"
+    page.evaluate(RECORD)
+    bad = page.evaluate(CHANGE, ["output-padding", "2"])  # invalid: the verdict, with no failed request
+    assert bad["requests"] == ["/api/transposed/view"]
+    assert "smaller than the stride" in page.text_content("#layer-message")
+    assert page.watch.errors == []

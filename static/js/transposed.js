@@ -1,7 +1,8 @@
 // The transposed-convolution page: keys, defaults, requests and rendering; the shell (shell.js) does
-// the rest (state, URL, loads, player). Every number comes from the API: /api/transposed/check (shape,
-// cost, formulas), /api/transposed (the maps and the zero-inserted input) and /api/transposed/trace
-// (both readings of each animated output value, and the engine's value there).
+// the rest (state, URL, loads, player). Every number comes from the API, one request per control change
+// (/api/transposed/view): the check (shape, cost, formulas), the run (the maps and the zero-inserted
+// input) and both readings of each output value of the animated square, placed by the server, with the
+// engine's value there. A moved square is traced alone (/api/transposed/trace with the same spot).
 import { decodeArray, postFrame, postJSON } from "./api.js";
 import { createShell } from "./shell.js";
 import { KEYS } from "./keys.js";
@@ -10,7 +11,7 @@ import { formatInt } from "./format.js";
 import * as draw from "./transposed_draw.js";
 
 const $ = (id) => document.getElementById(id);
-const REGION = 6; // the animated region: REGION × REGION output positions
+const REGION = 6; // the animated square: REGION × REGION output positions
 
 const DEFAULTS = { input: "sample:edges", weights: "bilinear", weightSeed: "0", outChannels: "2", kernelH: "3",
   kernelW: "3", stride: "2", padding: "1", outputPadding: "0", dilation: "1", groups: "1", channel: "0",
@@ -19,7 +20,7 @@ const CONTROLS = { weights: "weights-kind", weightSeed: "weights-seed", outChann
   kernelW: "kernel-w", stride: "stride", padding: "padding", outputPadding: "output-padding", dilation: "dilation",
   groups: "groups", speed: "speed", channel: "channel", inChannel: { id: "in-channel", apply: () => redraw() } };
 
-const data = { check: null, tconv: null, input: null, output: null, gather: null, traces: [] };
+const data = { check: null, tconv: null, input: null, output: null, gather: null, traces: [], region: null };
 
 /** The API request for a state. Upsampling kernels fix the kernel, channels and groups, and (until the
  * user sets it) the padding that makes the output exactly stride × the input. */
@@ -42,30 +43,28 @@ function onControl(name, value) {
   return null;
 }
 
-function positions(s) {
-  const [, h, w] = data.check.output_shape;
-  const r0 = Math.max(0, Math.min(+s.regionRow || 0, h - 1)), c0 = Math.max(0, Math.min(+s.regionCol || 0, w - 1));
-  const out = [];
-  for (let r = r0; r < Math.min(h, r0 + REGION); r++) {
-    for (let c = c0; c < Math.min(w, c0 + REGION); c++) out.push({ channel: +s.channel, row: r, col: c });
-  }
-  return out;
+/** The square to trace: its corner once one was chosen (a click, or the URL), else none and the server
+ * picks the square with the most output detail. The server moves it inside the output and cuts it there. */
+function spot(s) {
+  const corner = shell.touched("regionRow") ? { row: +s.regionRow || 0, col: +s.regionCol || 0 } : {};
+  return { channel: +s.channel || 0, size: REGION, ...corner };
 }
 
-async function run(body, ctx) {
-  const tconv = await postFrame("/api/transposed", { ...body, include_input: true, region_size: REGION }, { signal: ctx.signal });
-  return { tconv };
+/** One request per change: the check and, for a valid layer, the run and the square's traces. */
+function view(body, ctx) {
+  return postFrame("/api/transposed/view", { ...body, include_input: true, trace: spot(shell.state) }, { signal: ctx.signal });
 }
 
 const shell = createShell({
-  page: "transposed", keys: KEYS.transposed, defaults: DEFAULTS, controls: CONTROLS, request, onControl, run, render,
-  check: (body, ctx) => postJSON("/api/transposed/check", body, { signal: ctx.signal }),
+  page: "transposed", keys: KEYS.transposed, defaults: DEFAULTS, controls: CONTROLS, request, onControl, view, render,
   onInvalid: () => draw.clear(),
   player: { count: () => data.traces.length, show, pace: (speed) => ({ delta: 1, ms: 1000 / speed }) },
 });
-const picker = new InputPicker((spec) => shell.set({ input: specToString(spec), step: "0" }, { load: true }));
+// a new input gets a new square from the server (where that input's output has detail)
+const picker = new InputPicker((spec) => shell.set({ input: specToString(spec), step: "0", regionRow: null,
+  regionCol: null }, { load: true }));
 
-async function render({ check, tconv, body }, ctx) {
+async function render({ check, tconv, trace }, ctx) {
   Object.assign(data, { check, tconv, input: decodeArray(tconv.input_array), output: decodeArray(tconv.output),
     gather: decodeArray(tconv.gather_array) });
   const [cOut] = check.output_shape;
@@ -75,7 +74,6 @@ async function render({ check, tconv, body }, ctx) {
   shell.set({ channel: Math.min(+shell.state.channel || 0, cOut - 1),
     inChannel: Math.min(+shell.state.inChannel || 0, check.layer.in_channels - 1) }, { touch: false });
   if (!shell.touched("padding")) shell.set({ padding: check.layer.padding[0] }, { touch: false });
-  if (!shell.touched("regionRow")) shell.set({ regionRow: tconv.region[0], regionCol: tconv.region[1] }, { touch: false });
   $("random-layer").hidden = shell.state.weights !== "random";
   $("layer-note").textContent = shell.state.weights === "random" ? "" :
     `kernel ${check.layer.kernel_size.join("×")}, one kernel per channel (groups = C_in = ${check.layer.groups}): set by the upsampling`;
@@ -87,17 +85,22 @@ async function render({ check, tconv, body }, ctx) {
   draw.restores($("restores"), check.formulas.restores);
   $("relationships").textContent = check.formulas.relationships.join("\n");
   ctx.mark("output");
-  await loadRegion(ctx);
+  showSquare(trace);
 }
 
-async function loadRegion(ctx) {
-  const token = ctx || shell.partial("region");
-  const body = { ...request(shell.state), positions: positions(shell.state) };
-  const answer = await postJSON("/api/transposed/trace", body, ctx ? { signal: ctx.signal } : {});
-  if (ctx ? ctx.isStale() : token.stale()) return;
-  data.traces = answer.traces;
-  shell.resetPlayer(data.traces.length);
-  if (!ctx) token.finish();
+/** The traced square ({region, traces}): the player steps through it. */
+function showSquare({ region, traces }) {
+  Object.assign(data, { region, traces });
+  shell.resetPlayer(traces.length);
+}
+
+/** A click moved the square: trace the new one (the layer on screen; no new run). */
+async function moveSquare() {
+  const token = shell.partial("region");
+  const answer = await postJSON("/api/transposed/trace", { ...request(shell.state), spot: spot(shell.state) });
+  if (token.stale()) return;
+  showSquare(answer);
+  token.finish();
 }
 
 function redraw() {
@@ -121,14 +124,14 @@ function show(t) {
   draw.scatter($("scatter-input"), $("scatter-output"), data.input[channel], data.output[tr.channel], tr, channel, lay);
   draw.gather($("gather-input"), data.gather[channel], tr);
   draw.computation($("computation"), tr, inCh);
-  draw.regionBox($("output-overlay"), data.output[tr.channel], positions(shell.state), tr);
+  draw.regionBox($("output-overlay"), data.output[tr.channel], data.region, tr);
 }
 
 $("output-canvas").addEventListener("click", (e) => {
   if (!data.check) return;
   const { row, col } = draw.cellAt($("output-canvas"), e);
   shell.set({ regionRow: Math.max(0, row - (REGION >> 1)), regionCol: Math.max(0, col - (REGION >> 1)), step: "0" });
-  loadRegion(null);
+  moveSquare();
 });
 
 picker.set(stringToSpec(shell.state.input));

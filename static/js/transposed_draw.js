@@ -81,9 +81,9 @@ export function gather(el, rows, tr) {
 }
 
 /** A box on the whole output around the animated region and the current position. */
-export function regionBox(overlay, rows, positions, tr) {
-  const h = rows.length, w = rows[0].length, r0 = positions[0].row, c0 = positions[0].col;
-  const r1 = positions.at(-1).row + 1, c1 = positions.at(-1).col + 1;
+export function regionBox(overlay, rows, region, tr) {
+  const h = rows.length, w = rows[0].length;
+  const { row_start: r0, col_start: c0, row_stop: r1, col_stop: c1 } = region;
   overlay.innerHTML = `<div class="region" style="top:${(r0 / h) * 100}%;left:${(c0 / w) * 100}%;` +
     `height:${((r1 - r0) / h) * 100}%;width:${((c1 - c0) / w) * 100}%"></div>` +
     `<div class="hit" style="top:${(tr.row / h) * 100}%;left:${(tr.col / w) * 100}%;height:${100 / h}%;width:${100 / w}%"></div>`;
