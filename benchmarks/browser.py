@@ -113,6 +113,20 @@ def pointwise_api_alone_ms(url: str, input_spec: dict, out_channels: int, repeat
         return _median_ms(lambda: c.post("/api/convolve/view", json=body).raise_for_status(), repeats)
 
 
+def transposed_api_alone_ms(url: str, kernel_h: int, repeats: int) -> float:
+    """/transposed's request for one change of the kernel height (random weights, edges sample), from
+    Python, as the page sends it: the view (check, run as a binary frame with the input and the
+    zero-inserted input, and both readings of the 6×6 square the page animates). Median ms over repeats,
+    after one warm-up."""
+    import httpx
+    body = {"input": {"kind": "sample", "name": "edges"}, "weights": {"kind": "random", "seed": 0},
+            "layer": {"stride": 2, "output_padding": 0, "dilation": 1, "padding": 1, "out_channels": 2,
+                      "kernel_size": [kernel_h, 3], "groups": 1},
+            "encoding": "binary", "include_input": True, "region_size": 6, "trace": {"channel": 0, "size": 6}}
+    with httpx.Client(base_url=url, timeout=60) as c:
+        return _median_ms(lambda: c.post("/api/transposed/view", json=body).raise_for_status(), repeats)
+
+
 def _median_ms(call, repeats: int) -> float:
     call()  # warm-up
     times = []
@@ -128,7 +142,8 @@ POINTWISE_PREVIEW = 512  # static/js/pointwise.js OUTPUT_PREVIEW
 
 def measure_changes(url: str, changes: int, only: str = "") -> dict:
     """Control change → pixels on /conv (kernel height 3 ↔ 5) and /pointwise (C_out 4 ↔ 5, random
-    weights), on a sample and on a 1024×768 upload; and the API alone."""
+    weights), on a sample and on a 1024×768 upload, and on /transposed (kernel height 3 ↔ 5, random
+    weights, the edges sample); and the API alone."""
     import httpx
     from playwright.sync_api import sync_playwright
     up = httpx.post(url + "/api/inputs", files={"file": ("photo.png", photo_png(), "image/png")}, timeout=60).json()
@@ -140,7 +155,9 @@ def measure_changes(url: str, changes: int, only: str = "") -> dict:
              "pointwise, colour sample": ("/pointwise?w=random&co=4", "out-channels", ("4", "5"),
                                           pw({"kind": "sample", "name": "colour"})),
              "pointwise, 1024×768 upload": (f"/pointwise?in=upload%3A{up['id']}&w=random&co=4", "out-channels",
-                                            ("4", "5"), pw(photo))}
+                                            ("4", "5"), pw(photo)),
+             "transposed, edges sample": ("/transposed?w=random", "kernel-h", ("3", "5"),
+                                          lambda: transposed_api_alone_ms(url, 5, changes))}
     results = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
