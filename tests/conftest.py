@@ -217,3 +217,11 @@ def wait_in_page(page, expression: str, timeout: float = 30000, **_):
         if time.monotonic() > deadline:
             raise PlaywrightTimeout(f"waited {timeout:.0f} ms for: {expression}")
         page.wait_for_timeout(50)
+
+
+def hover_text(page, plot_id: str, row: int, col: int, panel: int = 0) -> str:
+    """Move the mouse over cell (row, col) of a canvas map and read its hover label."""
+    page.locator(f"#{plot_id}").scroll_into_view_if_needed()
+    pt = page.evaluate("([id, r, c, p]) => document.getElementById(id)._heatmap.centre(r, c, p)", [plot_id, row, col, panel])
+    page.mouse.move(pt["x"], pt["y"])
+    return page.inner_text(f"#{plot_id} .heat-tip")

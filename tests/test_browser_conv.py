@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from app.encoding import decode_array
-from tests.conftest import ready, screenshot
+from tests.conftest import hover_text, ready, screenshot
 from tests.images import png_rgb
 
 
@@ -135,14 +135,6 @@ def test_rgb_input_is_drawn_in_colour(page, live_server):
     ready(page)
     inside_red_disc = page.evaluate("document.getElementById('overview-plot').data[0].z[28][21]")
     assert inside_red_disc == [255, 0, 0]
-
-
-def hover_text(page, plot_id: str, row: int, col: int, panel: int = 0) -> str:
-    """Move the mouse over cell (row, col) of a canvas map and read its hover label."""
-    page.locator(f"#{plot_id}").scroll_into_view_if_needed()
-    pt = page.evaluate("([id, r, c, p]) => document.getElementById(id)._heatmap.centre(r, c, p)", [plot_id, row, col, panel])
-    page.mouse.move(pt["x"], pt["y"])
-    return page.inner_text(f"#{plot_id} .heat-tip")
 
 
 def test_the_canvas_maps_hover_the_apis_values(page, live_server):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from app.encoding import decode_array
-from tests.conftest import ready, screenshot
+from tests.conftest import hover_text, ready, screenshot
 from tests.images import photo_png
 
 
@@ -176,11 +176,15 @@ def test_one_diverging_scale_blue_is_positive(page, live_server):
     home = page.evaluate("() => document.getElementById('demo').data[0].colorscale")
     page.goto(live_server + "/pointwise?in=sample%3Acolour&w=random&co=3&ws=1&b=1")
     ready(page)
-    w = page.evaluate("() => document.getElementById('w-plot').data[0].colorscale")
-    assert home == w
     rgb = lambda s: [int(v) for v in re.findall(r"\d+", s)]
     top, bottom = rgb(home[-1][1]), rgb(home[0][1])
     assert top[2] > top[0] and bottom[0] > bottom[2]  # positive end blue, negative end red
+    ends = page.evaluate("""() => { const m = document.getElementById('w-plot')._heatmap, rows = m.spec.panels[0].rows,
+        cells = rows.flatMap((row, o) => row.map((v, i) => [v, o, i])).sort((a, b) => a[0] - b[0]),
+        dpr = window.devicePixelRatio || 1, ctx = m.canvas.getContext('2d');
+        return [cells[0], cells[cells.length - 1]].map(([v, o, i]) => { const b = m.cellBox(0, o, i);
+          return Array.from(ctx.getImageData(Math.round((b.left + 2) * dpr), Math.round((b.top + 2) * dpr), 1, 1).data); }); }""")
+    assert ends[1][2] > ends[1][0] and ends[0][0] > ends[0][2]  # W's largest weight blue, its smallest red
     out = api_output(live_server, {"input": {"kind": "sample", "name": "colour"},
                                    "layer": {"kernel_size": 1, "out_channels": 3, "bias": True},
                                    "weights": {"kind": "random", "seed": 1}})
@@ -196,16 +200,19 @@ def test_one_diverging_scale_blue_is_positive(page, live_server):
 def test_w_matrix_readable_up_to_16x16(page, live_server, co, text):
     page.goto(live_server + f"/pointwise?in=random%3A{co}%2C8%2C8%2C0%2Cnormal&w=random&co={co}")
     ready(page)
-    boxes = page.eval_on_selector_all(
-        "#w-plot text", "ts => ts.filter(t => /^-?\\d+\\.\\d+$/.test(t.textContent)).map(t => {"
-        " const b = t.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom, parseFloat(getComputedStyle(t).fontSize)]; })")
+    # the canvas writes a cell's value only where it fits the cell at 11 px (heatmap.js writeValues): the
+    # digits it wrote, the cell's size and the widest value's width at that font
+    drawn = page.evaluate("""() => { const m = document.getElementById('w-plot')._heatmap, g = m.geom.geoms[0],
+        ctx = m.canvas.getContext('2d'); ctx.font = "11px 'Open Sans', verdana, arial, sans-serif";
+        const widest = g.digits === null ? 0 : Math.max(...m.spec.panels[0].rows.flat().map((v) => ctx.measureText(v.toFixed(g.digits)).width));
+        return {digits: g.digits, cell: g.cell, widest, w: g.w, h: g.h}; }""")
+    assert (drawn["w"], drawn["h"]) == (co, co)
     if not text:
-        assert boxes == []  # values on hover only
+        assert drawn["digits"] is None  # values on hover only
+        value = page.evaluate("document.getElementById('w-plot')._heatmap.spec.panels[0].rows[3][5]")
+        assert hover_text(page, "w-plot", 3, 5) == f"W[3, 5] = {value:.4f}"
         return
-    assert len(boxes) == co * co and min(b[4] for b in boxes) >= 11
-    overlaps = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]
-                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]]
-    assert overlaps == []
+    assert drawn["digits"] == 2 and drawn["widest"] + 2 <= drawn["cell"], drawn  # two decimals, inside their cells
     assert page.watch.errors == []
 
 
@@ -233,12 +240,12 @@ def test_custom_matrix_edit_reaches_the_api(page, live_server):
     ready(page, 2)
     page.fill("#weight-editor input[aria-label='W[1, 2]']", "2.5")
     page.dispatch_event("#weight-editor input[aria-label='W[1, 2]']", "change")
-    page.wait_for_function("document.getElementById('w-plot').data?.[0]?.z?.[1]?.[2] === 2.5")
+    page.wait_for_function("document.getElementById('w-plot')._heatmap?.spec?.panels[0].rows?.[1]?.[2] === 2.5")
     ready(page, 3)  # the URL is written once the load is drawn (shell.js): the shared link is the view's
     assert "w=custom" in page.url and "cw=" in page.url and "2.5" in page.url
     page.reload()
     ready(page)
-    assert page.evaluate("() => document.getElementById('w-plot').data[0].z[1][2]") == 2.5  # kept in the link
+    assert page.evaluate("() => document.getElementById('w-plot')._heatmap.spec.panels[0].rows[1][2]") == 2.5  # kept in the link
     assert page.watch.errors == []
 
 
@@ -297,13 +304,13 @@ def test_the_matrix_editor_keeps_the_keyboard_focus_from_one_value_to_the_next(p
     page.keyboard.press("Control+A")
     page.keyboard.type("2")
     page.keyboard.press("Tab")  # the change: the page asks the API for the edited layer
-    page.wait_for_function("document.getElementById('w-plot').data?.[0]?.z?.[0]?.[0] === 2")
+    page.wait_for_function("document.getElementById('w-plot')._heatmap?.spec?.panels[0].rows?.[0]?.[0] === 2")
     assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "W[0, 1]"
     page.keyboard.press("Control+A")
     page.keyboard.type("-1.5")
     page.keyboard.press("Tab")
-    page.wait_for_function("document.getElementById('w-plot').data?.[0]?.z?.[0]?.[1] === -1.5")
-    assert page.evaluate("document.getElementById('w-plot').data[0].z[0][0]") == 2  # the first edit kept
+    page.wait_for_function("document.getElementById('w-plot')._heatmap?.spec?.panels[0].rows?.[0]?.[1] === -1.5")
+    assert page.evaluate("document.getElementById('w-plot')._heatmap.spec.panels[0].rows[0][0]") == 2  # the first edit kept
     assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "W[0, 2]"
     assert page.watch.errors == []
 
@@ -340,7 +347,7 @@ def test_an_emptied_weight_is_not_sent_as_zero(page, live_server):
     ready(page)
     page.select_option("#weights-kind", "custom")
     ready(page, 2)
-    before = page.evaluate("document.getElementById('w-plot').data[0].z[0][0]")
+    before = page.evaluate("document.getElementById('w-plot')._heatmap.spec.panels[0].rows[0][0]")
     assert before != 0
     loads = page.evaluate("Number(document.body.dataset.ready)")
     page.fill("#weight-editor input[aria-label='W[0, 0]']", "")
@@ -349,7 +356,7 @@ def test_an_emptied_weight_is_not_sent_as_zero(page, live_server):
     page.fill("#weight-editor input[aria-label='W[0, 1]']", "1.25")  # a later edit still goes, with W[0, 0] as it was
     page.press("#weight-editor input[aria-label='W[0, 1]']", "Tab")
     ready(page, loads + 1)
-    assert page.evaluate("document.getElementById('w-plot').data[0].z[0]")[:2] == [before, 1.25]
+    assert page.evaluate("document.getElementById('w-plot')._heatmap.spec.panels[0].rows[0]")[:2] == [before, 1.25]
     assert page.watch.errors == []
 
 

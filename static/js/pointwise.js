@@ -12,6 +12,7 @@ import { formatInt } from "./format.js";
 import { fmt, plotlyReady } from "./plots.js";
 import { buildEditor, clearEditor, customJSON, flatWeights, refreshInPlace } from "./weight_editor.js";
 import * as draw from "./pointwise_draw.js";
+import { Heatmap } from "./heatmap.js";
 import { addLayerOption } from "./links.js"; // issue 13
 import * as sections from "./pointwise_sections.js";
 import { fieldMessage } from "./field_check.js";
@@ -36,6 +37,7 @@ const data = { check: null, conv: null, req: null, input: null, inputKey: null, 
   h: 0, w: 0, matmul: null, reducedFor: null, outputStep: 1, fullOutput: null, pixelY: null };
 let masked = false, lastShown = 0, writtenTimer = null, recentre = false; // recentre: a new input was chosen
 let followUpAbort = null, ninShown = null; // ninShown: input|widths|pixel of the NiN drawing on screen
+const wMap = new Heatmap(document.getElementById("w-plot")); // W, a canvas (pointwise_draw.drawWeights)
 
 /** The API request for a state. A preset fixes C_out and the bias; custom weights bring their own. */
 function request(s) {
@@ -126,11 +128,13 @@ async function render({ check, conv, body, inputKey, pixelY }, ctx) {
     recentre = false;
   }
   shell.resetPlayer(data.h * data.w);
-  await plotlyReady();
-  if (ctx.isStale()) return;
-  const wWidth = draw.weightsWidth(check.layer.in_channels);
-  $("w-plot").style.width = wWidth ? `${wWidth}px` : "";
-  await draw.drawWeights($("w-plot"), w2d, conv.weight, check.layer.out_channels, check.layer.in_channels);
+  const wWidth = draw.weightsWidth(check.layer.in_channels), wEl = $("w-plot");
+  if (wEl.style.width !== (wWidth ? `${wWidth}px` : "")) {
+    wEl.style.width = wWidth ? `${wWidth}px` : "";
+    wMap.width = null; // read again at the next draw (the ResizeObserver would redraw it a frame later)
+  }
+  draw.drawWeights(wMap, w2d, conv.weight, check.layer.out_channels, check.layer.in_channels);
+  await plotlyReady(); // the sections below use Plotly
   if (ctx.isStale()) return;
   followUps(body);
 }

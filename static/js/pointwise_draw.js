@@ -1,11 +1,11 @@
-// Drawing for the 1×1 view: canvases for images (cheap to update per frame), HTML bars for vectors,
-// Plotly for matrices. Every number comes from the API's arrays; nothing is multiplied here.
+// Drawing for the 1×1 view: canvases for images and W (cheap to update per frame), HTML bars for vectors,
+// Plotly for the matrix product's large matrices. Every number comes from the API's arrays; nothing is multiplied here.
 import { CONFIG, boxes, cellBox, extentOf, fmt, paintChannel, place, scaleFor } from "./plots.js";
 
 const CANVAS_CSS_WIDTH = 320;
 const MIN_BOX_PX = 10;     // the 1-pixel box stays visible when a photo's pixel is half a CSS px wide
 export const W_TEXT_MAX = 16;  // the W heatmap prints its values up to 16×16; above that, on hover
-const W_CELL_PX = 46, W_ROW_PX = 24;  // room for "-0.12" at 11 px without overlapping its neighbour
+const W_CELL_PX = 40, W_AXIS_PX = 30;  // square cells with room for "-0.12" at 11 px; the row numbers' margin
 
 /** CSS px per input pixel: the canvas's content box (its border excluded, as in a click's offsetX). */
 export function scaleOf(canvas) {
@@ -57,20 +57,21 @@ export function drawBars(el, values, label) {
   });
 }
 
-/** CSS width the W heatmap needs so that its printed values never overlap (the page lays it out). */
+/** CSS width the W map needs for cells that hold "-0.12" at 11 px (the page lays it out), or null
+ * (the whole width) when its values are shown on hover only. */
 export function weightsWidth(cIn) {
-  return cIn <= W_TEXT_MAX ? 56 + W_CELL_PX * cIn : null;
+  return cIn <= W_TEXT_MAX ? W_AXIS_PX + W_CELL_PX * cIn + 8 : null;
 }
 
-/** W as a heatmap; its values printed at 11 px up to 16×16, and on hover above that. */
-export function drawWeights(gd, w2d, meta, cOut, cIn) {
+/** W as a canvas heatmap (heatmap.js): its values written in the cells up to 16×16, every value on hover
+ * as W[o, i]. As a Plotly heatmap it took ~20 ms of every /pointwise change (Plotly.react with printed
+ * values), a third of the change's time to pixels; the canvas takes about a millisecond. */
+export function drawWeights(map, w2d, meta, cOut, cIn) {
   const { min, max } = extentOf(meta);
   const text = cOut <= W_TEXT_MAX && cIn <= W_TEXT_MAX;
-  return Plotly.react(gd, [{ type: "heatmap", z: w2d, ...scaleFor(min, max), texttemplate: text ? "%{z:.2f}" : undefined,
-    textfont: { size: 11 }, hovertemplate: "W[%{y}, %{x}] = %{z:.4f}<extra></extra>", showscale: false }],
-  { height: text ? 60 + W_ROW_PX * cOut : Math.min(360, 60 + 4 * cOut), margin: { t: 10, r: 8, b: 40, l: 48 },
-    xaxis: { title: { text: "input channel", font: { size: 11 } }, dtick: cIn <= 16 ? 1 : undefined },
-    yaxis: { title: { text: "output", font: { size: 11 } }, autorange: "reversed", dtick: cOut <= 16 ? 1 : undefined } }, CONFIG);
+  map.draw({ panels: [{ rows: w2d, ...(text ? { digits: 2 } : {}), name: (o, i) => `W[${o}, ${i}]` }],
+    min, max, colorbar: false, panelHeight: text ? 28 + W_CELL_PX * cOut : Math.min(360, 28 + 4 * cOut),
+    label: `W: ${cOut} output channels × ${cIn} input channels` });
 }
 
 /** Output maps as canvases, each with a marker for the current pixel and a mask the sweep clears. A
