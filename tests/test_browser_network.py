@@ -262,15 +262,20 @@ def test_receptive_offers_an_uploaded_model_and_walks_it(page, live_server):
     assert page.watch.errors == []
 
 
-def test_an_uploaded_model_opens_cleanly_and_its_layer_opens_on_conv(page, live_server):
-    """A user's own (static-size) ONNX file: the page opens it with no failed request in the console, and a
-    layer's button opens /conv on that layer's activation with its weights, which the page runs."""
+def upload_mobilenet_block(live_server) -> dict:
+    """A MobileNet-v2 inverted residual (tests/onnx_models.py), exported by torch and uploaded: its info."""
     import torch
 
     from tests.onnx_models import build, export
 
     data = export(build("mobilenet_v2"), torch.randn(1, 3, 32, 32))
-    info = httpx.post(live_server + "/api/models/upload", files={"file": ("mnv2.onnx", data)}).json()
+    return httpx.post(live_server + "/api/models/upload", files={"file": ("mnv2.onnx", data)}).json()
+
+
+def test_an_uploaded_model_opens_cleanly_and_its_layer_opens_on_conv(page, live_server):
+    """A user's own (static-size) ONNX file: the page opens it with no failed request in the console, and a
+    layer's button opens /conv on that layer's activation with its weights, which the page runs."""
+    info = upload_mobilenet_block(live_server)
     page.goto(live_server + f"/network?m={info['id']}")
     ready(page)
     assert page.is_hidden("#size-box") and page.watch.errors == []
@@ -449,12 +454,7 @@ def test_an_imported_models_buttons_and_table_say_what_they_are_at_800(browser, 
     """An imported MobileNet-v2 block at 800×900: every "open in /conv" button had the same name (a keyboard
     or screen-reader user heard twelve identical buttons, not which layer each opens), and the table listed
     the ReLU6 bounds' Constant and Cast nodes as layers (now folded at load, as Netron shows them)."""
-    import torch
-
-    from tests.onnx_models import build, export
-
-    data = export(build("mobilenet_v2"), torch.randn(1, 3, 32, 32))
-    info = httpx.post(live_server + "/api/models/upload", files={"file": ("mnv2.onnx", data)}).json()
+    info = upload_mobilenet_block(live_server)
     with page_at(browser, live_server, 800, 900) as page:
         page.goto(live_server + f"/network?m={info['id']}")
         ready(page)
@@ -474,12 +474,7 @@ def test_the_cost_table_shows_every_column_at_1280(browser, live_server):
     """The cost table's eleven columns sat beside the controls in ~830 px: at 1280×720 an imported
     MobileNet-v2 block's bytes, time, share and bound were behind a sideways scroll inside the table (time
     is what a learner came for). The table and the roofline now take the page's whole width."""
-    import torch
-
-    from tests.onnx_models import build, export
-
-    data = export(build("mobilenet_v2"), torch.randn(1, 3, 32, 32))
-    info = httpx.post(live_server + "/api/models/upload", files={"file": ("mnv2.onnx", data)}).json()
+    info = upload_mobilenet_block(live_server)
     with page_at(browser, live_server, 1280, 720) as page:
         page.goto(live_server + f"/network?m={info['id']}")
         ready(page)
