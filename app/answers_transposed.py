@@ -1,6 +1,7 @@
 """Validated transposed-convolution requests → the answers of /api/transposed/check, /api/transposed,
-/api/transposed/trace and /api/transposed/view (all three at once, for the page) (issue 15). app.compute_transposed plans, prepares and runs the layer; this
-module builds what the routers in app/api/transposed.py send."""
+/api/transposed/trace and /api/transposed/view (the three at once, for the page) (issue 15).
+app.compute_transposed plans, prepares and runs the layer; this module builds what the routers in
+app/api/transposed.py send."""
 from __future__ import annotations
 
 from dataclasses import asdict
