@@ -63,6 +63,14 @@ export class Heatmap {
     }).observe(el);
   }
 
+  /** Give the element a CSS width ("" for the layout's): the next draw reads it at once (the
+   * ResizeObserver would redraw a frame later, after a draw at the old width). */
+  setWidth(css) {
+    if (this.el.style.width === css) return;
+    this.el.style.width = css;
+    this.width = null;
+  }
+
   /** The element's width in CSS px (read once; then kept current by the ResizeObserver). */
   widthNow() {
     this.width ??= this.el.clientWidth;

@@ -128,11 +128,8 @@ async function render({ check, conv, body, inputKey, pixelY }, ctx) {
     recentre = false;
   }
   shell.resetPlayer(data.h * data.w);
-  const wWidth = draw.weightsWidth(check.layer.in_channels), wEl = $("w-plot");
-  if (wEl.style.width !== (wWidth ? `${wWidth}px` : "")) {
-    wEl.style.width = wWidth ? `${wWidth}px` : "";
-    wMap.width = null; // read again at the next draw (the ResizeObserver would redraw it a frame later)
-  }
+  const wWidth = draw.weightsWidth(check.layer.in_channels);
+  wMap.setWidth(wWidth ? `${wWidth}px` : "");
   draw.drawWeights(wMap, w2d, conv.weight, check.layer.out_channels, check.layer.in_channels);
   await plotlyReady(); // the sections below use Plotly
   if (ctx.isStale()) return;
